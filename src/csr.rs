@@ -1,0 +1,289 @@
+//! The CSR batch: the one flat representation of a batch of episodes that both
+//! backends read (CPU evaluators through [`EpisodeView`], WGSL kernels through the
+//! same arrays uploaded as storage buffers).
+//!
+//! Every index is a `u32`; a batch that would need more is refused by
+//! [`CsrBuilder::try_push`] (never wrapped). Indices inside one record are local to
+//! that record (a parent is a message index of the same episode), so a record's rows can
+//! be read without knowing where the record sits in the batch.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::validate::Episode;
+
+/// Marks an environment message in [`CsrBatch::authors`] and [`CsrBatch::players`].
+pub const NO_AGENT: u32 = u32::MAX;
+
+/// Where one record's rows sit in the batch. Mirrored in WGSL (`shaders/shared/types.wgsl`
+/// once the GPU path lands); 32 bytes, `u32` fields only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct RecordMeta {
+    /// First message of the record in the per-message arrays.
+    pub message_offset: u32,
+    /// Number of messages.
+    pub message_count: u32,
+    /// Number of agents (players of the agent game, including agents without messages).
+    pub agent_count: u32,
+    /// Number of messages with an agent (players of the message game).
+    pub player_count: u32,
+    /// First group of the record in [`CsrBatch::group_scores`].
+    pub group_offset: u32,
+    /// Number of redundancy groups (a message without `group` is its own group).
+    pub group_count: u32,
+    /// 0-based position of the record in the input: the record word of the random stream.
+    pub ordinal: u32,
+    /// Padding to 32 bytes.
+    pub _pad: u32,
+}
+
+/// A batch of episodes flattened into CSR arrays.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CsrBatch {
+    /// One entry per record, in batch order; `message_offset`s are increasing and
+    /// contiguous (`records[r+1].message_offset == records[r].message_offset + records[r].message_count`).
+    pub records: Vec<RecordMeta>,
+    /// Row offsets into [`parents`](Self::parents): always `messages + 1` long, starts at 0,
+    /// non-decreasing, last element equals `parents.len()`.
+    pub parent_offsets: Vec<u32>,
+    /// Column indices: record-local message indices, each smaller than its row's local index.
+    pub parents: Vec<u32>,
+    /// Per message: record-local agent index (< `agent_count`) or [`NO_AGENT`].
+    pub authors: Vec<u32>,
+    /// Per message: record-local player index in the message game (< `player_count`,
+    /// increasing along the record) or [`NO_AGENT`].
+    pub players: Vec<u32>,
+    /// Per message: record-local group index (< `group_count`).
+    pub groups: Vec<u32>,
+    /// Per group: q_G (the group's score).
+    pub group_scores: Vec<f64>,
+}
+
+/// A batch would need an index past `u32::MAX`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} would exceed u32::MAX in the CSR batch")]
+pub struct Overflow {
+    /// Which count overflowed.
+    pub what: &'static str,
+}
+
+fn fits(x: usize, what: &'static str) -> Result<u32, Overflow> {
+    u32::try_from(x).map_err(|_| Overflow { what })
+}
+
+/// Builds a [`CsrBatch`] one episode at a time.
+#[derive(Debug, Default)]
+pub struct CsrBuilder {
+    batch: CsrBatch,
+}
+
+impl CsrBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        let mut b = CsrBuilder::default();
+        b.batch.parent_offsets.push(0);
+        b
+    }
+
+    /// Appends one episode. On overflow the batch is left unchanged.
+    pub fn try_push(&mut self, ep: &Episode) -> Result<(), Overflow> {
+        let b = &mut self.batch;
+        let n = ep.messages.len();
+        let n_parents: usize = ep.messages.iter().map(|m| m.parents.len()).sum();
+        let message_offset = fits(b.authors.len(), "message count")?;
+        fits(b.authors.len() + n + 1, "message count")?;
+        fits(b.parents.len() + n_parents, "parent count")?;
+        let group_offset = fits(b.group_scores.len(), "group count")?;
+        fits(b.group_scores.len() + ep.group_scores.len(), "group count")?;
+        let agent_count = fits(ep.agents.len(), "agent count")?;
+        let ordinal = fits(ep.ordinal as usize, "record ordinal")?;
+        let mut player = 0u32;
+        for m in &ep.messages {
+            b.parents.extend_from_slice(&m.parents);
+            b.parent_offsets.push(b.parents.len() as u32);
+            match m.agent {
+                Some(a) => {
+                    b.authors.push(a);
+                    b.players.push(player);
+                    player += 1;
+                }
+                None => {
+                    b.authors.push(NO_AGENT);
+                    b.players.push(NO_AGENT);
+                }
+            }
+            b.groups.push(m.group);
+        }
+        b.group_scores.extend_from_slice(&ep.group_scores);
+        b.records.push(RecordMeta {
+            message_offset,
+            message_count: n as u32,
+            agent_count,
+            player_count: player,
+            group_offset,
+            group_count: ep.group_scores.len() as u32,
+            ordinal,
+            _pad: 0,
+        });
+        Ok(())
+    }
+
+    /// The finished batch; its invariants are checked (a violation is a bug and panics).
+    pub fn finish(self) -> CsrBatch {
+        let b = self.batch;
+        if let Err(e) = b.check() {
+            panic!("CSR invariant broken: {e}");
+        }
+        b
+    }
+}
+
+impl CsrBatch {
+    /// Flattens episodes; fails only when the batch would overflow u32 indices.
+    pub fn from_episodes<'a>(eps: impl IntoIterator<Item = &'a Episode>) -> Result<Self, Overflow> {
+        let mut b = CsrBuilder::new();
+        for e in eps {
+            b.try_push(e)?;
+        }
+        Ok(b.finish())
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Read access to record `r`. Panics if `r >= len()`.
+    pub fn episode(&self, r: usize) -> EpisodeView<'_> {
+        let meta = self.records[r];
+        let m0 = meta.message_offset as usize;
+        let m1 = m0 + meta.message_count as usize;
+        let g0 = meta.group_offset as usize;
+        EpisodeView {
+            meta,
+            parent_offsets: &self.parent_offsets[m0..=m1],
+            parents: &self.parents,
+            authors: &self.authors[m0..m1],
+            players: &self.players[m0..m1],
+            groups: &self.groups[m0..m1],
+            group_scores: &self.group_scores[g0..g0 + meta.group_count as usize],
+        }
+    }
+
+    /// Checks every documented invariant; O(size of the batch).
+    pub fn check(&self) -> Result<(), String> {
+        let m = self.authors.len();
+        if self.parent_offsets.len() != m + 1 || self.parent_offsets[0] != 0 {
+            return Err("parent_offsets must be messages + 1 long and start at 0".into());
+        }
+        if *self.parent_offsets.last().unwrap() as usize != self.parents.len() {
+            return Err("last parent offset must equal parents.len()".into());
+        }
+        if self.players.len() != m || self.groups.len() != m {
+            return Err("per-message arrays differ in length".into());
+        }
+        let mut next_msg = 0u32;
+        let mut next_group = 0u32;
+        for (r, meta) in self.records.iter().enumerate() {
+            if meta.message_offset != next_msg || meta.group_offset != next_group {
+                return Err(format!("record {r}: offsets are not contiguous"));
+            }
+            next_msg += meta.message_count;
+            next_group += meta.group_count;
+            let v = self.episode(r);
+            let mut player = 0;
+            for i in 0..v.len() {
+                if v.parent_offsets[i] > v.parent_offsets[i + 1] {
+                    return Err(format!(
+                        "record {r}: parent offsets decrease at message {i}"
+                    ));
+                }
+                if v.parents_of(i).iter().any(|&p| p as usize >= i) {
+                    return Err(format!(
+                        "record {r}: message {i} has a parent that is not earlier"
+                    ));
+                }
+                let a = v.authors[i];
+                if a != NO_AGENT && a >= meta.agent_count {
+                    return Err(format!(
+                        "record {r}: message {i} has author {a} out of range"
+                    ));
+                }
+                let expect = if a == NO_AGENT { NO_AGENT } else { player };
+                if v.players[i] != expect {
+                    return Err(format!("record {r}: message {i} has a wrong player index"));
+                }
+                if a != NO_AGENT {
+                    player += 1;
+                }
+                if v.groups[i] >= meta.group_count {
+                    return Err(format!("record {r}: message {i} has group out of range"));
+                }
+            }
+            if player != meta.player_count {
+                return Err(format!("record {r}: player_count is wrong"));
+            }
+        }
+        if next_msg as usize != m || next_group as usize != self.group_scores.len() {
+            return Err("records do not cover the per-message arrays".into());
+        }
+        Ok(())
+    }
+}
+
+/// One record's rows, with record-local indices.
+#[derive(Debug, Clone, Copy)]
+pub struct EpisodeView<'a> {
+    /// The record's meta row.
+    pub meta: RecordMeta,
+    /// `len() + 1` row offsets into `parents` (global values).
+    pub parent_offsets: &'a [u32],
+    /// The batch's whole column array.
+    pub parents: &'a [u32],
+    /// Per message: agent or [`NO_AGENT`].
+    pub authors: &'a [u32],
+    /// Per message: message-game player or [`NO_AGENT`].
+    pub players: &'a [u32],
+    /// Per message: group.
+    pub groups: &'a [u32],
+    /// Per group: q_G.
+    pub group_scores: &'a [f64],
+}
+
+impl<'a> EpisodeView<'a> {
+    /// Number of messages.
+    pub fn len(&self) -> usize {
+        self.authors.len()
+    }
+
+    /// True when the episode has no messages.
+    pub fn is_empty(&self) -> bool {
+        self.authors.is_empty()
+    }
+
+    /// Parents of message `m` (record-local indices). O(1).
+    pub fn parents_of(&self, m: usize) -> &'a [u32] {
+        &self.parents[self.parent_offsets[m] as usize..self.parent_offsets[m + 1] as usize]
+    }
+
+    /// True when every message is its own redundancy group.
+    pub fn has_groups(&self) -> bool {
+        self.group_scores.len() != self.len()
+    }
+
+    /// The messages of each agent, in order: `result[a]` lists record-local message indices.
+    pub fn messages_by_agent(&self) -> Vec<Vec<u32>> {
+        let mut out = vec![Vec::new(); self.meta.agent_count as usize];
+        for (m, &a) in self.authors.iter().enumerate() {
+            if a != NO_AGENT {
+                out[a as usize].push(m as u32);
+            }
+        }
+        out
+    }
+}

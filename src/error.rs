@@ -1,0 +1,99 @@
+//! The crate's error types: one enum for whole-run failures and one struct for a bad
+//! input record, which names the record id, the line and the field (DESIGN §2.3).
+
+use std::fmt;
+
+/// What is wrong with a bad record. Each kind of DESIGN §2.3 has its own variant so
+/// that callers and tests can tell them apart without parsing messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The line is not valid JSON, or a field has the wrong JSON type.
+    MalformedJson,
+    /// A required field is absent.
+    MissingField,
+    /// Two messages of one episode, two agents, or two records share an id.
+    DuplicateId,
+    /// A parent id names no message of the episode.
+    UnknownParent,
+    /// A parent appears at or after its child: a cycle or a break of causal order.
+    ForwardParent,
+    /// A message names an agent that is not in `agents`.
+    UnknownAgent,
+    /// A number is NaN or infinite (or overflows an f64).
+    NonFinite,
+    /// A number lies outside its allowed range (e.g. a score outside [-1, 1]).
+    OutOfRange,
+    /// A game table or `coalition_values` does not have 2^players entries.
+    TableLength,
+    /// A Möbius term names a player outside 0..players.
+    TermPlayer,
+    /// Members of one redundancy group carry different scores.
+    GroupScoreMismatch,
+    /// The record has too many players or elements for the requested computation,
+    /// or a count does not fit the u32 indices of the CSR batch.
+    TooLarge,
+    /// The record is neither an episode (`messages`) nor a game (`game`).
+    UnknownRecord,
+}
+
+/// A bad input record: what, where and which field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct RecordError {
+    /// The record's id when it could be read, else `None`.
+    pub id: Option<String>,
+    /// 1-based line number in the input file.
+    pub line: u64,
+    /// Path of the offending field, e.g. `messages[3].parents[0]`.
+    pub field: String,
+    /// The kind of error.
+    pub kind: ErrorKind,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl RecordError {
+    /// A new error for the record on `line`.
+    pub fn new(
+        id: Option<String>,
+        line: u64,
+        field: impl Into<String>,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        RecordError {
+            id,
+            line,
+            field: field.into(),
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        if let Some(id) = &self.id {
+            write!(f, ", record {id:?}")?;
+        }
+        write!(f, ", field `{}`: {}", self.field, self.message)
+    }
+}
+
+/// Errors that stop a whole run (as opposed to one bad record).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the input or writing the output failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A bad record under `--strict`.
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    /// An option value is invalid (e.g. `--alpha 2`).
+    #[error("invalid option: {0}")]
+    Option(String),
+    /// Writing JSON output failed.
+    #[error("JSON output error: {0}")]
+    Json(#[from] serde_json::Error),
+}

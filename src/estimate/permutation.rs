@@ -1,0 +1,233 @@
+//! Monte Carlo estimators (DESIGN §4): permutation sampling with antithetic pairs for the
+//! Shapley value, and two-level (agents, then each agent's messages) sampling for the
+//! Owen value. Marginals are taken along each permutation's prefix chain with the game's
+//! incremental `init / add`, so a permutation costs about one full evaluation.
+//!
+//! Sample k of record r draws its permutation from the Philox stream
+//! (seed, record r, sample k, tag); the pair is that permutation and its reverse.
+//! Standard errors come from Welford's algorithm over *pair means* (the two halves of a
+//! pair are correlated; pairs are independent), so se = sd(pair means)/√pairs.
+
+use crate::game::Evaluator;
+use crate::sample::Stream;
+
+/// How many samples to draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleOptions {
+    /// Permutations per record (rounded up to an even number: antithetic pairs).
+    pub samples: u64,
+    /// Adaptive mode: sample until every credit's SE ≤ this (or the budget is spent).
+    pub target_se: Option<f64>,
+    /// Most permutations per record in adaptive mode.
+    pub max_samples: u64,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        SampleOptions {
+            samples: 1024,
+            target_se: None,
+            max_samples: 1 << 20,
+            seed: 0,
+        }
+    }
+}
+
+/// Pairs per adaptive round; the stopping rule is checked between rounds only, so the
+/// result does not depend on timing.
+pub const ADAPTIVE_ROUND: u64 = 32;
+
+/// Running mean and variance (Welford), one per estimated quantity.
+#[derive(Debug, Clone)]
+pub struct Welford {
+    count: u64,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+}
+
+impl Welford {
+    /// `n` zeroed accumulators.
+    pub fn new(n: usize) -> Self {
+        Welford {
+            count: 0,
+            mean: vec![0.0; n],
+            m2: vec![0.0; n],
+        }
+    }
+
+    /// Adds one observation of every quantity.
+    #[inline]
+    pub fn push(&mut self, x: &[f64]) {
+        self.count += 1;
+        let k = self.count as f64;
+        for ((m, m2), &x) in self.mean.iter_mut().zip(&mut self.m2).zip(x) {
+            let d = x - *m;
+            *m += d / k;
+            *m2 += d * (x - *m);
+        }
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The means.
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// Standard errors of the means (0 with fewer than two observations).
+    pub fn se(&self) -> Vec<f64> {
+        if self.count < 2 {
+            return vec![0.0; self.mean.len()];
+        }
+        let k = self.count as f64;
+        self.m2
+            .iter()
+            .map(|m2| (m2 / (k - 1.0) / k).sqrt())
+            .collect()
+    }
+
+    /// The largest standard error.
+    pub fn max_se(&self) -> f64 {
+        self.se().into_iter().fold(0.0, f64::max)
+    }
+}
+
+/// A Monte Carlo estimate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McEstimate {
+    /// Estimated values.
+    pub mean: Vec<f64>,
+    /// Their standard errors.
+    pub se: Vec<f64>,
+    /// Permutations drawn (twice the pairs).
+    pub samples: u64,
+}
+
+/// Number of pairs to draw in one go and whether to keep going after them.
+fn pair_budget(opts: &SampleOptions) -> u64 {
+    match opts.target_se {
+        None => opts.samples.div_ceil(2).max(1),
+        Some(_) => opts.max_samples.div_ceil(2).max(1),
+    }
+}
+
+fn done(opts: &SampleOptions, acc: &[&Welford], pairs: u64) -> bool {
+    match opts.target_se {
+        None => false,
+        Some(t) => pairs % ADAPTIVE_ROUND == 0 && pairs >= 2 && acc.iter().all(|w| w.max_se() <= t),
+    }
+}
+
+/// Walks `order` from the empty coalition, adding each player's marginal to `out`.
+#[inline]
+fn walk(game: &mut dyn Evaluator, order: impl Iterator<Item = usize>, out: &mut [f64]) {
+    let mut prev = game.init();
+    for p in order {
+        let v = game.add(p);
+        out[p] += v - prev;
+        prev = v;
+    }
+}
+
+/// Shapley values by antithetic permutation sampling of `game`, for record `record`,
+/// drawing from the stream tagged `tag`.
+pub fn shapley(
+    game: &mut dyn Evaluator,
+    record: u32,
+    tag: u32,
+    opts: &SampleOptions,
+) -> McEstimate {
+    let n = game.players();
+    let mut acc = Welford::new(n);
+    let mut perm: Vec<usize> = Vec::with_capacity(n);
+    let mut pair = vec![0.0; n];
+    let budget = pair_budget(opts);
+    let mut k = 0u64;
+    while k < budget {
+        let mut s = Stream::new(opts.seed, record, k as u32, tag);
+        perm.clear();
+        perm.extend(0..n);
+        s.shuffle(&mut perm);
+        pair.iter_mut().for_each(|x| *x = 0.0);
+        walk(game, perm.iter().copied(), &mut pair);
+        walk(game, perm.iter().rev().copied(), &mut pair);
+        pair.iter_mut().for_each(|x| *x *= 0.5);
+        acc.push(&pair);
+        k += 1;
+        if done(opts, &[&acc], k) {
+            break;
+        }
+    }
+    McEstimate {
+        se: acc.se(),
+        mean: acc.mean,
+        samples: 2 * k,
+    }
+}
+
+/// Owen values by two-level sampling: per sample a random order of the unions, then of
+/// each union's members (unions in index order), walked forwards and reversed. Returns
+/// the player estimates and the union (quotient game) estimates; per sample, a union's
+/// members' marginals sum to the union's marginal exactly, so the estimates do too.
+pub fn owen(
+    game: &mut dyn Evaluator,
+    unions: &[Vec<usize>],
+    record: u32,
+    tag: u32,
+    opts: &SampleOptions,
+) -> (McEstimate, McEstimate) {
+    let n = game.players();
+    let m = unions.len();
+    let mut acc = Welford::new(n);
+    let mut acc_u = Welford::new(m);
+    let mut union_order: Vec<usize> = Vec::with_capacity(m);
+    let mut member_order: Vec<Vec<usize>> = unions.to_vec();
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    let mut pair = vec![0.0; n];
+    let mut pair_u = vec![0.0; m];
+    let budget = pair_budget(opts);
+    let mut k = 0u64;
+    while k < budget {
+        let mut s = Stream::new(opts.seed, record, k as u32, tag);
+        union_order.clear();
+        union_order.extend(0..m);
+        s.shuffle(&mut union_order);
+        for (l, members) in member_order.iter_mut().enumerate() {
+            members.copy_from_slice(&unions[l]);
+            s.shuffle(members);
+        }
+        order.clear();
+        for &l in &union_order {
+            order.extend_from_slice(&member_order[l]);
+        }
+        pair.iter_mut().for_each(|x| *x = 0.0);
+        walk(game, order.iter().copied(), &mut pair);
+        walk(game, order.iter().rev().copied(), &mut pair);
+        pair.iter_mut().for_each(|x| *x *= 0.5);
+        for (l, members) in unions.iter().enumerate() {
+            pair_u[l] = members.iter().map(|&p| pair[p]).sum();
+        }
+        acc.push(&pair);
+        acc_u.push(&pair_u);
+        k += 1;
+        if done(opts, &[&acc, &acc_u], k) {
+            break;
+        }
+    }
+    let players = McEstimate {
+        se: acc.se(),
+        mean: acc.mean,
+        samples: 2 * k,
+    };
+    let agents = McEstimate {
+        se: acc_u.se(),
+        mean: acc_u.mean,
+        samples: 2 * k,
+    };
+    (players, agents)
+}

@@ -1,0 +1,375 @@
+//! The surrogate value model of DESIGN §3.1 over one episode of a [`CsrBatch`].
+//!
+//! Presence e_m is computed in causal order (message index order): 0 when m is absent,
+//! 1 for a present root, else α + (1 − α)·A(e_parents). Team quality Q sums q_G·max e
+//! over redundancy groups, and v = link(Q). Environment messages are always present.
+//!
+//! [`CsrBatch`]: crate::csr::CsrBatch
+
+use super::Evaluator;
+use crate::csr::{EpisodeView, NO_AGENT};
+
+/// How a message's presence combines its parents' presences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    /// The mean of the parents' presences.
+    #[default]
+    Mean,
+    /// The minimum: a message needs all its inputs.
+    Min,
+    /// The maximum: any input suffices.
+    Max,
+}
+
+/// The link from team quality Q to value v.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Link {
+    /// v = Q.
+    Linear,
+    /// v = 1 / (1 + exp(−κ (Q − τ))).
+    Logistic {
+        /// Slope κ.
+        kappa: f64,
+        /// Threshold τ.
+        tau: f64,
+    },
+    /// v = min(Q, cap).
+    Saturating {
+        /// The cap.
+        cap: f64,
+    },
+}
+
+impl Link {
+    /// Applies the link.
+    #[inline]
+    pub fn apply(&self, q: f64) -> f64 {
+        match *self {
+            Link::Linear => q,
+            Link::Logistic { kappa, tau } => 1.0 / (1.0 + (-kappa * (q - tau)).exp()),
+            Link::Saturating { cap } => q.min(cap),
+        }
+    }
+}
+
+/// Parameters of the surrogate model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelParams {
+    /// Self-sufficiency α ∈ [0, 1] of a message whose inputs were ablated.
+    pub alpha: f64,
+    /// Aggregate over parents.
+    pub aggregate: Aggregate,
+    /// Link from Q to v.
+    pub link: Link,
+}
+
+impl Default for ModelParams {
+    fn default() -> Self {
+        ModelParams {
+            alpha: 0.5,
+            aggregate: Aggregate::Mean,
+            link: Link::Linear,
+        }
+    }
+}
+
+impl ModelParams {
+    /// True when v is a linear combination of unanimity games over provenance paths,
+    /// so the closed form applies (linear link, mean aggregate; groups checked per episode).
+    pub fn is_linear(&self) -> bool {
+        self.link == Link::Linear && self.aggregate == Aggregate::Mean
+    }
+}
+
+/// Who the players are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Agents: a coalition keeps the messages of its agents.
+    Agents,
+    /// Messages with an agent.
+    Messages,
+}
+
+/// The surrogate game of one episode at one level, with its incremental state.
+#[derive(Debug, Clone)]
+pub struct Surrogate<'a> {
+    view: EpisodeView<'a>,
+    params: ModelParams,
+    level: Level,
+    /// Active agent (player of the agent game) → agent index in the episode.
+    agent_of: Vec<u32>,
+    /// Message → owning player or [`NO_AGENT`].
+    owners: Vec<u32>,
+    /// Player → its messages (CSR rows).
+    member_offsets: Vec<u32>,
+    members: Vec<u32>,
+    /// Message → children (CSR rows), for incremental propagation.
+    child_offsets: Vec<u32>,
+    children: Vec<u32>,
+    present: Vec<bool>,
+    e: Vec<f64>,
+    group_max: Vec<f64>,
+    /// Per group: how many members, to skip the max scan for singletons.
+    group_size: Vec<u32>,
+    dirty: Vec<bool>,
+    q: f64,
+}
+
+impl<'a> Surrogate<'a> {
+    /// The game of `view` at `level`. O(messages + parents).
+    pub fn new(view: EpisodeView<'a>, params: ModelParams, level: Level) -> Self {
+        let n = view.len();
+        // Agents without messages are null players: the agent game keeps only active
+        // agents, numbered in agent order (see `agent_of`).
+        let mut compact = vec![NO_AGENT; view.meta.agent_count as usize];
+        let mut agent_of = Vec::new();
+        for &a in view.authors {
+            if a != NO_AGENT && compact[a as usize] == NO_AGENT {
+                compact[a as usize] = 0;
+            }
+        }
+        for (a, c) in compact.iter_mut().enumerate() {
+            if *c == 0 {
+                *c = agent_of.len() as u32;
+                agent_of.push(a as u32);
+            }
+        }
+        let players = match level {
+            Level::Agents => agent_of.len(),
+            Level::Messages => view.meta.player_count as usize,
+        };
+        let mut member_offsets = vec![0u32; players + 1];
+        let owner = |m: usize| match level {
+            Level::Agents => match view.authors[m] {
+                NO_AGENT => NO_AGENT,
+                a => compact[a as usize],
+            },
+            Level::Messages => view.players[m],
+        };
+        for m in 0..n {
+            let o = owner(m);
+            if o != NO_AGENT {
+                member_offsets[o as usize + 1] += 1;
+            }
+        }
+        for p in 0..players {
+            member_offsets[p + 1] += member_offsets[p];
+        }
+        let mut fill = member_offsets.clone();
+        let mut members = vec![0u32; member_offsets[players] as usize];
+        for m in 0..n {
+            let o = owner(m);
+            if o != NO_AGENT {
+                members[fill[o as usize] as usize] = m as u32;
+                fill[o as usize] += 1;
+            }
+        }
+        let mut child_offsets = vec![0u32; n + 1];
+        for m in 0..n {
+            for &p in view.parents_of(m) {
+                child_offsets[p as usize + 1] += 1;
+            }
+        }
+        for m in 0..n {
+            child_offsets[m + 1] += child_offsets[m];
+        }
+        let mut fill = child_offsets.clone();
+        let mut children = vec![0u32; child_offsets[n] as usize];
+        for m in 0..n {
+            for &p in view.parents_of(m) {
+                children[fill[p as usize] as usize] = m as u32;
+                fill[p as usize] += 1;
+            }
+        }
+        let mut group_size = vec![0u32; view.group_scores.len()];
+        for &g in view.groups {
+            group_size[g as usize] += 1;
+        }
+        let owners = (0..n).map(owner).collect();
+        Surrogate {
+            view,
+            params,
+            level,
+            agent_of,
+            owners,
+            member_offsets,
+            members,
+            child_offsets,
+            children,
+            present: vec![false; n],
+            e: vec![0.0; n],
+            group_max: vec![0.0; view.group_scores.len()],
+            group_size,
+            dirty: vec![false; n],
+            q: 0.0,
+        }
+    }
+
+    /// The episode this game reads.
+    pub fn view(&self) -> &EpisodeView<'a> {
+        &self.view
+    }
+
+    /// The model parameters.
+    pub fn params(&self) -> &ModelParams {
+        &self.params
+    }
+
+    /// The level of the players.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Agents with at least one message, in agent order: player p of the agent game is
+    /// agent `active_agents()[p]` of the episode.
+    pub fn active_agents(&self) -> &[u32] {
+        &self.agent_of
+    }
+
+    /// Messages of player `p`.
+    pub fn members(&self, p: usize) -> &[u32] {
+        &self.members[self.member_offsets[p] as usize..self.member_offsets[p + 1] as usize]
+    }
+
+    /// Presence of message `m` given its parents' presences in `e`.
+    #[inline]
+    fn presence(&self, m: usize, e: &[f64]) -> f64 {
+        let ps = self.view.parents_of(m);
+        if ps.is_empty() {
+            return 1.0;
+        }
+        let agg = match self.params.aggregate {
+            Aggregate::Mean => ps.iter().map(|&p| e[p as usize]).sum::<f64>() / ps.len() as f64,
+            Aggregate::Min => ps
+                .iter()
+                .map(|&p| e[p as usize])
+                .fold(f64::INFINITY, f64::min),
+            Aggregate::Max => ps
+                .iter()
+                .map(|&p| e[p as usize])
+                .fold(f64::NEG_INFINITY, f64::max),
+        };
+        self.params.alpha + (1.0 - self.params.alpha) * agg
+    }
+
+    /// v of the coalition whose message presence is `present(m)`; a full evaluation,
+    /// O(messages + parents). Uses (and overwrites) the scratch arrays.
+    pub fn value_with(&mut self, present: impl Fn(usize) -> bool) -> f64 {
+        let n = self.view.len();
+        let mut e = std::mem::take(&mut self.e);
+        for m in 0..n {
+            e[m] = if present(m) {
+                self.presence(m, &e)
+            } else {
+                0.0
+            };
+        }
+        self.group_max.iter_mut().for_each(|g| *g = 0.0);
+        for m in 0..n {
+            let g = self.view.groups[m] as usize;
+            self.group_max[g] = self.group_max[g].max(e[m]);
+        }
+        let q: f64 = self
+            .group_max
+            .iter()
+            .zip(self.view.group_scores)
+            .map(|(x, s)| x * s)
+            .sum();
+        self.e = e;
+        self.params.link.apply(q)
+    }
+
+    #[inline]
+    fn owner(&self, m: usize) -> u32 {
+        self.owners[m]
+    }
+
+    /// Recomputes group g's max and updates Q.
+    #[inline]
+    fn update_group(&mut self, m: usize, old: f64, new: f64) {
+        let g = self.view.groups[m] as usize;
+        let score = self.view.group_scores[g];
+        if self.group_size[g] == 1 {
+            self.q += score * (new - old);
+            self.group_max[g] = new;
+            return;
+        }
+        // Presences only grow as players are added (e is monotone in the coalition for
+        // every aggregate), so the group max can only rise.
+        if new > self.group_max[g] {
+            self.q += score * (new - self.group_max[g]);
+            self.group_max[g] = new;
+        }
+    }
+}
+
+impl Evaluator for Surrogate<'_> {
+    fn players(&self) -> usize {
+        self.member_offsets.len() - 1
+    }
+
+    fn value_mask(&mut self, mask: u64) -> f64 {
+        let owners = std::mem::take(&mut self.owners);
+        let v = self.value_with(|m| {
+            let o = owners[m];
+            o == NO_AGENT || mask >> o & 1 == 1
+        });
+        self.owners = owners;
+        v
+    }
+
+    fn init(&mut self) -> f64 {
+        let n = self.view.len();
+        for m in 0..n {
+            self.present[m] = self.owner(m) == NO_AGENT;
+            self.dirty[m] = false;
+        }
+        let present = std::mem::take(&mut self.present);
+        let v = self.value_with(|m| present[m]);
+        self.present = present;
+        self.q = self
+            .group_max
+            .iter()
+            .zip(self.view.group_scores)
+            .map(|(x, s)| x * s)
+            .sum();
+        v
+    }
+
+    fn add(&mut self, player: usize) -> f64 {
+        let r = self.member_offsets[player] as usize..self.member_offsets[player + 1] as usize;
+        let mut lo = usize::MAX;
+        for k in r {
+            let m = self.members[k] as usize;
+            self.present[m] = true;
+            self.dirty[m] = true;
+            lo = lo.min(m);
+        }
+        let n = self.view.len();
+        let mut m = lo;
+        while m < n {
+            if self.dirty[m] {
+                self.dirty[m] = false;
+                let new = if self.present[m] {
+                    self.presence(m, &self.e)
+                } else {
+                    0.0
+                };
+                let old = self.e[m];
+                if new != old {
+                    self.e[m] = new;
+                    self.update_group(m, old, new);
+                    for c in self.child_offsets[m] as usize..self.child_offsets[m + 1] as usize {
+                        let ch = self.children[c] as usize;
+                        if self.present[ch] {
+                            self.dirty[ch] = true;
+                        }
+                    }
+                }
+            }
+            m += 1;
+        }
+        self.params.link.apply(self.q)
+    }
+}

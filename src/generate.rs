@@ -1,0 +1,166 @@
+//! `creditflow gen`: seeded synthetic batches. Episode i is a pure function of
+//! (seed, i) through the Philox stream tagged [`tag::GENERATE`], so a batch is the same
+//! whatever the thread count, and any slice of it can be regenerated alone.
+//!
+//! Each episode has one environment task message (`m0`, no agent) followed by
+//! `messages` agent messages whose authors are drawn uniformly. Scores are drawn in
+//! [−0.1, 1]; in a fraction of episodes the last agent is a saboteur whose messages
+//! score in [−0.8, −0.1]. A message joins an earlier message's redundancy group (same
+//! score) with probability `groups`. The reward is the mean score plus noise, clamped to
+//! [0, 1]; success is `reward >= 0.5`.
+
+use std::io::Write;
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::sample::{Stream, tag};
+
+/// Provenance shape of generated episodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Topology {
+    /// Each message depends on the previous one.
+    Chain,
+    /// Every message depends on the task message only.
+    Star,
+    /// Every message depends on all earlier ones (a broadcast group chat).
+    #[default]
+    Prefix,
+    /// Each message depends on 1–3 random earlier messages.
+    Dag,
+}
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct GenOptions {
+    /// Number of episodes.
+    #[arg(long, default_value_t = 1000)]
+    pub episodes: u64,
+    /// Agents per episode.
+    #[arg(long, default_value_t = 4)]
+    pub agents: u32,
+    /// Agent messages per episode (plus one environment task message).
+    #[arg(long, default_value_t = 32)]
+    pub messages: u32,
+    /// Provenance topology.
+    #[arg(long, value_enum, default_value_t = Topology::Prefix)]
+    pub topology: Topology,
+    /// Probability that a message repeats an earlier message's content (redundancy group).
+    #[arg(long, default_value_t = 0.1)]
+    pub groups: f64,
+    /// Fraction of episodes with a saboteur (negative scores).
+    #[arg(long, default_value_t = 0.2)]
+    pub saboteurs: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        GenOptions {
+            episodes: 1000,
+            agents: 4,
+            messages: 32,
+            topology: Topology::Prefix,
+            groups: 0.1,
+            saboteurs: 0.2,
+            seed: 0,
+        }
+    }
+}
+
+/// Episode `i` of the batch described by `opts`.
+pub fn episode(opts: &GenOptions, i: u64) -> Value {
+    let mut s = Stream::new(opts.seed, i as u32, (i >> 32) as u32, tag::GENERATE);
+    let a = opts.agents.max(1);
+    let agents: Vec<String> = (0..a).map(|k| format!("agent{k}")).collect();
+    let saboteur = s.uniform() < opts.saboteurs;
+    let mut messages = vec![json!({"id": "m0", "agent": null, "parents": [], "text": "task"})];
+    // (score, group) of every agent message so far, for redundancy copies.
+    let mut made: Vec<(f64, usize)> = Vec::new();
+    let mut total = 0.0;
+    for k in 1..=opts.messages as usize {
+        let author = s.bounded(a) as usize;
+        let parents: Vec<String> = match opts.topology {
+            Topology::Chain => vec![format!("m{}", k - 1)],
+            Topology::Star => vec!["m0".to_string()],
+            Topology::Prefix => (0..k).map(|p| format!("m{p}")).collect(),
+            Topology::Dag => {
+                let want = 1 + s.bounded(3) as usize;
+                let mut ps: Vec<usize> = Vec::new();
+                for _ in 0..want.min(k) {
+                    let p = s.bounded(k as u32) as usize;
+                    if !ps.contains(&p) {
+                        ps.push(p);
+                    }
+                }
+                ps.sort_unstable();
+                ps.into_iter().map(|p| format!("m{p}")).collect()
+            }
+        };
+        let copy = !made.is_empty() && s.uniform() < opts.groups;
+        let (score, group) = if copy {
+            made[s.bounded(made.len() as u32) as usize]
+        } else if saboteur && author as u32 == a - 1 {
+            (-0.1 - 0.7 * s.uniform(), made.len())
+        } else {
+            (-0.1 + 1.1 * s.uniform(), made.len())
+        };
+        let score = (score * 1000.0).round() / 1000.0;
+        made.push((score, group));
+        total += score;
+        let mut m = json!({
+            "id": format!("m{k}"),
+            "agent": agents[author],
+            "parents": parents,
+            "score": score,
+        });
+        if copy || made.iter().filter(|x| x.1 == group).count() > 1 {
+            m["group"] = json!(format!("g{group}"));
+        }
+        messages.push(m);
+    }
+    // Mark the originals of copied groups too, so groups are consistent.
+    let mut counts = vec![0usize; made.len()];
+    for &(_, g) in &made {
+        counts[g] += 1;
+    }
+    for (k, &(_, g)) in made.iter().enumerate() {
+        if counts[g] > 1 {
+            messages[k + 1]["group"] = json!(format!("g{g}"));
+        }
+    }
+    let mean = if opts.messages > 0 {
+        total / opts.messages as f64
+    } else {
+        0.0
+    };
+    let noise = 0.2 * (s.uniform() - 0.5);
+    let reward = ((0.3 + mean + noise).clamp(0.0, 1.0) * 1000.0).round() / 1000.0;
+    json!({
+        "id": format!("gen-{i}"),
+        "agents": agents,
+        "messages": messages,
+        "outcome": {"reward": reward},
+    })
+}
+
+/// Writes the whole batch as JSONL, generated in parallel chunks, in order.
+pub fn write_batch<W: Write>(mut w: W, opts: &GenOptions) -> std::io::Result<()> {
+    const CHUNK: u64 = 4096;
+    let mut start = 0;
+    while start < opts.episodes {
+        let end = (start + CHUNK).min(opts.episodes);
+        let lines: Vec<String> = (start..end)
+            .into_par_iter()
+            .map(|i| episode(opts, i).to_string())
+            .collect();
+        for l in lines {
+            w.write_all(l.as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        start = end;
+    }
+    w.flush()
+}

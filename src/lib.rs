@@ -1,0 +1,25 @@
+//! creditflow: who gets the reward and who gets the blame in a multi-agent LLM episode.
+//!
+//! The data flow, one module per stage (see ARCHITECTURE.md):
+//! [`record`] (parse JSONL) → [`validate`] (resolve and check) → [`csr`] (flatten a batch)
+//! → [`sample`] (the Philox random stream) → [`game`] (evaluate v) → [`estimate`]
+//! (exact, closed form, Monte Carlo) → [`signals`] (training rewards) → [`score`] and
+//! [`output`] (one record out per record in) — driven by [`pipeline`] for whole files.
+//! [`generate`] writes synthetic batches.
+
+pub mod csr;
+pub mod error;
+pub mod estimate;
+pub mod eval;
+pub mod game;
+pub mod generate;
+pub mod import;
+pub mod output;
+pub mod pipeline;
+pub mod record;
+pub mod sample;
+pub mod score;
+pub mod signals;
+pub mod validate;
+
+pub use error::{Error, ErrorKind, RecordError};

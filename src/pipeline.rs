@@ -1,0 +1,283 @@
+//! The streaming `score` pipeline: read JSONL lines in bounded chunks, parse and
+//! validate them in parallel, flatten the chunk's episodes into one CSR batch, score
+//! every record in parallel (rayon), and write the results in input order. Memory is
+//! bounded by the chunk size, whatever the input's length.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::csr::CsrBuilder;
+use crate::error::{Error, ErrorKind, RecordError};
+use crate::output::{ErrorOut, OutRecord};
+use crate::score::{ScoreOptions, score_record};
+use crate::validate::{Record, parse_and_validate};
+
+/// Options of a `score` run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Scoring options.
+    pub score: ScoreOptions,
+    /// Stop at the first bad record with an error (non-zero exit).
+    pub strict: bool,
+    /// Records per chunk: bounds memory (default 4096).
+    pub chunk_records: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            score: ScoreOptions::default(),
+            strict: false,
+            chunk_records: 4096,
+        }
+    }
+}
+
+/// What a run did, for the summary on stderr.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Records read (non-blank lines).
+    pub records: u64,
+    /// Episodes scored.
+    pub episodes: u64,
+    /// Games scored.
+    pub games: u64,
+    /// Episodes on the success branch.
+    pub successes: u64,
+    /// Bad records (written as error records and skipped).
+    pub errors: Vec<RecordError>,
+    /// Records per method.
+    pub methods: BTreeMap<String, u64>,
+    /// Episodes per flag.
+    pub flags: BTreeMap<String, u64>,
+    /// Total Monte Carlo permutations drawn.
+    pub samples: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.elapsed.as_secs_f64();
+        writeln!(
+            f,
+            "creditflow score: {} records in {:.2}s ({:.0} records/s)",
+            self.records,
+            secs,
+            self.records as f64 / secs.max(1e-9)
+        )?;
+        writeln!(
+            f,
+            "  episodes {} (success {}, failure {}), games {}, errors {}",
+            self.episodes,
+            self.successes,
+            self.episodes - self.successes,
+            self.games,
+            self.errors.len()
+        )?;
+        let methods: Vec<String> = self
+            .methods
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        writeln!(
+            f,
+            "  methods: {}",
+            if methods.is_empty() {
+                "-".into()
+            } else {
+                methods.join(", ")
+            }
+        )?;
+        if !self.flags.is_empty() {
+            let flags: Vec<String> = self.flags.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            writeln!(f, "  flags: {}", flags.join(", "))?;
+        }
+        if self.samples > 0 {
+            writeln!(f, "  Monte Carlo permutations: {}", self.samples)?;
+        }
+        for e in self.errors.iter().take(10) {
+            writeln!(f, "  error: {e}")?;
+        }
+        if self.errors.len() > 10 {
+            writeln!(
+                f,
+                "  ... and {} more errors (see the error records in the output)",
+                self.errors.len() - 10
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A 128-bit fingerprint of a record id, for the duplicate check in bounded memory
+/// (16 bytes per record instead of the id text).
+fn fingerprint(id: &str) -> u128 {
+    let mut a = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut a);
+    let mut b = std::collections::hash_map::DefaultHasher::new();
+    (0x9e37_79b9_u32, id).hash(&mut b);
+    (a.finish() as u128) << 64 | b.finish() as u128
+}
+
+/// Reads up to `max` non-blank lines; returns (line number, text) pairs and bytes read.
+fn read_chunk<R: BufRead>(
+    input: &mut R,
+    line_no: &mut u64,
+    max: usize,
+) -> Result<(Vec<(u64, Result<String, String>)>, u64), Error> {
+    let mut out = Vec::new();
+    let mut bytes = 0u64;
+    let mut buf = Vec::new();
+    while out.len() < max {
+        buf.clear();
+        let n = input.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        *line_no += 1;
+        match String::from_utf8(std::mem::take(&mut buf)) {
+            Ok(s) => {
+                if !s.trim().is_empty() {
+                    out.push((*line_no, Ok(s)));
+                }
+            }
+            Err(_) => out.push((*line_no, Err("the line is not valid UTF-8".to_string()))),
+        }
+    }
+    Ok((out, bytes))
+}
+
+/// Scores every record of `input` and writes one JSON line per record to `output`.
+/// `progress` is called with the bytes consumed after each chunk.
+pub fn run_score<R: BufRead, W: Write>(
+    mut input: R,
+    mut output: W,
+    opts: &RunOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<Summary, Error> {
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut line_no = 0u64;
+    let mut ordinal = 0u64;
+    loop {
+        let (lines, bytes) = read_chunk(&mut input, &mut line_no, opts.chunk_records.max(1))?;
+        if lines.is_empty() {
+            break;
+        }
+        let base = ordinal;
+        ordinal += lines.len() as u64;
+        let vopts = opts.score.validate;
+        let mut parsed: Vec<Result<Record, RecordError>> = lines
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, (line, text))| match text {
+                Ok(t) => parse_and_validate(&t, line, base + k as u64, &vopts),
+                Err(msg) => Err(RecordError::new(
+                    None,
+                    line,
+                    "(record)",
+                    ErrorKind::MalformedJson,
+                    msg,
+                )),
+            })
+            .collect();
+        // Duplicate record ids, in input order: the later record is the bad one.
+        for r in parsed.iter_mut() {
+            if let Ok(rec) = r {
+                if !seen.insert(fingerprint(rec.id())) {
+                    let (line, id) = match rec {
+                        Record::Episode(e) => (e.line, e.id.clone()),
+                        Record::Game(g) => (g.line, g.id.clone()),
+                    };
+                    *r = Err(RecordError::new(
+                        Some(id.clone()),
+                        line,
+                        "id",
+                        ErrorKind::DuplicateId,
+                        format!("record id {id:?} appeared on an earlier line"),
+                    ));
+                }
+            }
+        }
+        // One CSR batch for the chunk's episodes.
+        let mut builder = CsrBuilder::new();
+        let mut slot: Vec<Option<usize>> = vec![None; parsed.len()];
+        let mut next = 0usize;
+        for (k, r) in parsed.iter_mut().enumerate() {
+            if let Ok(Record::Episode(ep)) = r {
+                match builder.try_push(ep) {
+                    Ok(()) => {
+                        slot[k] = Some(next);
+                        next += 1;
+                    }
+                    Err(o) => {
+                        *r = Err(RecordError::new(
+                            Some(ep.id.clone()),
+                            ep.line,
+                            "messages",
+                            ErrorKind::TooLarge,
+                            o.to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+        let batch = builder.finish();
+        let sopts = opts.score;
+        let results: Vec<Result<OutRecord, RecordError>> = parsed
+            .par_iter()
+            .zip(slot.par_iter())
+            .map(|(r, s)| match r {
+                Ok(rec) => score_record(rec, s.map(|i| batch.episode(i)), &sopts),
+                Err(e) => Err(e.clone()),
+            })
+            .collect();
+        let lines: Vec<String> = results
+            .par_iter()
+            .map(|r| match r {
+                Ok(o) => serde_json::to_string(o),
+                Err(e) => serde_json::to_string(&OutRecord::Error(ErrorOut::from(e))),
+            })
+            .collect::<Result<_, _>>()?;
+        for (r, line) in results.into_iter().zip(lines) {
+            summary.records += 1;
+            match r {
+                Ok(OutRecord::Episode(e)) => {
+                    summary.episodes += 1;
+                    summary.successes += u64::from(e.branch == "success");
+                    *summary.methods.entry(e.method.clone()).or_default() += 1;
+                    for f in &e.flags {
+                        *summary.flags.entry(f.to_string()).or_default() += 1;
+                    }
+                    summary.samples += e.samples;
+                }
+                Ok(OutRecord::Game(g)) => {
+                    summary.games += 1;
+                    *summary.methods.entry(g.method.to_string()).or_default() += 1;
+                    summary.samples += g.samples;
+                }
+                Ok(OutRecord::Error(_)) => {}
+                Err(e) => {
+                    if opts.strict {
+                        output.flush()?;
+                        return Err(Error::Record(e));
+                    }
+                    summary.errors.push(e);
+                }
+            }
+            output.write_all(line.as_bytes())?;
+            output.write_all(b"\n")?;
+        }
+        progress(bytes);
+    }
+    output.flush()?;
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}

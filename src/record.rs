@@ -1,0 +1,205 @@
+//! Input records as they appear on a JSONL line (DESIGN §2), before validation.
+//!
+//! Parsing goes through `serde_path_to_error` so that a type error names the field
+//! (`messages[3].score`), and through a small scanner that recovers the record id from
+//! a line that is not valid JSON. Unknown fields are ignored.
+
+use serde::Deserialize;
+
+use crate::error::{ErrorKind, RecordError};
+
+/// An id written as a JSON string or number; numbers are kept as their decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawId(pub String);
+
+impl<'de> Deserialize<'de> for RawId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            S(String),
+            I(i64),
+            U(u64),
+        }
+        match Either::deserialize(d) {
+            Ok(Either::S(s)) => Ok(RawId(s)),
+            Ok(Either::I(i)) => Ok(RawId(i.to_string())),
+            Ok(Either::U(u)) => Ok(RawId(u.to_string())),
+            Err(_) => Err(serde::de::Error::custom("expected a string or integer id")),
+        }
+    }
+}
+
+/// One input line: an episode (has `messages`) or a game (has `game`).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRecord {
+    /// Record id (string or integer).
+    pub id: Option<RawId>,
+    /// Agent names; when absent, taken from the messages in order of first appearance.
+    pub agents: Option<Vec<String>>,
+    /// Episode messages in causal order.
+    pub messages: Option<Vec<RawMessage>>,
+    /// The evaluator's verdict.
+    pub outcome: Option<RawOutcome>,
+    /// Measured v(S) over agent coalitions, indexed by bitmask over `agents`.
+    pub coalition_values: Option<Vec<f64>>,
+    /// A general cooperative game.
+    pub game: Option<RawGame>,
+}
+
+/// One message of an episode (DESIGN §2.1).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMessage {
+    /// Message id; defaults to the message's 0-based index as text.
+    pub id: Option<RawId>,
+    /// Author; `null` or absent marks an environment message.
+    pub agent: Option<String>,
+    /// Ids of earlier messages this one depended on; absent = filled by `--provenance`.
+    pub parents: Option<Vec<RawId>>,
+    /// Signed helpfulness in [-1, 1].
+    pub score: Option<f64>,
+    /// Redundancy group.
+    pub group: Option<RawId>,
+    /// Marks a final answer for structural credit.
+    #[serde(rename = "final", default)]
+    pub is_final: bool,
+    /// The message text (any JSON value; kept for preference pairs).
+    pub text: Option<serde_json::Value>,
+    /// Other candidate responses for the same context.
+    pub alternatives: Option<Vec<RawAlternative>>,
+}
+
+/// An alternative response for the same context.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct RawAlternative {
+    /// The alternative's text.
+    pub text: serde_json::Value,
+    /// Its judge score, if any.
+    pub score: Option<f64>,
+}
+
+/// The evaluator's verdict on an episode.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOutcome {
+    /// R: the system-level score.
+    pub reward: Option<f64>,
+    /// R0: the score with every agent ablated (default 0).
+    pub baseline: Option<f64>,
+    /// Success; default `reward >= --threshold`.
+    pub success: Option<bool>,
+}
+
+/// A cooperative game in sparse Möbius form or as a table (DESIGN §2.2).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawGame {
+    /// Number of players.
+    pub players: Option<u64>,
+    /// Möbius terms `[coefficient, [players...]]`.
+    pub terms: Option<Vec<(f64, Vec<u64>)>>,
+    /// v(S) for every bitmask S.
+    pub table: Option<Vec<f64>>,
+}
+
+/// Parses one line into a raw record; a parse failure names the field and, where the
+/// line still shows one, the record id.
+pub fn parse_line(text: &str, line: u64) -> Result<RawRecord, RecordError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed: Result<RawRecord, _> = serde_path_to_error::deserialize(&mut de);
+    let result = parsed
+        .map_err(|e| (e.path().to_string(), e.into_inner()))
+        .and_then(|r| de.end().map(|()| r).map_err(|e| (String::new(), e)));
+    result.map_err(|(path, inner)| {
+        let id = scan_id(text);
+        let non_finite = is_non_finite_token(text, inner.column());
+        let (kind, msg) = if non_finite {
+            (
+                ErrorKind::NonFinite,
+                format!(
+                    "NaN or infinite number at column {} (JSON numbers must be finite)",
+                    inner.column()
+                ),
+            )
+        } else {
+            (ErrorKind::MalformedJson, inner.to_string())
+        };
+        let field = if path == "." || path.is_empty() {
+            "(record)".to_string()
+        } else {
+            path
+        };
+        RecordError::new(id, line, field, kind, msg)
+    })
+}
+
+/// True when the parse error at `column` (1-based) sits on `NaN`, `Infinity`,
+/// `-Infinity` or a number too large for an f64 — the ways non-finite numbers reach
+/// JSON text (Python's `json.dumps` writes bare `NaN`).
+fn is_non_finite_token(text: &str, column: usize) -> bool {
+    let bytes = text.as_bytes();
+    if column == 0 {
+        return false;
+    }
+    // serde_json reports the column of the last byte it read; back up to the token start.
+    let mut i = (column - 1).min(bytes.len().saturating_sub(1));
+    while i > 0
+        && matches!(bytes[i - 1], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-' | b'a'..=b'z' | b'A'..=b'Z')
+    {
+        i -= 1;
+    }
+    let token: String = text[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
+        .collect();
+    let t = token.trim_start_matches('-');
+    if t.starts_with("NaN") || t.starts_with("Infinity") || t.starts_with("inf") {
+        return true;
+    }
+    t.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && t.parse::<f64>().is_ok_and(|v| !v.is_finite())
+}
+
+/// Recovers the top-level `"id"` of a line that failed to parse, if it is visible.
+pub fn scan_id(text: &str) -> Option<String> {
+    let pos = text.find("\"id\"")?;
+    let rest = text[pos + 4..].trim_start().strip_prefix(':')?.trim_start();
+    if let Some(s) = rest.strip_prefix('"') {
+        let end = s.find('"')?;
+        Some(s[..end].to_string())
+    } else {
+        let num: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '-')
+            .collect();
+        (!num.is_empty()).then_some(num)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_error_names_the_field() {
+        let e = parse_line(r#"{"id":"a","messages":[{"id":"m0","score":"high"}]}"#, 7).unwrap_err();
+        assert_eq!(e.line, 7);
+        assert_eq!(e.id.as_deref(), Some("a"));
+        assert_eq!(e.field, "messages[0].score");
+        assert_eq!(e.kind, ErrorKind::MalformedJson);
+    }
+
+    #[test]
+    fn nan_is_non_finite() {
+        let e = parse_line(r#"{"id":"a","messages":[{"id":"m0","score":NaN}]}"#, 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NonFinite, "{e}");
+        let e = parse_line(r#"{"id":"a","messages":[{"id":"m0","score":1e999}]}"#, 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NonFinite, "{e}");
+        assert_eq!(e.field, "messages[0].score");
+    }
+
+    #[test]
+    fn numeric_ids_become_text() {
+        let r = parse_line(r#"{"id":17,"messages":[{"id":3}]}"#, 1).unwrap();
+        assert_eq!(r.id.unwrap().0, "17");
+        assert_eq!(r.messages.unwrap()[0].id.as_ref().unwrap().0, "3");
+    }
+}
