@@ -33,6 +33,8 @@ enum Command {
     Gen(GenArgs),
     /// Convert OpenAI-style chat logs (AG2/AutoGen, Magentic-One, Who&When) into episodes.
     Import(creditflow::import::ImportArgs),
+    /// Measure marginals per second of the estimators on standard synthetic batches.
+    Bench(BenchArgs),
     /// Compare first-error predictions with gold mistake_agent / mistake_step labels.
     EvalFailures(creditflow::eval::EvalArgs),
 }
@@ -108,6 +110,13 @@ struct ScoreArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Scale of the standard batches (1.0 = 2000 games / episodes).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
 }
 
 #[derive(clap::Args)]
@@ -236,6 +245,19 @@ fn main() -> Result<()> {
         Command::Gen(g) => {
             let out = output_writer(&g.output)?;
             creditflow::generate::write_batch(out, &g.opts)?;
+            Ok(())
+        }
+        Command::Bench(b) => {
+            let rows = creditflow::bench::standard_suite(b.scale);
+            println!("backend  {:<62} {:>14} {:>9} {:>16}", "workload", "marginals", "seconds", "marginals/s");
+            for r in &rows {
+                println!("cpu      {:<62} {:>14} {:>9.3} {:>16.0}", r.name, r.marginals, r.seconds, r.rate());
+            }
+            for pair in rows.chunks(2) {
+                if let [inc, naive] = pair {
+                    println!("incremental / from-scratch speed-up: {:.1}x  ({})", inc.rate() / naive.rate(), inc.name);
+                }
+            }
             Ok(())
         }
         Command::Import(a) => creditflow::import::run_import(&a),

@@ -61,10 +61,10 @@ impl Welford {
     #[inline]
     pub fn push(&mut self, x: &[f64]) {
         self.count += 1;
-        let k = self.count as f64;
+        let inv = 1.0 / self.count as f64;
         for ((m, m2), &x) in self.mean.iter_mut().zip(&mut self.m2).zip(x) {
             let d = x - *m;
-            *m += d / k;
+            *m += d * inv;
             *m2 += d * (x - *m);
         }
     }
@@ -123,24 +123,60 @@ fn done(opts: &SampleOptions, acc: &[&Welford], pairs: u64) -> bool {
     }
 }
 
+/// How marginals along a permutation are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Walk {
+    /// `init` then `add` per player: about one full evaluation per permutation.
+    #[default]
+    Incremental,
+    /// A full evaluation of v for every prefix (n + 1 per permutation; needs ≤ 64
+    /// players). The baseline that benchmarks compare against; same numbers up to rounding.
+    FromScratch,
+}
+
 /// Walks `order` from the empty coalition, adding each player's marginal to `out`.
 #[inline]
-fn walk(game: &mut dyn Evaluator, order: impl Iterator<Item = usize>, out: &mut [f64]) {
-    let mut prev = game.init();
-    for p in order {
-        let v = game.add(p);
-        out[p] += v - prev;
-        prev = v;
+fn walk<G: Evaluator + ?Sized>(game: &mut G, order: impl Iterator<Item = usize>, out: &mut [f64], how: Walk) {
+    match how {
+        Walk::Incremental => {
+            let mut prev = game.init();
+            for p in order {
+                let v = game.add(p);
+                out[p] += v - prev;
+                prev = v;
+            }
+        }
+        Walk::FromScratch => {
+            let mut mask = 0u64;
+            let mut prev = game.value_mask(0);
+            for p in order {
+                mask |= 1 << p;
+                let v = game.value_mask(mask);
+                out[p] += v - prev;
+                prev = v;
+            }
+        }
     }
 }
 
 /// Shapley values by antithetic permutation sampling of `game`, for record `record`,
 /// drawing from the stream tagged `tag`.
-pub fn shapley(
-    game: &mut dyn Evaluator,
+pub fn shapley<G: Evaluator + ?Sized>(
+    game: &mut G,
     record: u32,
     tag: u32,
     opts: &SampleOptions,
+) -> McEstimate {
+    shapley_walk(game, record, tag, opts, Walk::Incremental)
+}
+
+/// [`shapley`] with a choice of how marginals are evaluated.
+pub fn shapley_walk<G: Evaluator + ?Sized>(
+    game: &mut G,
+    record: u32,
+    tag: u32,
+    opts: &SampleOptions,
+    how: Walk,
 ) -> McEstimate {
     let n = game.players();
     let mut acc = Welford::new(n);
@@ -154,8 +190,8 @@ pub fn shapley(
         perm.extend(0..n);
         s.shuffle(&mut perm);
         pair.iter_mut().for_each(|x| *x = 0.0);
-        walk(game, perm.iter().copied(), &mut pair);
-        walk(game, perm.iter().rev().copied(), &mut pair);
+        walk(game, perm.iter().copied(), &mut pair, how);
+        walk(game, perm.iter().rev().copied(), &mut pair, how);
         pair.iter_mut().for_each(|x| *x *= 0.5);
         acc.push(&pair);
         k += 1;
@@ -174,12 +210,24 @@ pub fn shapley(
 /// each union's members (unions in index order), walked forwards and reversed. Returns
 /// the player estimates and the union (quotient game) estimates; per sample, a union's
 /// members' marginals sum to the union's marginal exactly, so the estimates do too.
-pub fn owen(
-    game: &mut dyn Evaluator,
+pub fn owen<G: Evaluator + ?Sized>(
+    game: &mut G,
     unions: &[Vec<usize>],
     record: u32,
     tag: u32,
     opts: &SampleOptions,
+) -> (McEstimate, McEstimate) {
+    owen_walk(game, unions, record, tag, opts, Walk::Incremental)
+}
+
+/// [`owen`] with a choice of how marginals are evaluated.
+pub fn owen_walk<G: Evaluator + ?Sized>(
+    game: &mut G,
+    unions: &[Vec<usize>],
+    record: u32,
+    tag: u32,
+    opts: &SampleOptions,
+    how: Walk,
 ) -> (McEstimate, McEstimate) {
     let n = game.players();
     let m = unions.len();
@@ -206,8 +254,8 @@ pub fn owen(
             order.extend_from_slice(&member_order[l]);
         }
         pair.iter_mut().for_each(|x| *x = 0.0);
-        walk(game, order.iter().copied(), &mut pair);
-        walk(game, order.iter().rev().copied(), &mut pair);
+        walk(game, order.iter().copied(), &mut pair, how);
+        walk(game, order.iter().rev().copied(), &mut pair, how);
         pair.iter_mut().for_each(|x| *x *= 0.5);
         for (l, members) in unions.iter().enumerate() {
             pair_u[l] = members.iter().map(|&p| pair[p]).sum();

@@ -21,7 +21,8 @@ pub struct Mobius {
     player_terms: Vec<u32>,
     /// Σ of coefficients of empty terms: v(∅).
     constant: f64,
-    count: Vec<u32>,
+    /// Per term: members not yet in the coalition.
+    remaining: Vec<u32>,
     value: f64,
 }
 
@@ -59,7 +60,7 @@ impl Mobius {
                 fill[p as usize] += 1;
             }
         }
-        let count = vec![0; coef.len()];
+        let remaining = size.clone();
         Mobius {
             n,
             coef,
@@ -69,7 +70,7 @@ impl Mobius {
             player_offsets,
             player_terms,
             constant,
-            count,
+            remaining,
             value: constant,
         }
     }
@@ -100,8 +101,8 @@ impl Mobius {
         let r = self.player_offsets[player] as usize..self.player_offsets[player + 1] as usize;
         for &t in &self.player_terms[r] {
             let t = t as usize;
-            self.count[t] += 1;
-            if self.count[t] == self.size[t] {
+            self.remaining[t] -= 1;
+            if self.remaining[t] == 0 {
                 delta += self.coef[t];
             }
         }
@@ -138,7 +139,7 @@ impl Evaluator for Mobius {
         v
     }
     fn init(&mut self) -> f64 {
-        self.count.iter_mut().for_each(|c| *c = 0);
+        self.remaining.copy_from_slice(&self.size);
         self.value = self.constant;
         self.value
     }

@@ -104,15 +104,22 @@ pub struct Surrogate<'a> {
     /// Player → its messages (CSR rows).
     member_offsets: Vec<u32>,
     members: Vec<u32>,
-    /// Message → children (CSR rows), for incremental propagation.
+    /// Row offsets of each message's children slots (CSR), for incremental propagation.
     child_offsets: Vec<u32>,
-    children: Vec<u32>,
     present: Vec<bool>,
     e: Vec<f64>,
     group_max: Vec<f64>,
     /// Per group: how many members, to skip the max scan for singletons.
     group_size: Vec<u32>,
+    /// Messages added in the current `add` (recomputed from their parents).
     dirty: Vec<bool>,
+    /// Mean aggregate: pending change of e pushed from changed parents.
+    pending: Vec<f64>,
+    /// Present children of each message, in its slots (CSR rows by `child_offsets`), filled as messages join: pushes touch present children only.
+    present_children: Vec<u32>,
+    present_child_count: Vec<u32>,
+    /// Mean aggregate: (1 − α)/|parents| per message (0 for roots).
+    weight: Vec<f64>,
     q: f64,
 }
 
@@ -174,19 +181,12 @@ impl<'a> Surrogate<'a> {
         for m in 0..n {
             child_offsets[m + 1] += child_offsets[m];
         }
-        let mut fill = child_offsets.clone();
-        let mut children = vec![0u32; child_offsets[n] as usize];
-        for m in 0..n {
-            for &p in view.parents_of(m) {
-                children[fill[p as usize] as usize] = m as u32;
-                fill[p as usize] += 1;
-            }
-        }
         let mut group_size = vec![0u32; view.group_scores.len()];
         for &g in view.groups {
             group_size[g as usize] += 1;
         }
         let owners = (0..n).map(owner).collect();
+        let slots = child_offsets[n] as usize;
         Surrogate {
             view,
             params,
@@ -196,12 +196,21 @@ impl<'a> Surrogate<'a> {
             member_offsets,
             members,
             child_offsets,
-            children,
+
             present: vec![false; n],
             e: vec![0.0; n],
             group_max: vec![0.0; view.group_scores.len()],
             group_size,
             dirty: vec![false; n],
+            pending: vec![0.0; n],
+            present_children: vec![0; slots],
+            present_child_count: vec![0; n],
+            weight: (0..n)
+                .map(|m| match view.parents_of(m).len() {
+                    0 => 0.0,
+                    k => (1.0 - params.alpha) / k as f64,
+                })
+                .collect(),
             q: 0.0,
         }
     }
@@ -285,6 +294,17 @@ impl<'a> Surrogate<'a> {
         self.owners[m]
     }
 
+    /// Records present message `m` as a present child of each of its parents.
+    #[inline]
+    fn join_parents(&mut self, m: usize) {
+        for &p in self.view.parents_of(m) {
+            let p = p as usize;
+            let slot = self.child_offsets[p] + self.present_child_count[p];
+            self.present_children[slot as usize] = m as u32;
+            self.present_child_count[p] += 1;
+        }
+    }
+
     /// Recomputes group g's max and updates Q.
     #[inline]
     fn update_group(&mut self, m: usize, old: f64, new: f64) {
@@ -324,6 +344,13 @@ impl Evaluator for Surrogate<'_> {
         for m in 0..n {
             self.present[m] = self.owner(m) == NO_AGENT;
             self.dirty[m] = false;
+            self.pending[m] = 0.0;
+            self.present_child_count[m] = 0;
+        }
+        for m in 0..n {
+            if self.present[m] {
+                self.join_parents(m);
+            }
         }
         let present = std::mem::take(&mut self.present);
         let v = self.value_with(|m| present[m]);
@@ -337,6 +364,10 @@ impl Evaluator for Surrogate<'_> {
         v
     }
 
+    /// Adds the player's messages and propagates the change of presence to their present
+    /// descendants, in causal order. With the mean aggregate e is linear in the parents'
+    /// presences, so a change δ of e_p is pushed to each present child as weight·δ (one
+    /// pass over children); min and max recompute changed children from their parents.
     fn add(&mut self, player: usize) -> f64 {
         let r = self.member_offsets[player] as usize..self.member_offsets[player + 1] as usize;
         let mut lo = usize::MAX;
@@ -344,31 +375,40 @@ impl Evaluator for Surrogate<'_> {
             let m = self.members[k] as usize;
             self.present[m] = true;
             self.dirty[m] = true;
+            self.join_parents(m);
             lo = lo.min(m);
         }
         let n = self.view.len();
-        let mut m = lo;
-        while m < n {
-            if self.dirty[m] {
+        let linear = self.params.aggregate == Aggregate::Mean;
+        for m in lo..n {
+            let old = self.e[m];
+            let new = if self.dirty[m] {
+                // New messages, and (min/max) children of changed messages: recompute.
                 self.dirty[m] = false;
-                let new = if self.present[m] {
-                    self.presence(m, &self.e)
+                self.pending[m] = 0.0;
+                self.presence(m, &self.e)
+            } else if self.pending[m] != 0.0 {
+                let d = self.pending[m];
+                self.pending[m] = 0.0;
+                old + d
+            } else {
+                continue;
+            };
+            if new == old {
+                continue;
+            }
+            self.e[m] = new;
+            self.update_group(m, old, new);
+            let delta = new - old;
+            let first = self.child_offsets[m] as usize;
+            for c in first..first + self.present_child_count[m] as usize {
+                let ch = self.present_children[c] as usize;
+                if linear {
+                    self.pending[ch] += self.weight[ch] * delta;
                 } else {
-                    0.0
-                };
-                let old = self.e[m];
-                if new != old {
-                    self.e[m] = new;
-                    self.update_group(m, old, new);
-                    for c in self.child_offsets[m] as usize..self.child_offsets[m + 1] as usize {
-                        let ch = self.children[c] as usize;
-                        if self.present[ch] {
-                            self.dirty[ch] = true;
-                        }
-                    }
+                    self.dirty[ch] = true;
                 }
             }
-            m += 1;
         }
         self.params.link.apply(self.q)
     }
