@@ -72,18 +72,24 @@ fn timed(name: String, marginals: u64, f: impl FnOnce()) -> BenchRow {
 
 /// Möbius games (n players, `terms` terms of order ≤ 3), `samples` permutations each.
 pub fn bench_mobius(games: usize, n: usize, terms: usize, samples: u64, how: Walk) -> BenchRow {
-    let gs: Vec<Vec<(f64, Vec<u32>)>> = (0..games).map(|g| random_mobius(n, terms, 3, g as u64)).collect();
+    let gs: Vec<Vec<(f64, Vec<u32>)>> = (0..games)
+        .map(|g| random_mobius(n, terms, 3, g as u64))
+        .collect();
     let opts = SampleOptions {
         samples,
         ..SampleOptions::default()
     };
     let marginals = games as u64 * samples * n as u64;
-    timed(format!("mobius n={n} terms={terms} {how:?}"), marginals, || {
-        gs.par_iter().enumerate().for_each(|(r, t)| {
-            let mut g = Mobius::new(n, t);
-            std::hint::black_box(permutation::shapley_walk(&mut g, r as u32, 0, &opts, how));
-        });
-    })
+    timed(
+        format!("mobius n={n} terms={terms} {how:?}"),
+        marginals,
+        || {
+            gs.par_iter().enumerate().for_each(|(r, t)| {
+                let mut g = Mobius::new(n, t);
+                std::hint::black_box(permutation::shapley_walk(&mut g, r as u32, 0, &opts, how));
+            });
+        },
+    )
 }
 
 /// Generated episodes, Owen sampling of message credit, `samples` permutations each.
@@ -94,7 +100,9 @@ pub fn bench_episodes(spec: &GenOptions, samples: u64, how: Walk) -> BenchRow {
         samples,
         ..SampleOptions::default()
     };
-    let marginals: u64 = (0..batch.len()).map(|r| batch.episode(r).meta.player_count as u64 * samples).sum();
+    let marginals: u64 = (0..batch.len())
+        .map(|r| batch.episode(r).meta.player_count as u64 * samples)
+        .sum();
     let name = format!(
         "episodes {}x({} agents, {} messages, {:?}) owen {how:?}",
         spec.episodes, spec.agents, spec.messages, spec.topology
@@ -106,10 +114,16 @@ pub fn bench_episodes(spec: &GenOptions, samples: u64, how: Walk) -> BenchRow {
                 .messages_by_agent()
                 .into_iter()
                 .filter(|m| !m.is_empty())
-                .map(|m| m.into_iter().map(|x| view.players[x as usize] as usize).collect())
+                .map(|m| {
+                    m.into_iter()
+                        .map(|x| view.players[x as usize] as usize)
+                        .collect()
+                })
                 .collect();
             let mut g = Surrogate::new(view, ModelParams::default(), Level::Messages);
-            std::hint::black_box(permutation::owen_walk(&mut g, &unions, r as u32, 0, &opts, how));
+            std::hint::black_box(permutation::owen_walk(
+                &mut g, &unions, r as u32, 0, &opts, how,
+            ));
         });
     })
 }
@@ -127,7 +141,13 @@ pub fn standard_suite(scale: f64) -> Vec<BenchRow> {
     };
     let mut rows = Vec::new();
     rows.push(bench_mobius(games, 64, 200, 256, Walk::Incremental));
-    rows.push(bench_mobius((games / 20).max(2), 64, 200, 256, Walk::FromScratch));
+    rows.push(bench_mobius(
+        (games / 20).max(2),
+        64,
+        200,
+        256,
+        Walk::FromScratch,
+    ));
     rows.push(bench_episodes(&spec, 256, Walk::Incremental));
     let small = GenOptions {
         episodes: (eps / 10).max(2),
@@ -139,6 +159,13 @@ pub fn standard_suite(scale: f64) -> Vec<BenchRow> {
         ..spec
     };
     rows.push(bench_episodes(&dag, 256, Walk::Incremental));
-    rows.push(bench_episodes(&GenOptions { episodes: small.episodes, ..dag }, 256, Walk::FromScratch));
+    rows.push(bench_episodes(
+        &GenOptions {
+            episodes: small.episodes,
+            ..dag
+        },
+        256,
+        Walk::FromScratch,
+    ));
     rows
 }

@@ -249,13 +249,26 @@ fn main() -> Result<()> {
         }
         Command::Bench(b) => {
             let rows = creditflow::bench::standard_suite(b.scale);
-            println!("backend  {:<62} {:>14} {:>9} {:>16}", "workload", "marginals", "seconds", "marginals/s");
+            println!(
+                "backend  {:<62} {:>14} {:>9} {:>16}",
+                "workload", "marginals", "seconds", "marginals/s"
+            );
             for r in &rows {
-                println!("cpu      {:<62} {:>14} {:>9.3} {:>16.0}", r.name, r.marginals, r.seconds, r.rate());
+                println!(
+                    "cpu      {:<62} {:>14} {:>9.3} {:>16.0}",
+                    r.name,
+                    r.marginals,
+                    r.seconds,
+                    r.rate()
+                );
             }
             for pair in rows.chunks(2) {
                 if let [inc, naive] = pair {
-                    println!("incremental / from-scratch speed-up: {:.1}x  ({})", inc.rate() / naive.rate(), inc.name);
+                    println!(
+                        "incremental / from-scratch speed-up: {:.1}x  ({})",
+                        inc.rate() / naive.rate(),
+                        inc.name
+                    );
                 }
             }
             Ok(())

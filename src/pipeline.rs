@@ -124,12 +124,15 @@ fn fingerprint(id: &str) -> u128 {
     (a.finish() as u128) << 64 | b.finish() as u128
 }
 
+/// A chunk of input: (1-based line number, the line or why it is unreadable).
+type Lines = Vec<(u64, Result<String, String>)>;
+
 /// Reads up to `max` non-blank lines; returns (line number, text) pairs and bytes read.
 fn read_chunk<R: BufRead>(
     input: &mut R,
     line_no: &mut u64,
     max: usize,
-) -> Result<(Vec<(u64, Result<String, String>)>, u64), Error> {
+) -> Result<(Lines, u64), Error> {
     let mut out = Vec::new();
     let mut bytes = 0u64;
     let mut buf = Vec::new();

@@ -103,6 +103,16 @@ pub struct RawGame {
 /// Parses one line into a raw record; a parse failure names the field and, where the
 /// line still shows one, the record id.
 pub fn parse_line(text: &str, line: u64) -> Result<RawRecord, RecordError> {
+    if !text.trim_start().starts_with('{') {
+        // serde would read a JSON array positionally into the record's fields.
+        return Err(RecordError::new(
+            scan_id(text),
+            line,
+            "(record)",
+            ErrorKind::MalformedJson,
+            "a record must be a JSON object `{...}`",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed: Result<RawRecord, _> = serde_path_to_error::deserialize(&mut de);
     let result = parsed
@@ -122,10 +132,13 @@ pub fn parse_line(text: &str, line: u64) -> Result<RawRecord, RecordError> {
         } else {
             (ErrorKind::MalformedJson, inner.to_string())
         };
-        let field = if path == "." || path.is_empty() {
+        // serde_path_to_error writes `?` for a position it could not name (a syntax error
+        // between fields); keep the part of the path that is known.
+        let known = path.trim_end_matches('?').trim_end_matches('.');
+        let field = if known.is_empty() {
             "(record)".to_string()
         } else {
-            path
+            known.to_string()
         };
         RecordError::new(id, line, field, kind, msg)
     })
@@ -151,27 +164,53 @@ fn is_non_finite_token(text: &str, column: usize) -> bool {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
         .collect();
     let t = token.trim_start_matches('-');
-    if t.starts_with("NaN") || t.starts_with("Infinity") || t.starts_with("inf") {
+    if t == "NaN" || t == "Infinity" {
         return true;
     }
     t.chars().next().is_some_and(|c| c.is_ascii_digit())
         && t.parse::<f64>().is_ok_and(|v| !v.is_finite())
 }
 
-/// Recovers the top-level `"id"` of a line that failed to parse, if it is visible.
+/// Recovers the top-level `"id"` of a line that failed to parse, if it is visible: the
+/// scanner tracks nesting and strings, so a message's `"id"` is never taken for the
+/// record's.
 pub fn scan_id(text: &str) -> Option<String> {
-    let pos = text.find("\"id\"")?;
-    let rest = text[pos + 4..].trim_start().strip_prefix(':')?.trim_start();
-    if let Some(s) = rest.strip_prefix('"') {
-        let end = s.find('"')?;
-        Some(s[..end].to_string())
-    } else {
-        let num: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '-')
-            .collect();
-        (!num.is_empty()).then_some(num)
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i + 1;
+                let mut k = start;
+                while k < b.len() && b[k] != b'"' {
+                    k += if b[k] == b'\\' { 2 } else { 1 };
+                }
+                if depth == 1 && text.get(start..k) == Some("id") {
+                    let rest = text
+                        .get(k + 1..)?
+                        .trim_start()
+                        .strip_prefix(':')?
+                        .trim_start();
+                    return if let Some(s) = rest.strip_prefix('"') {
+                        s.find('"').map(|end| s[..end].to_string())
+                    } else {
+                        let num: String = rest
+                            .chars()
+                            .take_while(|c| c.is_ascii_digit() || *c == '-')
+                            .collect();
+                        (!num.is_empty()).then_some(num)
+                    };
+                }
+                i = k;
+            }
+            _ => {}
+        }
+        i += 1;
     }
+    None
 }
 
 #[cfg(test)]

@@ -136,7 +136,12 @@ pub enum Walk {
 
 /// Walks `order` from the empty coalition, adding each player's marginal to `out`.
 #[inline]
-fn walk<G: Evaluator + ?Sized>(game: &mut G, order: impl Iterator<Item = usize>, out: &mut [f64], how: Walk) {
+fn walk<G: Evaluator + ?Sized>(
+    game: &mut G,
+    order: impl Iterator<Item = usize>,
+    out: &mut [f64],
+    how: Walk,
+) {
     match how {
         Walk::Incremental => {
             let mut prev = game.init();
