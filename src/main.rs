@@ -10,8 +10,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use creditflow::estimate::{Method, SampleOptions};
 use creditflow::game::{Aggregate, Link, ModelParams};
 use creditflow::generate::GenOptions;
-use creditflow::pipeline::{RunOptions, run_score};
+use creditflow::pipeline::{RunOptions, Sinks, run_score_with};
 use creditflow::score::{MessageCreditKind, Players, ScoreOptions};
+use creditflow::signals::{FirstErrorMethod, SignalOptions, Split};
 use creditflow::validate::{Provenance, ValidateOptions};
 
 #[derive(Parser)]
@@ -101,9 +102,27 @@ struct ScoreArgs {
     /// Saturating cap.
     #[arg(long, default_value_t = 1.0)]
     cap: f64,
+    /// Success-branch message rewards: Owen credit or the label split of agent credit.
+    #[arg(long, value_enum, default_value_t = Split::Owen)]
+    split: Split,
     /// ρ: the negative share of harmful messages in the label split.
     #[arg(long, default_value_t = 0.25)]
     rho: f64,
+    /// How the first error of a failed episode is found.
+    #[arg(long, value_enum, default_value_t = FirstErrorMethod::Label)]
+    first_error: FirstErrorMethod,
+    /// η: reward of a repair attempt after the first error.
+    #[arg(long, default_value_t = 0.5)]
+    eta: f64,
+    /// γ: penalty of a message that builds on the first error.
+    #[arg(long, default_value_t = 0.5)]
+    gamma: f64,
+    /// Write preference pairs (TRL conversational format) to this JSONL file.
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// Write one reward row per message (for per-turn-reward trainers) to this JSONL file.
+    #[arg(long)]
+    rewards: Option<PathBuf>,
     /// Records per chunk (bounds memory).
     #[arg(long, default_value_t = 4096)]
     chunk: usize,
@@ -149,6 +168,8 @@ fn score(a: &ScoreArgs) -> Result<()> {
     check_range("alpha", a.alpha, 0.0, 1.0)?;
     check_range("rho", a.rho, 0.0, f64::MAX)?;
     check_range("kappa", a.kappa, 0.0, f64::MAX)?;
+    check_range("eta", a.eta, 0.0, f64::MAX)?;
+    check_range("gamma", a.gamma, 0.0, f64::MAX)?;
     check_range("tau", a.tau, f64::MIN, f64::MAX)?;
     check_range("cap", a.cap, f64::MIN, f64::MAX)?;
     check_range("threshold", a.threshold, f64::MIN, f64::MAX)?;
@@ -191,7 +212,14 @@ fn score(a: &ScoreArgs) -> Result<()> {
                 provenance: a.provenance,
                 threshold: a.threshold,
             },
-            rho: a.rho,
+            signals: SignalOptions {
+                split: a.split,
+                rho: a.rho,
+                first_error: a.first_error,
+                eta: a.eta,
+                gamma: a.gamma,
+                pairs: a.pairs.is_some(),
+            },
         },
         strict: a.strict,
         chunk_records: a.chunk,
@@ -227,9 +255,24 @@ fn score(a: &ScoreArgs) -> Result<()> {
             b.set_position(done);
         }
     };
-    let result = run_score(
+    let mut pairs = a
+        .pairs
+        .as_ref()
+        .map(|p| output_writer(&Some(p.clone())))
+        .transpose()?;
+    let mut rewards = a
+        .rewards
+        .as_ref()
+        .map(|p| output_writer(&Some(p.clone())))
+        .transpose()?;
+    let sinks = Sinks {
+        pairs: pairs.as_deref_mut().map(|w| w as &mut dyn Write),
+        rewards: rewards.as_deref_mut().map(|w| w as &mut dyn Write),
+    };
+    let result = run_score_with(
         BufReader::with_capacity(1 << 20, input),
         out,
+        sinks,
         &opts,
         progress,
     );

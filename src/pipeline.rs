@@ -54,6 +54,8 @@ pub struct Summary {
     pub methods: BTreeMap<String, u64>,
     /// Episodes per flag.
     pub flags: BTreeMap<String, u64>,
+    /// Preference-pair records written.
+    pub pairs: u64,
     /// Total Monte Carlo permutations drawn.
     pub samples: u64,
     /// Wall time.
@@ -96,6 +98,9 @@ impl std::fmt::Display for Summary {
         if !self.flags.is_empty() {
             let flags: Vec<String> = self.flags.iter().map(|(k, v)| format!("{k} {v}")).collect();
             writeln!(f, "  flags: {}", flags.join(", "))?;
+        }
+        if self.pairs > 0 {
+            writeln!(f, "  preference pairs: {}", self.pairs)?;
         }
         if self.samples > 0 {
             writeln!(f, "  Monte Carlo permutations: {}", self.samples)?;
@@ -156,11 +161,45 @@ fn read_chunk<R: BufRead>(
     Ok((out, bytes))
 }
 
+/// Extra outputs of a run.
+#[derive(Default)]
+pub struct Sinks<'a> {
+    /// Preference-pair records (`--pairs FILE`), JSONL.
+    pub pairs: Option<&'a mut dyn Write>,
+    /// One row per message (`--rewards FILE`), JSONL: episode, message, agent, turn,
+    /// reward, credit, branch.
+    pub rewards: Option<&'a mut dyn Write>,
+}
+
+/// One row of the `--rewards` file: a message's reward, ready to be placed on the last
+/// token of that turn by a per-turn-reward trainer.
+#[derive(serde::Serialize)]
+struct RewardRow<'a> {
+    episode: &'a str,
+    message: &'a str,
+    agent: &'a str,
+    turn: u32,
+    reward: f64,
+    credit: f64,
+    branch: &'a str,
+}
+
 /// Scores every record of `input` and writes one JSON line per record to `output`.
 /// `progress` is called with the bytes consumed after each chunk.
 pub fn run_score<R: BufRead, W: Write>(
+    input: R,
+    output: W,
+    opts: &RunOptions,
+    progress: impl FnMut(u64),
+) -> Result<Summary, Error> {
+    run_score_with(input, output, Sinks::default(), opts, progress)
+}
+
+/// [`run_score`] that also writes preference pairs and per-message reward rows.
+pub fn run_score_with<R: BufRead, W: Write>(
     mut input: R,
     mut output: W,
+    mut sinks: Sinks<'_>,
     opts: &RunOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<Summary, Error> {
@@ -234,7 +273,7 @@ pub fn run_score<R: BufRead, W: Write>(
         }
         let batch = builder.finish();
         let sopts = opts.score;
-        let results: Vec<Result<OutRecord, RecordError>> = parsed
+        let results: Vec<Result<(OutRecord, Vec<serde_json::Value>), RecordError>> = parsed
             .par_iter()
             .zip(slot.par_iter())
             .map(|(r, s)| match r {
@@ -245,14 +284,36 @@ pub fn run_score<R: BufRead, W: Write>(
         let lines: Vec<String> = results
             .par_iter()
             .map(|r| match r {
-                Ok(o) => serde_json::to_string(o),
+                Ok((o, _)) => serde_json::to_string(o),
                 Err(e) => serde_json::to_string(&OutRecord::Error(ErrorOut::from(e))),
             })
             .collect::<Result<_, _>>()?;
         for (r, line) in results.into_iter().zip(lines) {
             summary.records += 1;
             match r {
-                Ok(OutRecord::Episode(e)) => {
+                Ok((OutRecord::Episode(e), pairs)) => {
+                    if let Some(w) = sinks.pairs.as_mut() {
+                        for p in &pairs {
+                            serde_json::to_writer(&mut **w, p)?;
+                            w.write_all(b"\n")?;
+                        }
+                    }
+                    summary.pairs += pairs.len() as u64;
+                    if let Some(w) = sinks.rewards.as_mut() {
+                        for m in &e.messages {
+                            let row = RewardRow {
+                                episode: &e.id,
+                                message: &m.id,
+                                agent: &m.agent,
+                                turn: m.index,
+                                reward: m.reward,
+                                credit: m.credit,
+                                branch: e.branch,
+                            };
+                            serde_json::to_writer(&mut **w, &row)?;
+                            w.write_all(b"\n")?;
+                        }
+                    }
                     summary.episodes += 1;
                     summary.successes += u64::from(e.branch == "success");
                     *summary.methods.entry(e.method.clone()).or_default() += 1;
@@ -261,12 +322,12 @@ pub fn run_score<R: BufRead, W: Write>(
                     }
                     summary.samples += e.samples;
                 }
-                Ok(OutRecord::Game(g)) => {
+                Ok((OutRecord::Game(g), _)) => {
                     summary.games += 1;
                     *summary.methods.entry(g.method.to_string()).or_default() += 1;
                     summary.samples += g.samples;
                 }
-                Ok(OutRecord::Error(_)) => {}
+                Ok((OutRecord::Error(_), _)) => {}
                 Err(e) => {
                     if opts.strict {
                         output.flush()?;
@@ -281,6 +342,12 @@ pub fn run_score<R: BufRead, W: Write>(
         progress(bytes);
     }
     output.flush()?;
+    if let Some(w) = sinks.pairs.as_mut() {
+        w.flush()?;
+    }
+    if let Some(w) = sinks.rewards.as_mut() {
+        w.flush()?;
+    }
     summary.elapsed = start.elapsed();
     Ok(summary)
 }

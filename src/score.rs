@@ -7,9 +7,13 @@ use crate::estimate::{
     AUTO_EXACT_PLAYERS, McEstimate, Method, SampleOptions, closed_form, exact, permutation,
 };
 use crate::game::{Level, Mobius, ModelParams, Surrogate, Table, calibrate};
+use crate::output::FirstError;
 use crate::output::{AgentCredit, EpisodeOut, GameOut, MessageCredit, OutRecord, clean};
 use crate::sample::tag;
-use crate::signals::{Label, label_split};
+use crate::signals::{
+    FirstErrorMethod, SignalOptions, Split, first_error_counterfactual, first_error_label,
+    preference_pairs, repair_rewards, split_by_labels,
+};
 use crate::validate::{Episode, Game, GameForm, ValidateOptions};
 
 /// Which credits to compute.
@@ -50,8 +54,8 @@ pub struct ScoreOptions {
     pub sampling: SampleOptions,
     /// Validation options.
     pub validate: ValidateOptions,
-    /// ρ of the label split.
-    pub rho: f64,
+    /// Training-signal options.
+    pub signals: SignalOptions,
 }
 
 impl Default for ScoreOptions {
@@ -63,7 +67,7 @@ impl Default for ScoreOptions {
             method: Method::Auto,
             sampling: SampleOptions::default(),
             validate: ValidateOptions::default(),
-            rho: 0.25,
+            signals: SignalOptions::default(),
         }
     }
 }
@@ -249,6 +253,16 @@ pub fn score_episode(
     view: EpisodeView,
     opts: &ScoreOptions,
 ) -> Result<EpisodeOut, RecordError> {
+    score_episode_with_pairs(ep, view, opts).map(|(out, _)| out)
+}
+
+/// Scores one episode and returns its output record and its preference-pair records
+/// (empty unless pairs are requested and the episode failed with a first error).
+pub fn score_episode_with_pairs(
+    ep: &Episode,
+    view: EpisodeView,
+    opts: &ScoreOptions,
+) -> Result<(EpisodeOut, Vec<serde_json::Value>), RecordError> {
     let agent_count = ep.agents.len();
     let np = view.meta.player_count as usize;
     let mut flags = Vec::new();
@@ -306,31 +320,62 @@ pub fn score_episode(
     }
     if ep.coalition_values.is_some() && opts.players != Players::Agents {
         // Measured agent credit refined by the label split (DESIGN §3.2).
-        msg_credit = vec![0.0; np];
+        msg_credit = split_by_labels(&view, &agent_credit, opts.signals.rho);
         msg_se = vec![0.0; np];
-        let mut seen = vec![false; view.group_scores.len()];
-        let mut redundant = vec![false; view.len()];
-        for m in 0..view.len() {
-            let g = view.groups[m] as usize;
-            redundant[m] = seen[g];
-            seen[g] = true;
+    }
+    // Training rewards (DESIGN §5), per message-game player.
+    let mut first_error = None;
+    let mut pairs = Vec::new();
+    let rewards: Vec<f64> = if msg_credit.is_empty() || opts.players == Players::Agents {
+        Vec::new()
+    } else if ep.success {
+        match opts.signals.split {
+            Split::Owen if ep.coalition_values.is_none() => msg_credit.clone(),
+            _ => split_by_labels(&view, &agent_credit, opts.signals.rho),
         }
-        for (a, ms) in by_agent.iter().enumerate() {
-            let labels: Vec<Label> = ms
-                .iter()
-                .map(|&m| Label {
-                    score: view.group_scores[view.groups[m as usize] as usize],
-                    redundant: redundant[m as usize],
-                })
-                .collect();
-            for (&m, r) in ms
-                .iter()
-                .zip(label_split(agent_credit[a], &labels, opts.rho))
-            {
-                msg_credit[view.players[m as usize] as usize] = r;
+    } else {
+        let t = match opts.signals.first_error {
+            FirstErrorMethod::Label => first_error_label(ep),
+            FirstErrorMethod::Counterfactual => {
+                first_error_counterfactual(ep, view, &opts.model, opts.validate.threshold)
+            }
+        };
+        match t {
+            Some(t) => {
+                let msg = &ep.messages[t];
+                first_error = Some(FirstError {
+                    index: t as u32,
+                    message: msg.id.clone(),
+                    agent: msg
+                        .agent
+                        .map_or_else(String::new, |a| ep.agents[a as usize].clone()),
+                    method: opts.signals.first_error.name().to_string(),
+                });
+                let per_message =
+                    repair_rewards(ep, &view, t, opts.signals.eta, opts.signals.gamma);
+                if opts.signals.pairs {
+                    let repairs: Vec<usize> = (t + 1..ep.messages.len())
+                        .filter(|&m| {
+                            ep.messages[m].agent.is_some()
+                                && ep.messages[m].score.unwrap_or(0.0) > 0.0
+                        })
+                        .collect();
+                    pairs = preference_pairs(ep, &view, t, &repairs);
+                }
+                let mut r = vec![0.0; np];
+                for (m, x) in per_message.into_iter().enumerate() {
+                    if view.players[m] != NO_AGENT {
+                        r[view.players[m] as usize] = x;
+                    }
+                }
+                r
+            }
+            None => {
+                flags.push("no_first_error");
+                msg_credit.clone()
             }
         }
-    }
+    };
     if opts.players == Players::Messages && opts.message_credit == MessageCreditKind::Shapley {
         agent_credit.clear();
     }
@@ -367,22 +412,25 @@ pub fn score_episode(
                 index: m as u32,
                 credit: c,
                 se: clean(msg_se[p as usize]),
-                reward: c,
+                reward: clean(rewards[p as usize]),
             });
         }
     }
-    Ok(EpisodeOut {
-        id: ep.id.clone(),
-        branch: if ep.success { "success" } else { "failure" },
-        reward: ep.reward,
-        baseline,
-        method: raw.method.to_string(),
-        samples: raw.samples,
-        flags,
-        agents,
-        messages,
-        first_error: None,
-    })
+    Ok((
+        EpisodeOut {
+            id: ep.id.clone(),
+            branch: if ep.success { "success" } else { "failure" },
+            reward: ep.reward,
+            baseline,
+            method: raw.method.to_string(),
+            samples: raw.samples,
+            flags,
+            agents,
+            messages,
+            first_error,
+        },
+        pairs,
+    ))
 }
 
 /// Scores one game record.
@@ -459,17 +507,20 @@ fn exact_est(mean: Vec<f64>) -> McEstimate {
     }
 }
 
-/// Scores a validated record (an episode needs its batch view).
+/// Scores a validated record (an episode needs its batch view); returns the output
+/// record and any preference-pair records.
 pub fn score_record(
     rec: &crate::validate::Record,
     view: Option<EpisodeView>,
     opts: &ScoreOptions,
-) -> Result<OutRecord, RecordError> {
+) -> Result<(OutRecord, Vec<serde_json::Value>), RecordError> {
     match rec {
         crate::validate::Record::Episode(ep) => {
             let view = view.expect("an episode is scored from its CSR view");
-            score_episode(ep, view, opts).map(OutRecord::Episode)
+            score_episode_with_pairs(ep, view, opts).map(|(o, p)| (OutRecord::Episode(o), p))
         }
-        crate::validate::Record::Game(g) => score_game(g, opts).map(OutRecord::Game),
+        crate::validate::Record::Game(g) => {
+            score_game(g, opts).map(|o| (OutRecord::Game(o), Vec::new()))
+        }
     }
 }
