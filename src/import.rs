@@ -101,17 +101,8 @@ pub const ENVIRONMENT_SPEAKERS: &[&str] = &[
     "environment",
 ];
 
-/// How `parents` is filled in, since chat logs record no provenance (DESIGN §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Provenance {
-    /// Every earlier message is a parent: the right model for a broadcast group chat.
-    #[default]
-    Prefix,
-    /// The first message (the task) and the previous message are the parents.
-    Chain,
-    /// No `parents` field is written.
-    None,
-}
+/// How parents are written: the same modes as `creditflow score --provenance`.
+pub use crate::validate::Provenance;
 
 /// Options of [`import_path`].
 #[derive(Debug, Clone, PartialEq)]

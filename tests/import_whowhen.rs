@@ -906,3 +906,122 @@ fn run_import_writes_one_episode_per_line() {
     assert_eq!(report.overall.step_correct, 1);
     assert_eq!(report.missing.len(), 3);
 }
+
+/// A deliberately simple judge for the end-to-end run: a message that mentions an error
+/// or a failure scores −0.5, every other agent message 0.3. Real users bring their own.
+fn keyword_judge(content: &str) -> f64 {
+    let c = content.to_lowercase();
+    if ["error", "failed", "unable", "cannot", "not found"]
+        .iter()
+        .any(|k| c.contains(k))
+    {
+        -0.5
+    } else {
+        0.3
+    }
+}
+
+/// The whole pipeline on real logs: import with a judge's scores side file, score with
+/// preference pairs and reward rows, and evaluate the first errors against the gold labels.
+fn end_to_end(root: &Path, expect_episodes: usize) {
+    let tmp = TempDir::new("e2e");
+    let bin = env!("CARGO_BIN_EXE_creditflow");
+    let episodes = import_path(root, &ImportOptions::default()).expect("import");
+    assert_eq!(episodes.len(), expect_episodes);
+    let mut scores = String::new();
+    for ep in &episodes {
+        for (i, m) in ep["messages"].as_array().unwrap().iter().enumerate() {
+            if !m["agent"].is_null() {
+                let s = keyword_judge(m["text"].as_str().unwrap_or(""));
+                scores.push_str(&format!(
+                    "{}\n",
+                    json!({"episode": ep["id"], "step": i, "score": s})
+                ));
+            }
+        }
+    }
+    let scores_path = tmp.write("scores.jsonl", &scores);
+    let eps_path = tmp.0.join("episodes.jsonl");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    run(&[
+        "import",
+        root.to_str().unwrap(),
+        "--scores",
+        scores_path.to_str().unwrap(),
+        "-o",
+        eps_path.to_str().unwrap(),
+    ]);
+    let scored = tmp.0.join("scored.jsonl");
+    let pairs = tmp.0.join("pairs.jsonl");
+    let rewards = tmp.0.join("rewards.jsonl");
+    run(&[
+        "score",
+        eps_path.to_str().unwrap(),
+        "--strict",
+        "-o",
+        scored.to_str().unwrap(),
+        "--pairs",
+        pairs.to_str().unwrap(),
+        "--rewards",
+        rewards.to_str().unwrap(),
+    ]);
+    let out: Vec<Value> = fs::read_to_string(&scored)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out.len(), expect_episodes);
+    let mut with_error = 0;
+    for (o, ep) in out.iter().zip(&episodes) {
+        assert_eq!(o["id"], ep["id"]);
+        assert_eq!(o["branch"], "failure");
+        if let Some(fe) = o["first_error"].as_object() {
+            with_error += 1;
+            let i = fe["index"].as_u64().unwrap() as usize;
+            let m = &ep["messages"][i];
+            assert!(!m["agent"].is_null(), "the first error is an agent message");
+            assert_eq!(fe["agent"], m["agent"]);
+        }
+    }
+    assert!(with_error > 0);
+    let n_pairs = fs::read_to_string(&pairs).unwrap().lines().count();
+    let n_rows = fs::read_to_string(&rewards).unwrap().lines().count();
+    let n_agent_msgs: usize = episodes
+        .iter()
+        .map(|e| {
+            e["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| !m["agent"].is_null())
+                .count()
+        })
+        .sum();
+    assert_eq!(n_rows, n_agent_msgs, "one reward row per agent message");
+    assert!(n_pairs >= with_error, "a pair record at every first error");
+    let report = evaluate(&scored, root).expect("eval");
+    assert_eq!(report.overall.total, expect_episodes);
+    eprintln!(
+        "end to end over {expect_episodes} logs, keyword judge + label first error:\n{report}"
+    );
+}
+
+#[test]
+fn end_to_end_on_bundled_logs() {
+    end_to_end(&bundled(), BUNDLED_IDS.len());
+}
+
+#[test]
+fn end_to_end_on_all_184_logs() {
+    if let Some(root) = shared() {
+        end_to_end(&root, 184);
+    }
+}
