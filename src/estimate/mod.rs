@@ -11,7 +11,7 @@ pub use permutation::{McEstimate, SampleOptions};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
-    /// Exact for ≤ [`AUTO_EXACT_PLAYERS`] players, else the closed form where it applies,
+    /// Exact for ≤ 12 players (`AUTO_EXACT_PLAYERS`), else the closed form where it applies,
     /// else permutation sampling. Möbius games always use their closed form.
     #[default]
     Auto,
