@@ -33,6 +33,9 @@ pub enum ErrorKind {
     /// The record has too many players or elements for the requested computation,
     /// or a count does not fit the u32 indices of the CSR batch.
     TooLarge,
+    /// The requested `--method` does not apply to this record (e.g. a closed form for a
+    /// table game or a logistic link).
+    MethodNotApplicable,
     /// The record is neither an episode (`messages`) nor a game (`game`).
     UnknownRecord,
 }

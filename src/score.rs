@@ -194,7 +194,13 @@ fn surrogate_raw(ep: &Episode, view: EpisodeView, opts: &ScoreOptions) -> Result
         }
         Method::ClosedForm => {
             if !closed_ok {
-                return Err(too_large(ep, "messages", "the closed form needs --link linear, --aggregate mean, no redundancy groups, and a state table within bounds (use --method permutation)".to_string()));
+                return Err(RecordError::new(
+                    Some(ep.id.clone()),
+                    ep.line,
+                    "messages",
+                    ErrorKind::MethodNotApplicable,
+                    "the closed form needs --link linear, --aggregate mean, no redundancy groups, and a state table within bounds (use --method permutation)",
+                ));
             }
             if owen_path {
                 let owen_vals = closed_form::message_owen(&view, opts.model.alpha);
