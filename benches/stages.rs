@@ -3,13 +3,15 @@
 //! read + validate → flatten (CSR) → sample + evaluate → reduce → end to end.
 //! Run with `cargo bench`; `creditflow bench` prints the headline marginals/s.
 
-#![expect(missing_docs, reason = "criterion_group! generates an undocumented function")]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
 
 use std::hint::black_box;
 use std::io::Cursor;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use creditflow::bench::{generated_episodes, random_mobius};
 use creditflow::csr::CsrBatch;
 use creditflow::estimate::permutation::{self, Walk, Welford};
@@ -19,6 +21,7 @@ use creditflow::generate::{GenOptions, Topology, episode};
 use creditflow::pipeline::{RunOptions, run_score};
 use creditflow::score::ScoreOptions;
 use creditflow::validate::{ValidateOptions, parse_and_validate};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn spec(episodes: u64, messages: u32) -> GenOptions {
     GenOptions {
@@ -31,7 +34,9 @@ fn spec(episodes: u64, messages: u32) -> GenOptions {
 }
 
 fn jsonl(spec: &GenOptions) -> Vec<String> {
-    (0..spec.episodes).map(|i| episode(spec, i).to_string()).collect()
+    (0..spec.episodes)
+        .map(|i| episode(spec, i).to_string())
+        .collect()
 }
 
 fn read_validate(c: &mut Criterion) {
@@ -40,13 +45,25 @@ fn read_validate(c: &mut Criterion) {
         let lines = jsonl(&spec(200, messages));
         let bytes: usize = lines.iter().map(String::len).sum();
         g.throughput(Throughput::Bytes(bytes as u64));
-        g.bench_with_input(BenchmarkId::new("messages", messages), &lines, |b, lines| {
-            b.iter(|| {
-                for (i, l) in lines.iter().enumerate() {
-                    black_box(parse_and_validate(l, i as u64 + 1, i as u64, &ValidateOptions::default()).unwrap());
-                }
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("messages", messages),
+            &lines,
+            |b, lines| {
+                b.iter(|| {
+                    for (i, l) in lines.iter().enumerate() {
+                        black_box(
+                            parse_and_validate(
+                                l,
+                                i as u64 + 1,
+                                i as u64,
+                                &ValidateOptions::default(),
+                            )
+                            .unwrap(),
+                        );
+                    }
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -73,10 +90,14 @@ fn sample_evaluate(c: &mut Criterion) {
     for samples in [64u64, 512] {
         g.throughput(Throughput::Elements(samples * 64));
         for how in [Walk::Incremental, Walk::FromScratch] {
-            g.bench_with_input(BenchmarkId::new(format!("mobius64/{how:?}"), samples), &samples, |b, &s| {
-                let mut game = Mobius::new(64, &terms);
-                b.iter(|| black_box(permutation::shapley_walk(&mut game, 0, 0, &opts(s), how)))
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("mobius64/{how:?}"), samples),
+                &samples,
+                |b, &s| {
+                    let mut game = Mobius::new(64, &terms);
+                    b.iter(|| black_box(permutation::shapley_walk(&mut game, 0, 0, &opts(s), how)))
+                },
+            );
         }
     }
     for messages in [8u32, 32, 128] {
@@ -84,15 +105,29 @@ fn sample_evaluate(c: &mut Criterion) {
         let batch = CsrBatch::from_episodes(&eps).unwrap();
         let view = batch.episode(0);
         let samples = 128;
-        g.throughput(Throughput::Elements(samples * view.meta.player_count as u64));
+        g.throughput(Throughput::Elements(
+            samples * view.meta.player_count as u64,
+        ));
         for how in [Walk::Incremental, Walk::FromScratch] {
             if how == Walk::FromScratch && view.meta.player_count > 64 {
                 continue;
             }
-            g.bench_with_input(BenchmarkId::new(format!("episode_messages/{how:?}"), messages), &view, |b, view| {
-                let mut game = Surrogate::new(*view, ModelParams::default(), Level::Messages);
-                b.iter(|| black_box(permutation::shapley_walk(&mut game, 0, 0, &opts(samples), how)))
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("episode_messages/{how:?}"), messages),
+                &view,
+                |b, view| {
+                    let mut game = Surrogate::new(*view, ModelParams::default(), Level::Messages);
+                    b.iter(|| {
+                        black_box(permutation::shapley_walk(
+                            &mut game,
+                            0,
+                            0,
+                            &opts(samples),
+                            how,
+                        ))
+                    })
+                },
+            );
         }
     }
     g.finish();
@@ -103,22 +138,30 @@ fn reduce(c: &mut Criterion) {
     for players in [32usize, 256] {
         let x: Vec<f64> = (0..players).map(|i| i as f64 * 0.01).collect();
         g.throughput(Throughput::Elements(1024 * players as u64));
-        g.bench_with_input(BenchmarkId::new("welford_1024_pairs", players), &x, |b, x| {
-            b.iter(|| {
-                let mut w = Welford::new(x.len());
-                for _ in 0..1024 {
-                    w.push(black_box(x));
-                }
-                black_box(w.se())
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("welford_1024_pairs", players),
+            &x,
+            |b, x| {
+                b.iter(|| {
+                    let mut w = Welford::new(x.len());
+                    for _ in 0..1024 {
+                        w.push(black_box(x));
+                    }
+                    black_box(w.se())
+                })
+            },
+        );
     }
     g.finish();
 }
 
 fn end_to_end(c: &mut Criterion) {
     let mut g = c.benchmark_group("end_to_end");
-    for (episodes, messages, method) in [(500u64, 8u32, Method::Auto), (200, 32, Method::Auto), (200, 32, Method::Permutation)] {
+    for (episodes, messages, method) in [
+        (500u64, 8u32, Method::Auto),
+        (200, 32, Method::Auto),
+        (200, 32, Method::Permutation),
+    ] {
         let text = jsonl(&spec(episodes, messages)).join("\n");
         let opts = RunOptions {
             score: ScoreOptions {
