@@ -354,3 +354,33 @@ fn table_and_mobius_evaluators_agree_with_full_evaluation_incrementally() {
         }
     }
 }
+
+#[test]
+fn exact_refuses_more_than_twenty_players_and_closed_form_refuses_nonlinear_games() {
+    let eps = generated(Topology::Chain, 3, 25, 0.0, 1, 1);
+    let b = batch(&eps);
+    let exact_opts = ScoreOptions {
+        method: Method::Exact,
+        ..ScoreOptions::default()
+    };
+    let e = score_episode(&eps[0], b.episode(0), &exact_opts).unwrap_err();
+    assert_eq!(e.kind, creditflow::ErrorKind::TooLarge);
+    assert_eq!(e.field, "messages");
+    assert_eq!(e.id.as_deref(), Some("gen-0"));
+    let closed = ScoreOptions {
+        method: Method::ClosedForm,
+        model: ModelParams {
+            link: creditflow::game::Link::Saturating { cap: 1.0 },
+            ..ModelParams::default()
+        },
+        ..ScoreOptions::default()
+    };
+    let e = score_episode(&eps[0], b.episode(0), &closed).unwrap_err();
+    assert_eq!(e.kind, creditflow::ErrorKind::MethodNotApplicable);
+    // Auto falls through to sampling for the same record and succeeds.
+    let auto = ScoreOptions {
+        method: Method::Auto,
+        ..closed
+    };
+    assert_eq!(score_episode(&eps[0], b.episode(0), &auto).unwrap().method, "permutation");
+}

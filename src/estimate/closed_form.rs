@@ -7,10 +7,10 @@
 //! otherwise; S_P is the set of players on the path (environment messages are always
 //! present and drop out). Hence φ_j = Σ_{P ∋ j} w_P / |S_P|.
 //!
-//! Paths are never enumerated (there can be exponentially many). A forward pass F[x][c]
+//! Paths are never enumerated (there can be exponentially many). A forward pass `F[x][c]`
 //! sums the weights of path prefixes from any start down to x with c players so far, a
-//! backward pass B[x][c] sums completions below x, and φ_j joins them at j:
-//! φ_j = Σ_{c1, c2} F[j][c1]·B[j][c2] / (c1 + c2). Cost O((messages + parents)·L + messages·L²)
+//! backward pass `B[x][c]` sums completions below x, and φ_j joins them at j:
+//! `φ_j = Σ_{c1, c2} F[j][c1]·B[j][c2] / (c1 + c2)`. Cost O((messages + parents)·L + messages·L²)
 //! with L the most players on one path.
 //!
 //! The Owen value (agents as unions) of a unanimity game on S gives j ∈ S ∩ U_k the

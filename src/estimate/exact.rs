@@ -17,7 +17,7 @@ pub fn value_table(game: &mut dyn Evaluator) -> Vec<f64> {
     (0..1u64 << n).map(|s| game.value_mask(s)).collect()
 }
 
-/// w[s] = s!(n−s−1)!/n!, the Shapley weight of a coalition of size s not containing i.
+/// `w[s] = s!(n−s−1)!/n!`, the Shapley weight of a coalition of size s not containing i.
 pub fn shapley_weights(n: usize) -> Vec<f64> {
     // Built as 1/(n·C(n−1, s)) to avoid factorial overflow.
     let mut w = vec![0.0; n.max(1)];

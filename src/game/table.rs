@@ -1,4 +1,4 @@
-//! Explicit table games: v(S) = table[S] for every bitmask S (DESIGN §2.2), and the
+//! Explicit table games: `v(S) = table[S]` for every bitmask S (DESIGN §2.2), and the
 //! measured `coalition_values` of an episode (DESIGN §3.2).
 
 use super::Evaluator;

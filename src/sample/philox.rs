@@ -101,7 +101,7 @@ impl Stream {
     }
 
     /// Fisher–Yates shuffle in place, in the documented draw order: for i = len−1 down
-    /// to 1, j = bounded(i + 1), swap(a[i], a[j]). Draws one bounded integer per i.
+    /// to 1, j = bounded(i + 1), `swap(a[i], a[j])`. Draws one bounded integer per i.
     #[inline]
     pub fn shuffle<T>(&mut self, a: &mut [T]) {
         for i in (1..a.len()).rev() {
