@@ -382,5 +382,8 @@ fn exact_refuses_more_than_twenty_players_and_closed_form_refuses_nonlinear_game
         method: Method::Auto,
         ..closed
     };
-    assert_eq!(score_episode(&eps[0], b.episode(0), &auto).unwrap().method, "permutation");
+    assert_eq!(
+        score_episode(&eps[0], b.episode(0), &auto).unwrap().method,
+        "permutation"
+    );
 }
