@@ -924,7 +924,7 @@ fn keyword_judge(content: &str) -> f64 {
 /// The whole pipeline on real logs: import with a judge's scores side file, score with
 /// preference pairs and reward rows, and evaluate the first errors against the gold labels.
 fn end_to_end(root: &Path, expect_episodes: usize) {
-    let tmp = TempDir::new("e2e");
+    let tmp = TempDir::new(&format!("e2e-{expect_episodes}"));
     let bin = env!("CARGO_BIN_EXE_creditflow");
     let episodes = import_path(root, &ImportOptions::default()).expect("import");
     assert_eq!(episodes.len(), expect_episodes);
