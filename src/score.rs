@@ -6,7 +6,7 @@ use crate::error::{ErrorKind, RecordError};
 use crate::estimate::{
     AUTO_EXACT_PLAYERS, McEstimate, Method, SampleOptions, closed_form, exact, permutation,
 };
-use crate::game::{Level, Mobius, ModelParams, Surrogate, Table, calibrate};
+use crate::game::{Evaluator, Level, Mobius, ModelParams, Surrogate, Table, calibrate};
 use crate::output::FirstError;
 use crate::output::{AgentCredit, EpisodeOut, GameOut, MessageCredit, OutRecord, clean};
 use crate::sample::tag;
@@ -14,7 +14,7 @@ use crate::signals::{
     FirstErrorMethod, SignalOptions, Split, first_error_counterfactual, first_error_label,
     preference_pairs, repair_rewards, split_by_labels,
 };
-use crate::validate::{Episode, Game, GameForm, ValidateOptions};
+use crate::validate::{Episode, Game, GameForm, Record, ValidateOptions};
 
 /// Which credits to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -117,20 +117,19 @@ fn expand(active: &[u32], agent_count: usize, compact: &[f64]) -> Vec<f64> {
     out
 }
 
-fn surrogate_raw(ep: &Episode, view: EpisodeView, opts: &ScoreOptions) -> Result<Raw, RecordError> {
+/// Which estimator an episode gets, and whether the closed form applies to it.
+fn choose_method(view: &EpisodeView, opts: &ScoreOptions) -> (Method, bool) {
     let want_msgs = opts.players != Players::Agents;
     let owen = opts.message_credit == MessageCreditKind::Owen;
-    let mut ag = Surrogate::new(view, opts.model, Level::Agents);
-    let active = ag.active_agents().to_vec();
-    let a = active.len();
+    let by_agent = view.messages_by_agent();
+    let a = by_agent.iter().filter(|m| !m.is_empty()).count();
     let np = view.meta.player_count as usize;
-    let agent_count = view.meta.agent_count as usize;
     // Agent credit as the sum of Owen message credit needs the Owen closed form.
     let owen_path = !want_msgs || owen;
     let closed_ok = opts.model.is_linear()
-        && closed_form::applies(&view)
+        && closed_form::applies(view)
         && if owen_path {
-            closed_form::owen_states(&view) <= closed_form::MAX_OWEN_STATES
+            closed_form::owen_states(view) <= closed_form::MAX_OWEN_STATES
         } else {
             a <= exact::MAX_EXACT_PLAYERS || opts.players == Players::Messages
         };
@@ -146,6 +145,61 @@ fn surrogate_raw(ep: &Episode, view: EpisodeView, opts: &ScoreOptions) -> Result
         }
         m => m,
     };
+    (method, closed_ok)
+}
+
+/// The Monte Carlo games a record needs under `opts` (empty unless it is sampled), with
+/// the stream tag of each: what a backend must compute ahead for [`Precomputed`].
+pub fn mc_requests(
+    rec: &Record,
+    view: Option<EpisodeView>,
+    opts: &ScoreOptions,
+) -> Vec<(McGame, u32)> {
+    match rec {
+        Record::Game(_) => {
+            if opts.method == Method::Permutation {
+                vec![(McGame::Game, tag::PERMUTATION)]
+            } else {
+                Vec::new()
+            }
+        }
+        Record::Episode(ep) => {
+            let Some(view) = view else { return Vec::new() };
+            if ep.coalition_values.is_some() || choose_method(&view, opts).0 != Method::Permutation
+            {
+                return Vec::new();
+            }
+            let want_msgs = opts.players != Players::Agents;
+            if want_msgs && opts.message_credit == MessageCreditKind::Owen {
+                vec![(McGame::SurrogateOwen, tag::PERMUTATION)]
+            } else if want_msgs {
+                let mut r = vec![(McGame::SurrogateMessages, tag::PERMUTATION)];
+                if opts.players == Players::Both {
+                    r.push((McGame::SurrogateAgents, tag::AGENT_PERMUTATION));
+                }
+                r
+            } else {
+                vec![(McGame::SurrogateAgents, tag::PERMUTATION)]
+            }
+        }
+    }
+}
+
+fn surrogate_raw(
+    ep: &Episode,
+    view: EpisodeView,
+    opts: &ScoreOptions,
+    sampler: &mut dyn Sampler,
+) -> Result<Raw, RecordError> {
+    let want_msgs = opts.players != Players::Agents;
+    let owen = opts.message_credit == MessageCreditKind::Owen;
+    let mut ag = Surrogate::new(view, opts.model, Level::Agents);
+    let active = ag.active_agents().to_vec();
+    let a = active.len();
+    let np = view.meta.player_count as usize;
+    let agent_count = view.meta.agent_count as usize;
+    let owen_path = !want_msgs || owen;
+    let (method, closed_ok) = choose_method(&view, opts);
     let sum_by_union = |msgs: &[f64]| -> Vec<f64> {
         unions(&view)
             .iter()
@@ -220,8 +274,7 @@ fn surrogate_raw(ep: &Episode, view: EpisodeView, opts: &ScoreOptions) -> Result
             let s = &opts.sampling;
             if want_msgs && owen {
                 let mut mg = Surrogate::new(view, opts.model, Level::Messages);
-                let (pm, pa) =
-                    permutation::owen(&mut mg, &unions(&view), record, tag::PERMUTATION, s);
+                let (pm, pa) = sampler.owen(&mut mg, &unions(&view), record, s);
                 raw.agents = expand(&active, agent_count, &sum_by_union(&pm.mean));
                 raw.agents_se = expand(&active, agent_count, &pa.se);
                 set_messages(&mut raw, pm);
@@ -229,15 +282,33 @@ fn surrogate_raw(ep: &Episode, view: EpisodeView, opts: &ScoreOptions) -> Result
                 let mut mg = Surrogate::new(view, opts.model, Level::Messages);
                 set_messages(
                     &mut raw,
-                    permutation::shapley(&mut mg, record, tag::PERMUTATION, s),
+                    sampler.shapley(
+                        McGame::SurrogateMessages,
+                        tag::PERMUTATION,
+                        &mut mg,
+                        record,
+                        s,
+                    ),
                 );
                 if opts.players == Players::Both {
-                    let pa = permutation::shapley(&mut ag, record, tag::AGENT_PERMUTATION, s);
+                    let pa = sampler.shapley(
+                        McGame::SurrogateAgents,
+                        tag::AGENT_PERMUTATION,
+                        &mut ag,
+                        record,
+                        s,
+                    );
                     raw.agents = expand(&active, agent_count, &pa.mean);
                     raw.agents_se = expand(&active, agent_count, &pa.se);
                 }
             } else {
-                let pa = permutation::shapley(&mut ag, record, tag::PERMUTATION, s);
+                let pa = sampler.shapley(
+                    McGame::SurrogateAgents,
+                    tag::PERMUTATION,
+                    &mut ag,
+                    record,
+                    s,
+                );
                 raw.samples = pa.samples;
                 raw.agents = expand(&active, agent_count, &pa.mean);
                 raw.agents_se = expand(&active, agent_count, &pa.se);
@@ -262,12 +333,24 @@ pub fn score_episode(
     score_episode_with_pairs(ep, view, opts).map(|(out, _)| out)
 }
 
-/// Scores one episode and returns its output record and its preference-pair records
-/// (empty unless pairs are requested and the episode failed with a first error).
+/// Scores one episode and returns its output record and preference pairs, sampling on
+/// the CPU.
 pub fn score_episode_with_pairs(
     ep: &Episode,
     view: EpisodeView,
     opts: &ScoreOptions,
+) -> Result<(EpisodeOut, Vec<serde_json::Value>), RecordError> {
+    score_episode_using(ep, view, opts, &mut CpuSampler)
+}
+
+/// Scores one episode and returns its output record and its preference-pair records
+/// (empty unless pairs are requested and the episode failed with a first error), with
+/// Monte Carlo estimates from `sampler`.
+pub fn score_episode_using(
+    ep: &Episode,
+    view: EpisodeView,
+    opts: &ScoreOptions,
+    sampler: &mut dyn Sampler,
 ) -> Result<(EpisodeOut, Vec<serde_json::Value>), RecordError> {
     let agent_count = ep.agents.len();
     let np = view.meta.player_count as usize;
@@ -290,7 +373,7 @@ pub fn score_episode_with_pairs(
             let v_empty = full.value_with(|m| view.authors[m] == NO_AGENT);
             let v_full = full.value_with(|_| true);
             (
-                surrogate_raw(ep, view, opts)?,
+                surrogate_raw(ep, view, opts, sampler)?,
                 v_empty,
                 v_full,
                 ep.baseline.unwrap_or(0.0),
@@ -439,8 +522,17 @@ pub fn score_episode_with_pairs(
     ))
 }
 
-/// Scores one game record.
+/// Scores one game record, sampling on the CPU.
 pub fn score_game(g: &Game, opts: &ScoreOptions) -> Result<GameOut, RecordError> {
+    score_game_using(g, opts, &mut CpuSampler)
+}
+
+/// Scores one game record with Monte Carlo estimates from `sampler`.
+pub fn score_game_using(
+    g: &Game,
+    opts: &ScoreOptions,
+    sampler: &mut dyn Sampler,
+) -> Result<GameOut, RecordError> {
     let n = g.players as usize;
     let record = g.ordinal as u32;
     let err = |msg: String| {
@@ -470,7 +562,13 @@ pub fn score_game(g: &Game, opts: &ScoreOptions) -> Result<GameOut, RecordError>
                 }
                 Method::Permutation => (
                     Method::Permutation,
-                    permutation::shapley(&mut game, record, tag::PERMUTATION, &opts.sampling),
+                    sampler.shapley(
+                        McGame::Game,
+                        tag::PERMUTATION,
+                        &mut game,
+                        record,
+                        &opts.sampling,
+                    ),
                 ),
             }
         }
@@ -491,7 +589,13 @@ pub fn score_game(g: &Game, opts: &ScoreOptions) -> Result<GameOut, RecordError>
                 }
                 Method::Permutation => (
                     Method::Permutation,
-                    permutation::shapley(&mut game, record, tag::PERMUTATION, &opts.sampling),
+                    sampler.shapley(
+                        McGame::Game,
+                        tag::PERMUTATION,
+                        &mut game,
+                        record,
+                        &opts.sampling,
+                    ),
                 ),
             }
         }
@@ -513,20 +617,139 @@ fn exact_est(mean: Vec<f64>) -> McEstimate {
     }
 }
 
-/// Scores a validated record (an episode needs its batch view); returns the output
-/// record and any preference-pair records.
+/// Scores a validated record (an episode needs its batch view), sampling on the CPU;
+/// returns the output record and any preference-pair records.
 pub fn score_record(
-    rec: &crate::validate::Record,
+    rec: &Record,
     view: Option<EpisodeView>,
     opts: &ScoreOptions,
 ) -> Result<(OutRecord, Vec<serde_json::Value>), RecordError> {
+    score_record_using(rec, view, opts, &mut CpuSampler)
+}
+
+/// [`score_record`] with Monte Carlo estimates from `sampler`.
+pub fn score_record_using(
+    rec: &Record,
+    view: Option<EpisodeView>,
+    opts: &ScoreOptions,
+    sampler: &mut dyn Sampler,
+) -> Result<(OutRecord, Vec<serde_json::Value>), RecordError> {
     match rec {
-        crate::validate::Record::Episode(ep) => {
+        Record::Episode(ep) => {
             let view = view.expect("an episode is scored from its CSR view");
-            score_episode_with_pairs(ep, view, opts).map(|(o, p)| (OutRecord::Episode(o), p))
+            score_episode_using(ep, view, opts, sampler).map(|(o, p)| (OutRecord::Episode(o), p))
         }
-        crate::validate::Record::Game(g) => {
-            score_game(g, opts).map(|o| (OutRecord::Game(o), Vec::new()))
+        Record::Game(g) => {
+            score_game_using(g, opts, sampler).map(|o| (OutRecord::Game(o), Vec::new()))
         }
+    }
+}
+
+/// The Monte Carlo games of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum McGame {
+    /// The surrogate agent game (players: active agents, in agent order).
+    SurrogateAgents,
+    /// The surrogate message game, flat Shapley (players: message-game players).
+    SurrogateMessages,
+    /// The surrogate message game, Owen with agents as unions.
+    SurrogateOwen,
+    /// A Möbius or table game record.
+    Game,
+}
+
+/// Where Monte Carlo estimates come from: sampled here on the CPU ([`CpuSampler`]), or
+/// computed ahead by another backend for the same (record, game, tag) ([`Precomputed`]).
+pub trait Sampler {
+    /// Shapley estimates of `game`, the `kind` game of `record`, drawn under `tag`.
+    fn shapley(
+        &mut self,
+        kind: McGame,
+        tag: u32,
+        game: &mut dyn Evaluator,
+        record: u32,
+        opts: &SampleOptions,
+    ) -> McEstimate;
+
+    /// Owen estimates (players, unions) of the message game of `record` (tag 0).
+    fn owen(
+        &mut self,
+        game: &mut dyn Evaluator,
+        unions: &[Vec<usize>],
+        record: u32,
+        opts: &SampleOptions,
+    ) -> (McEstimate, McEstimate);
+}
+
+/// Samples on the CPU with [`permutation`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSampler;
+
+impl Sampler for CpuSampler {
+    fn shapley(
+        &mut self,
+        _kind: McGame,
+        tag: u32,
+        game: &mut dyn Evaluator,
+        record: u32,
+        opts: &SampleOptions,
+    ) -> McEstimate {
+        permutation::shapley(game, record, tag, opts)
+    }
+
+    fn owen(
+        &mut self,
+        game: &mut dyn Evaluator,
+        unions: &[Vec<usize>],
+        record: u32,
+        opts: &SampleOptions,
+    ) -> (McEstimate, McEstimate) {
+        permutation::owen(game, unions, record, tag::PERMUTATION, opts)
+    }
+}
+
+/// Estimates computed ahead for one record, in the order of [`mc_requests`]: each entry
+/// is the players' estimate and, for [`McGame::SurrogateOwen`], the unions' estimate.
+#[derive(Debug, Clone, Default)]
+pub struct Precomputed {
+    /// (game, tag) → estimates.
+    pub results: Vec<((McGame, u32), McEstimate, Option<McEstimate>)>,
+}
+
+impl Precomputed {
+    fn take(&mut self, key: (McGame, u32)) -> (McEstimate, Option<McEstimate>) {
+        let i = self
+            .results
+            .iter()
+            .position(|(k, _, _)| *k == key)
+            .unwrap_or_else(|| {
+                panic!("no precomputed estimate for {key:?}: the plan and the scorer disagree")
+            });
+        let (_, p, u) = self.results.swap_remove(i);
+        (p, u)
+    }
+}
+
+impl Sampler for Precomputed {
+    fn shapley(
+        &mut self,
+        kind: McGame,
+        tag: u32,
+        _game: &mut dyn Evaluator,
+        _record: u32,
+        _opts: &SampleOptions,
+    ) -> McEstimate {
+        self.take((kind, tag)).0
+    }
+
+    fn owen(
+        &mut self,
+        _game: &mut dyn Evaluator,
+        _unions: &[Vec<usize>],
+        _record: u32,
+        _opts: &SampleOptions,
+    ) -> (McEstimate, McEstimate) {
+        let (p, u) = self.take((McGame::SurrogateOwen, tag::PERMUTATION));
+        (p, u.expect("an Owen estimate carries its unions"))
     }
 }
