@@ -8,12 +8,14 @@
 //! [`generate`] writes synthetic batches.
 
 pub mod bench;
+pub mod cpu;
 pub mod csr;
 pub mod error;
 pub mod estimate;
 pub mod eval;
 pub mod game;
 pub mod generate;
+pub mod gpu;
 pub mod import;
 pub mod output;
 pub mod pipeline;

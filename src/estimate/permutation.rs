@@ -119,7 +119,11 @@ fn pair_budget(opts: &SampleOptions) -> u64 {
 fn done(opts: &SampleOptions, acc: &[&Welford], pairs: u64) -> bool {
     match opts.target_se {
         None => false,
-        Some(t) => pairs % ADAPTIVE_ROUND == 0 && pairs >= 2 && acc.iter().all(|w| w.max_se() <= t),
+        Some(t) => {
+            pairs.is_multiple_of(ADAPTIVE_ROUND)
+                && pairs >= 2
+                && acc.iter().all(|w| w.max_se() <= t)
+        }
     }
 }
 

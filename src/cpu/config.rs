@@ -1,0 +1,628 @@
+//! Chunk planning and encoding: every buffer size and dispatch count of a chunk is
+//! computed here, once, on the CPU (vello's `RenderConfig` habit), and both backends run
+//! the same chunks.
+//!
+//! A round asks for pairs `k0..k1` of some jobs ([`Request`]). [`plan`] packs requests into
+//! chunks, splitting a job's pairs across chunks where needed, so that every binding of
+//! every kernel fits [`ChunkLimits`]; [`encode`] lays one chunk out as the kernels read
+//! it ([`Chunk`]). Chunking never changes which permutation a pair draws (the stream is
+//! keyed by the job's ordinal and the pair's global index), so integer outputs do not
+//! depend on the limits.
+
+use crate::csr::{CsrBatch, NO_AGENT};
+use crate::estimate::SampleOptions;
+use crate::game::{Aggregate, Level, Link, ModelParams, Surrogate};
+
+use super::jobs::{GameBatch, Job, JobGame, JobShape, Kind};
+use super::types::{
+    AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, CANARY, Config, LINK_LINEAR, LINK_LOGISTIC,
+    LINK_SATURATING, MobiusGame, Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
+};
+
+/// Why a batch cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// One pair of one job needs more than a binding may hold.
+    #[error(
+        "job {job}: one pair needs {needed} bytes in the `{buffer}` binding; the limit is {limit}"
+    )]
+    TooLarge {
+        /// Index of the job in the caller's list.
+        job: usize,
+        /// The binding that overflows.
+        buffer: &'static str,
+        /// Bytes one pair needs.
+        needed: u64,
+        /// The binding limit in bytes.
+        limit: u64,
+    },
+    /// Exact enumeration was asked for a job with too many players.
+    #[error("job {job}: exact enumeration of {players} players; at most {max} are supported")]
+    TooManyPlayers {
+        /// Index of the job in the caller's list.
+        job: usize,
+        /// Its players.
+        players: u32,
+        /// The most exact enumeration takes.
+        max: u32,
+    },
+    /// One thread of one kernel would loop more often than the device allows (Mesa's
+    /// llvmpipe silently stops an invocation's loops after 65535 iterations in all).
+    #[error(
+        "job {job}: one `{kernel}` thread may loop {needed} times; this device stops loops after {limit} (use the CPU path)"
+    )]
+    LoopBudget {
+        /// Index of the job in the caller's list.
+        job: usize,
+        /// The kernel.
+        kernel: &'static str,
+        /// Upper bound on its loop iterations.
+        needed: u64,
+        /// The device's cap.
+        limit: u64,
+    },
+}
+
+/// The budget a chunk must fit: injectable so that tests can force many small chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLimits {
+    /// Most bytes in any one storage binding (and buffer).
+    pub max_binding_bytes: u64,
+    /// Most threads of one dispatch (workgroups per dimension × workgroup size).
+    pub max_threads: u64,
+    /// Most loop iterations one thread may run (`u64::MAX` when the driver sets no cap;
+    /// see [`PlanError::LoopBudget`]).
+    pub max_loop_iterations: u64,
+}
+
+impl ChunkLimits {
+    /// The CPU twin's budget: large chunks (64 MiB per u32 buffer; the twin's f64
+    /// marginals take twice that), bounded so that every element offset fits a `u32`.
+    pub const CPU: ChunkLimits = ChunkLimits {
+        max_binding_bytes: 64 << 20,
+        max_threads: 1 << 24,
+        max_loop_iterations: u64::MAX,
+    };
+
+    /// The budget of a device with these limits (values as wgpu reports them), clamped
+    /// so that every element offset fits a `u32`.
+    pub fn from_device(
+        max_storage_buffer_binding_size: u64,
+        max_buffer_size: u64,
+        max_compute_workgroups_per_dimension: u32,
+    ) -> Self {
+        let bytes = max_storage_buffer_binding_size
+            .min(max_buffer_size)
+            .min(u32::MAX as u64)
+            & !3;
+        ChunkLimits {
+            max_binding_bytes: bytes,
+            max_threads: max_compute_workgroups_per_dimension as u64 * WORKGROUP_SIZE as u64,
+            max_loop_iterations: u64::MAX,
+        }
+    }
+}
+
+/// Pairs `k0..k1` of job `job`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Index into the job list.
+    pub job: usize,
+    /// First pair (the Philox sample word).
+    pub k0: u32,
+    /// One past the last pair.
+    pub k1: u32,
+}
+
+/// Element counts of every buffer of a chunk. A zero-length buffer is rounded up to one
+/// element when it is allocated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferSizes {
+    /// [`Slice`]s.
+    pub slices: u64,
+    /// Bytes of the game array.
+    pub game_bytes: u64,
+    /// u32 words of game and union data.
+    pub words: u64,
+    /// u32 permutation entries (= f32 marginals).
+    pub perms: u64,
+    /// u32 scratch words.
+    pub scratch: u64,
+    /// Reduced rows ([`super::types::Moments`]).
+    pub moments: u64,
+    /// Threads of the pair kernels.
+    pub pair_threads: u64,
+    /// Threads of the reduce kernel.
+    pub row_threads: u64,
+}
+
+impl BufferSizes {
+    /// Bytes of the binding named `buffer`, for checking against the limits.
+    fn bytes(&self) -> [(&'static str, u64); 6] {
+        [
+            ("slices", self.slices * size_of::<Slice>() as u64),
+            ("games", self.game_bytes),
+            ("words", self.words * 4),
+            ("perms", self.perms * 4),
+            ("scratch", self.scratch * 4),
+            ("moments", self.moments * 16),
+        ]
+    }
+
+    fn add(&mut self, o: &BufferSizes) {
+        self.slices += o.slices;
+        self.game_bytes += o.game_bytes;
+        self.words += o.words;
+        self.perms += o.perms;
+        self.scratch += o.scratch;
+        self.moments += o.moments;
+        self.pair_threads += o.pair_threads;
+        self.row_threads += o.row_threads;
+    }
+
+    /// Workgroups of the pair kernels.
+    pub fn pair_workgroups(&self) -> u32 {
+        self.pair_threads.div_ceil(WORKGROUP_SIZE as u64) as u32
+    }
+
+    /// Workgroups of the reduce kernel.
+    pub fn row_workgroups(&self) -> u32 {
+        self.row_threads.div_ceil(WORKGROUP_SIZE as u64) as u32
+    }
+}
+
+fn game_struct_bytes(kind: Kind) -> u64 {
+    match kind {
+        Kind::Surrogate => size_of::<SurrogateGame>() as u64,
+        Kind::Mobius => size_of::<MobiusGame>() as u64,
+        Kind::Table => size_of::<TableGame>() as u64,
+    }
+}
+
+/// A slice's sizes: the part paid once, and the part paid per pair.
+fn footprint(shape: &JobShape, layout: Layout) -> (BufferSizes, BufferSizes) {
+    let rows = match layout {
+        Layout::Pairs => shape.rows() as u64,
+        Layout::Coalitions => 0,
+    };
+    let fixed = BufferSizes {
+        slices: 1,
+        game_bytes: game_struct_bytes(shape.kind),
+        words: shape.union_words() + shape.game_words,
+        moments: rows,
+        row_threads: rows,
+        ..BufferSizes::default()
+    };
+    let per_pair = BufferSizes {
+        perms: layout.outputs(shape),
+        scratch: layout.stride(shape),
+        pair_threads: 1,
+        ..BufferSizes::default()
+    };
+    (fixed, per_pair)
+}
+
+/// What a slice's threads stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One thread per antithetic pair (sampling): `k0..k1` are pairs; each writes its
+    /// permutation and its n marginals.
+    Pairs,
+    /// One thread per coalition (exact enumeration, surrogate jobs only): `k0..k1` are
+    /// coalition bitmasks; each writes one value.
+    Coalitions,
+}
+
+impl Layout {
+    /// Outputs (`perms` / `marginals` / values elements) per thread.
+    fn outputs(self, shape: &JobShape) -> u64 {
+        match self {
+            Layout::Pairs => shape.players as u64,
+            Layout::Coalitions => 1,
+        }
+    }
+
+    /// Scratch words per thread.
+    fn stride(self, shape: &JobShape) -> u64 {
+        match self {
+            Layout::Pairs => shape.scratch_stride(),
+            Layout::Coalitions => shape.exact_scratch,
+        }
+    }
+}
+
+/// How many pairs of a slice fit beside `used`: 0 when even the fixed part does not.
+fn capacity(
+    used: &BufferSizes,
+    fixed: &BufferSizes,
+    per_pair: &BufferSizes,
+    l: &ChunkLimits,
+) -> u64 {
+    let mut base = *used;
+    base.add(fixed);
+    let mut cap = u64::MAX;
+    for ((_, b), (_, p)) in base.bytes().iter().zip(per_pair.bytes()) {
+        if *b > l.max_binding_bytes {
+            return 0;
+        }
+        if let Some(fit) = (l.max_binding_bytes - b).checked_div(p) {
+            cap = cap.min(fit);
+        }
+    }
+    if base.row_threads > l.max_threads || base.pair_threads >= l.max_threads {
+        return 0;
+    }
+    cap.min(l.max_threads - base.pair_threads)
+}
+
+/// One planned chunk: slices of jobs of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkPlan {
+    /// Which sampling kernel runs it.
+    pub kind: Kind,
+    /// Pairs (sampling) or coalitions (exact enumeration).
+    pub layout: Layout,
+    /// One slice per part, in order.
+    pub parts: Vec<Request>,
+    /// Its buffer sizes and thread counts.
+    pub sizes: BufferSizes,
+}
+
+/// Packs `requests` (in order, grouped by kernel: surrogate, Möbius, table) into chunks
+/// that fit `limits`. Jobs with no players take no slice. Fails only when a single pair
+/// of a job does not fit. O(requests + chunks).
+pub fn plan(
+    requests: &[Request],
+    shapes: &[JobShape],
+    limits: &ChunkLimits,
+) -> Result<Vec<ChunkPlan>, PlanError> {
+    plan_layout(requests, shapes, limits, Layout::Pairs)
+}
+
+/// [`plan`] for `layout`. With [`Layout::Coalitions`] only surrogate requests are planned
+/// (the other games' tables are built on the CPU).
+pub fn plan_layout(
+    requests: &[Request],
+    shapes: &[JobShape],
+    limits: &ChunkLimits,
+    layout: Layout,
+) -> Result<Vec<ChunkPlan>, PlanError> {
+    let mut chunks = Vec::new();
+    let kinds: &[Kind] = match layout {
+        Layout::Pairs => &[Kind::Surrogate, Kind::Mobius, Kind::Table],
+        Layout::Coalitions => &[Kind::Surrogate],
+    };
+    for &kind in kinds {
+        let mut cur = ChunkPlan {
+            kind,
+            layout,
+            parts: Vec::new(),
+            sizes: BufferSizes::default(),
+        };
+        // Lanes of one SIMD batch share a loop cap on some drivers and run every loop as
+        // long as their longest lane, so the reduce cost per pair is the widest of all.
+        let widest = requests
+            .iter()
+            .filter(|r| shapes[r.job].kind == kind)
+            .map(|r| shapes[r.job].reduce_loops_per_pair())
+            .max()
+            .unwrap_or(1);
+        for r in requests {
+            let shape = &shapes[r.job];
+            if shape.kind != kind || shape.players == 0 {
+                continue;
+            }
+            let (fixed, per_pair) = footprint(shape, layout);
+            let budget = limits.max_loop_iterations;
+            let costs = match layout {
+                Layout::Pairs => vec![
+                    ("draw_permutations", shape.draw_loops()),
+                    (sample_kernel(kind), shape.sample_loops),
+                    ("reduce", REDUCE_FIXED_LOOPS + shape.reduce_loops_per_pair()),
+                ],
+                Layout::Coalitions => vec![("exact_surrogate", shape.exact_loops)],
+            };
+            for (kernel, needed) in costs {
+                if needed > budget {
+                    return Err(PlanError::LoopBudget {
+                        job: r.job,
+                        kernel,
+                        needed,
+                        limit: budget,
+                    });
+                }
+            }
+            let pair_cap = (budget - REDUCE_FIXED_LOOPS) / widest;
+            let mut k = r.k0;
+            while k < r.k1 {
+                let cap = capacity(&cur.sizes, &fixed, &per_pair, limits);
+                if cap == 0 {
+                    if cur.parts.is_empty() {
+                        return Err(too_large(r.job, &fixed, &per_pair, limits));
+                    }
+                    chunks.push(std::mem::replace(
+                        &mut cur,
+                        ChunkPlan {
+                            kind,
+                            layout,
+                            parts: Vec::new(),
+                            sizes: BufferSizes::default(),
+                        },
+                    ));
+                    continue;
+                }
+                let take = cap.min(pair_cap).min((r.k1 - k) as u64) as u32;
+                cur.parts.push(Request {
+                    job: r.job,
+                    k0: k,
+                    k1: k + take,
+                });
+                cur.sizes.add(&fixed);
+                let mut p = per_pair;
+                p.perms *= take as u64;
+                p.scratch *= take as u64;
+                p.pair_threads *= take as u64;
+                cur.sizes.add(&p);
+                k += take;
+            }
+        }
+        if !cur.parts.is_empty() {
+            chunks.push(cur);
+        }
+    }
+    Ok(chunks)
+}
+
+/// Loop iterations of a `reduce` thread besides its pairs: the slice search and the two
+/// pass loops' exits.
+const REDUCE_FIXED_LOOPS: u64 = 36;
+
+fn sample_kernel(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Surrogate => "sample_surrogate",
+        Kind::Mobius => "sample_mobius",
+        Kind::Table => "sample_table",
+    }
+}
+
+fn too_large(
+    job: usize,
+    fixed: &BufferSizes,
+    per_pair: &BufferSizes,
+    l: &ChunkLimits,
+) -> PlanError {
+    let mut one = *fixed;
+    one.add(per_pair);
+    let (buffer, needed) = one
+        .bytes()
+        .into_iter()
+        .find(|(_, b)| *b > l.max_binding_bytes)
+        .unwrap_or(("threads", one.row_threads.max(one.pair_threads)));
+    PlanError::TooLarge {
+        job,
+        buffer,
+        needed,
+        limit: l.max_binding_bytes,
+    }
+}
+
+/// One chunk laid out as the kernels read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Which sampling kernel runs it.
+    pub kind: Kind,
+    /// The uniform of every dispatch of this chunk.
+    pub config: Config,
+    /// Per slice: which job and pairs (parallel to `slices`).
+    pub parts: Vec<Request>,
+    /// The slices.
+    pub slices: Vec<Slice>,
+    /// The kind's game array as u32 words ([`SurrogateGame`], [`MobiusGame`] or
+    /// [`TableGame`] per slice).
+    pub games: Vec<u32>,
+    /// Union tables and game rows.
+    pub words: Vec<u32>,
+    /// Element counts and thread counts.
+    pub sizes: BufferSizes,
+}
+
+/// The uniform for `model` and `seed`; thread counts are filled in per chunk.
+pub fn base_config(model: &ModelParams, seed: u64) -> Config {
+    let (link, link_a, link_b) = match model.link {
+        Link::Linear => (LINK_LINEAR, 0.0, 0.0),
+        Link::Logistic { kappa, tau } => (LINK_LOGISTIC, kappa as f32, tau as f32),
+        Link::Saturating { cap } => (LINK_SATURATING, cap as f32, 0.0),
+    };
+    Config {
+        seed_lo: seed as u32,
+        seed_hi: (seed >> 32) as u32,
+        aggregate: match model.aggregate {
+            Aggregate::Mean => AGGREGATE_MEAN,
+            Aggregate::Min => AGGREGATE_MIN,
+            Aggregate::Max => AGGREGATE_MAX,
+        },
+        link,
+        alpha: model.alpha as f32,
+        link_a,
+        link_b,
+        canary: CANARY,
+        ..Config::default()
+    }
+}
+
+/// Lays out `plan`: slices, game structs and words. O(size of the chunk's games).
+pub fn encode(
+    plan: &ChunkPlan,
+    batch: &CsrBatch,
+    games: &GameBatch,
+    jobs: &[Job],
+    shapes: &[JobShape],
+    model: &ModelParams,
+    sampling: &SampleOptions,
+) -> Chunk {
+    let mut slices = Vec::with_capacity(plan.parts.len());
+    let mut game_words: Vec<u32> = Vec::new();
+    let mut words: Vec<u32> = Vec::with_capacity(plan.sizes.words as usize);
+    let (mut thread, mut row, mut perm, mut scratch) = (0u32, 0u32, 0u32, 0u32);
+    for (i, part) in plan.parts.iter().enumerate() {
+        let job = &jobs[part.job];
+        let shape = &shapes[part.job];
+        let pairs = part.k1 - part.k0;
+        let union_offset = words.len() as u32;
+        words.extend_from_slice(&shape.union_offsets);
+        words.extend_from_slice(&shape.union_members);
+        match job.game {
+            JobGame::SurrogateAgents | JobGame::SurrogateMessages | JobGame::SurrogateOwen => {
+                let g =
+                    encode_surrogate(batch, job.record as usize, shape.level, model, &mut words);
+                game_words.extend_from_slice(bytemuck::cast_slice(&[g]));
+            }
+            JobGame::Mobius(gi) => {
+                let g = encode_mobius(games, gi, &mut words);
+                game_words.extend_from_slice(bytemuck::cast_slice(&[g]));
+            }
+            JobGame::Table(gi) => {
+                let values = words.len() as u32;
+                words.extend(games.table_values(gi).iter().map(|&v| (v as f32).to_bits()));
+                game_words.extend_from_slice(bytemuck::cast_slice(&[TableGame {
+                    values,
+                    ..TableGame::default()
+                }]));
+            }
+        }
+        let stride = plan.layout.stride(shape) as u32;
+        let s = Slice {
+            ordinal: job.ordinal,
+            tag: job.tag,
+            players: shape.players,
+            unions: shape.unions(),
+            owen: shape.owen as u32,
+            pair_first: part.k0,
+            pairs,
+            thread_first: thread,
+            row_first: row,
+            union_offset,
+            perm_offset: perm,
+            scratch_offset: scratch,
+            scratch_stride: stride,
+            game: i as u32,
+            _pad0: 0,
+            _pad1: 0,
+        };
+        thread += pairs;
+        if plan.layout == Layout::Pairs {
+            row += s.rows();
+        }
+        perm += pairs * plan.layout.outputs(shape) as u32;
+        scratch += pairs * stride;
+        slices.push(s);
+    }
+    debug_assert_eq!(words.len() as u64, plan.sizes.words);
+    debug_assert_eq!(perm as u64, plan.sizes.perms);
+    let mut config = base_config(model, sampling.seed);
+    config.slice_count = slices.len() as u32;
+    config.pair_threads = thread;
+    config.row_threads = row;
+    Chunk {
+        kind: plan.kind,
+        config,
+        parts: plan.parts.clone(),
+        slices,
+        games: game_words,
+        words,
+        sizes: plan.sizes,
+    }
+}
+
+/// Appends the rows of record `r`'s surrogate game at `level` to `words`.
+fn encode_surrogate(
+    batch: &CsrBatch,
+    r: usize,
+    level: Level,
+    model: &ModelParams,
+    words: &mut Vec<u32>,
+) -> SurrogateGame {
+    let view = batch.episode(r);
+    let game = Surrogate::new(view, *model, level);
+    let n = view.len();
+    let players = crate::game::Evaluator::players(&game);
+    let mut g = SurrogateGame {
+        messages: n as u32,
+        groups: view.group_scores.len() as u32,
+        ..SurrogateGame::default()
+    };
+    g.parent_offsets = words.len() as u32;
+    let p0 = view.parent_offsets[0];
+    words.extend(view.parent_offsets.iter().map(|&o| o - p0));
+    g.parents = words.len() as u32;
+    words.extend_from_slice(&view.parents[p0 as usize..view.parent_offsets[n] as usize]);
+    g.owners = words.len() as u32;
+    let owners_at = words.len();
+    words.resize(owners_at + n, NO_AGENT);
+    for p in 0..players {
+        for &m in game.members(p) {
+            words[owners_at + m as usize] = p as u32;
+        }
+    }
+    g.group_of = words.len() as u32;
+    words.extend_from_slice(view.groups);
+    g.scores = words.len() as u32;
+    words.extend(view.group_scores.iter().map(|&q| (q as f32).to_bits()));
+    g.member_offsets = words.len() as u32;
+    let mut total = 0u32;
+    words.push(0);
+    for p in 0..players {
+        total += game.members(p).len() as u32;
+        words.push(total);
+    }
+    g.members = words.len() as u32;
+    for p in 0..players {
+        words.extend_from_slice(game.members(p));
+    }
+    g
+}
+
+/// Appends the rows of Möbius game `gi` (non-empty terms only, transposed to
+/// player → terms) to `words`.
+fn encode_mobius(games: &GameBatch, gi: usize, words: &mut Vec<u32>) -> MobiusGame {
+    let meta = games.games[gi];
+    let n = meta.players as usize;
+    let terms: Vec<usize> = (meta.term_offset..meta.term_offset + meta.term_count)
+        .map(|t| t as usize)
+        .filter(|&t| !games.term(t).1.is_empty())
+        .collect();
+    let mut offsets = vec![0u32; n + 1];
+    for &t in &terms {
+        for &p in games.term(t).1 {
+            offsets[p as usize + 1] += 1;
+        }
+    }
+    for p in 0..n {
+        offsets[p + 1] += offsets[p];
+    }
+    let mut g = MobiusGame {
+        terms: terms.len() as u32,
+        ..MobiusGame::default()
+    };
+    g.player_offsets = words.len() as u32;
+    words.extend_from_slice(&offsets);
+    g.player_terms = words.len() as u32;
+    let base = words.len();
+    words.resize(base + offsets[n] as usize, 0);
+    let mut fill = offsets;
+    for (local, &t) in terms.iter().enumerate() {
+        for &p in games.term(t).1 {
+            words[base + fill[p as usize] as usize] = local as u32;
+            fill[p as usize] += 1;
+        }
+    }
+    g.coefficients = words.len() as u32;
+    words.extend(
+        terms
+            .iter()
+            .map(|&t| (games.coefficients[t] as f32).to_bits()),
+    );
+    g.sizes = words.len() as u32;
+    words.extend(terms.iter().map(|&t| games.term(t).1.len() as u32));
+    g
+}

@@ -1,0 +1,18 @@
+//! Twin of `shaders/sample_mobius.wgsl`: pair-mean marginals of sparse Möbius games,
+//! from the reference [`Mobius`] evaluator (term countdown, in f64).
+
+use super::sample_pairs;
+use super::types::{Config, Slice};
+use crate::game::Mobius;
+
+/// Thread (slice, pair) walks its permutation forwards and reversed with
+/// `games[slice.game]` and writes the pair means to `marginals`.
+pub fn sample_mobius(
+    config: &Config,
+    slices: &[Slice],
+    games: &mut [Mobius],
+    perms: &[u32],
+    marginals: &mut [f64],
+) {
+    sample_pairs(config, slices, games, perms, marginals);
+}

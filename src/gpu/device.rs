@@ -1,0 +1,261 @@
+//! Adapter and device: [`Gpu`] owns what lives as long as the device (device, queue,
+//! pipelines built once) and the buffers reused across chunks and calls.
+
+use std::borrow::Cow;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use super::GpuError;
+use super::buffers::Buffers;
+use super::shaders::{self, Binding, Kernel};
+use crate::cpu::ChunkLimits;
+
+/// Iterations the loop probe asks for; a driver that runs fewer caps loops there.
+const PROBE_ITERATIONS: u32 = 1 << 22;
+/// Iterations kept in reserve below a measured cap.
+const PROBE_MARGIN: u32 = 64;
+
+/// One compiled kernel: its bind group layout and pipeline.
+#[derive(Debug)]
+pub(super) struct Pipeline {
+    pub layout: wgpu::BindGroupLayout,
+    pub pipeline: wgpu::ComputePipeline,
+}
+
+/// Every kernel's pipeline, built once per device.
+#[derive(Debug)]
+pub(super) struct Pipelines {
+    pub loop_probe: Pipeline,
+    pub philox_kat: Pipeline,
+    pub draw_bounded: Pipeline,
+    pub draw_permutations: Pipeline,
+    pub sample_surrogate: Pipeline,
+    pub sample_mobius: Pipeline,
+    pub sample_table: Pipeline,
+    pub reduce: Pipeline,
+    pub exact_surrogate: Pipeline,
+}
+
+/// A device ready to run the estimators: pipelines compiled, buffers reused across
+/// chunks and calls.
+#[derive(Debug)]
+pub struct Gpu {
+    pub(super) device: wgpu::Device,
+    pub(super) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    device_limits: ChunkLimits,
+    pub(super) limits: ChunkLimits,
+    pub(super) pipelines: Pipelines,
+    pub(super) buffers: Buffers,
+    compile_seconds: f64,
+}
+
+/// Runs `f` inside validation, out-of-memory and internal error scopes, so that a wgpu
+/// error becomes a [`GpuError`] instead of a panic in wgpu's default handler.
+pub(super) fn scoped<T>(
+    device: &wgpu::Device,
+    during: &'static str,
+    f: impl FnOnce() -> T,
+) -> Result<T, GpuError> {
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
+    let out = f();
+    let errors = [
+        pollster::block_on(internal.pop()),
+        pollster::block_on(memory.pop()),
+        pollster::block_on(validation.pop()),
+    ];
+    match errors.into_iter().flatten().next() {
+        Some(e) => Err(GpuError::Wgpu {
+            during,
+            message: e.to_string(),
+        }),
+        None => Ok(out),
+    }
+}
+
+fn build(device: &wgpu::Device, k: &Kernel) -> Pipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(k.name),
+        source: wgpu::ShaderSource::Wgsl(Cow::Owned(k.module_source())),
+    });
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = k
+        .bindings
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match b {
+                    Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                    Binding::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
+                    Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(k.name),
+        entries: &entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(k.name),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(k.name),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    Pipeline { layout, pipeline }
+}
+
+impl Gpu {
+    /// Opens the adapter the environment asks for and compiles every kernel.
+    ///
+    /// Honours wgpu's variables: `WGPU_BACKEND` (e.g. `vulkan`, `metal`, `dx12`, `gl`)
+    /// restricts the backends, `WGPU_ADAPTER_NAME` picks the first adapter whose name
+    /// contains it (case-insensitive; an error when none does), `WGPU_POWER_PREF`
+    /// (`low`/`high`) steers the default choice. Software adapters such as Mesa's
+    /// lavapipe (`llvmpipe`) count. Blocks until the device is ready.
+    pub fn new() -> Result<Gpu, GpuError> {
+        pollster::block_on(Self::new_async())
+    }
+
+    async fn new_async() -> Result<Gpu, GpuError> {
+        let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        let backends = desc.backends;
+        let instance = wgpu::Instance::new(desc);
+        let adapter = match std::env::var("WGPU_ADAPTER_NAME") {
+            Ok(name) if !name.is_empty() => {
+                let want = name.to_lowercase();
+                let all = instance.enumerate_adapters(backends).await;
+                let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
+                all.into_iter()
+                    .find(|a| a.get_info().name.to_lowercase().contains(&want))
+                    .ok_or_else(|| {
+                        GpuError::NoAdapter(format!(
+                            "WGPU_ADAPTER_NAME={name:?} matches none of {names:?}"
+                        ))
+                    })?
+            }
+            _ => instance
+                .request_adapter(&wgpu::RequestAdapterOptions {
+                    power_preference: wgpu::PowerPreference::from_env()
+                        .unwrap_or(wgpu::PowerPreference::HighPerformance),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| GpuError::NoAdapter(e.to_string()))?,
+        };
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("creditflow"),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        let start = Instant::now();
+        let pipelines = scoped(&device, "shader compilation", || Pipelines {
+            loop_probe: build(&device, &shaders::LOOP_PROBE),
+            philox_kat: build(&device, &shaders::PHILOX_KAT),
+            draw_bounded: build(&device, &shaders::DRAW_BOUNDED),
+            draw_permutations: build(&device, &shaders::DRAW_PERMUTATIONS),
+            sample_surrogate: build(&device, &shaders::SAMPLE_SURROGATE),
+            sample_mobius: build(&device, &shaders::SAMPLE_MOBIUS),
+            sample_table: build(&device, &shaders::SAMPLE_TABLE),
+            reduce: build(&device, &shaders::REDUCE),
+            exact_surrogate: build(&device, &shaders::EXACT_SURROGATE),
+        })?;
+        let compile_seconds = start.elapsed().as_secs_f64();
+        let device_limits = ChunkLimits::from_device(
+            limits.max_storage_buffer_binding_size,
+            limits.max_buffer_size,
+            limits.max_compute_workgroups_per_dimension,
+        );
+        let mut gpu = Gpu {
+            device,
+            queue,
+            info,
+            device_limits,
+            limits: device_limits,
+            pipelines,
+            buffers: Buffers::default(),
+            compile_seconds,
+        };
+        // Some drivers stop loops early without a word (llvmpipe: 65535 iterations per
+        // invocation in all). Measure the cap once, and plan every job within it.
+        let asked = PROBE_ITERATIONS;
+        let got = gpu.loop_probe(&[asked])?[0];
+        if got < asked {
+            gpu.device_limits.max_loop_iterations = got.saturating_sub(PROBE_MARGIN) as u64;
+            gpu.limits = gpu.device_limits;
+        }
+        Ok(gpu)
+    }
+
+    /// A process-wide device, opened on first use (what [`super::run_jobs`] uses). A
+    /// failure to open it is remembered and returned again.
+    pub fn shared() -> Result<&'static Mutex<Gpu>, GpuError> {
+        static SHARED: OnceLock<Result<Mutex<Gpu>, GpuError>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Gpu::new().map(Mutex::new))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The adapter's name, backend, type and driver, as wgpu reports them.
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// One line naming the adapter, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+
+    /// Seconds spent compiling the kernels when the device was opened.
+    pub fn compile_seconds(&self) -> f64 {
+        self.compile_seconds
+    }
+
+    /// The chunk budget in use (by default, the device's limits).
+    pub fn chunk_limits(&self) -> ChunkLimits {
+        self.limits
+    }
+
+    /// The most loop iterations one thread may run on this device (`None`: no cap found).
+    pub fn loop_cap(&self) -> Option<u64> {
+        (self.device_limits.max_loop_iterations != u64::MAX)
+            .then_some(self.device_limits.max_loop_iterations)
+    }
+
+    /// Sets the chunk budget, clamped to the device's limits. Tests force tiny budgets to
+    /// exercise chunking; results do not depend on it beyond f32 rounding.
+    pub fn set_chunk_limits(&mut self, limits: ChunkLimits) {
+        self.limits = ChunkLimits {
+            max_binding_bytes: limits
+                .max_binding_bytes
+                .min(self.device_limits.max_binding_bytes),
+            max_threads: limits.max_threads.min(self.device_limits.max_threads),
+            max_loop_iterations: limits
+                .max_loop_iterations
+                .min(self.device_limits.max_loop_iterations),
+        };
+    }
+}

@@ -1,0 +1,368 @@
+//! Running jobs on the device: the same rounds and chunks as the CPU twins
+//! ([`crate::cpu::drive`]), each chunk as three dispatches (draw, sample, reduce) in one
+//! submission, its row moments read back and merged in f64.
+
+use bytemuck::Pod;
+
+use super::GpuError;
+use super::buffers::{read_back, upload};
+use super::device::{Gpu, Pipeline, scoped};
+use crate::cpu::types::{
+    BoundedCase, KatCase, Moments, STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, Slice,
+};
+use crate::cpu::{self, Chunk, GameBatch, Job, JobResult, JobShape, Kind, StreamDigest, config};
+use crate::csr::CsrBatch;
+use crate::estimate::SampleOptions;
+use crate::game::ModelParams;
+
+fn bind_group(device: &wgpu::Device, p: &Pipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &p.layout,
+        entries: &entries,
+    })
+}
+
+fn dispatch(
+    pass: &mut wgpu::ComputePass<'_>,
+    p: &Pipeline,
+    group: &wgpu::BindGroup,
+    workgroups: u32,
+) {
+    if workgroups > 0 {
+        pass.set_pipeline(&p.pipeline);
+        pass.set_bind_group(0, group, &[]);
+        pass.dispatch_workgroups(workgroups, 1, 1);
+    }
+}
+
+/// What a chunk's submission should read back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Only the permutations (for digests).
+    Draw,
+    /// The row moments.
+    Estimate,
+    /// The coalition values (exact enumeration).
+    Exact,
+}
+
+impl Gpu {
+    /// Estimates `jobs` on the device: the GPU twin of [`crate::cpu::run_jobs`], equal to
+    /// it within [`super::TOLERANCE`] (permutations bit for bit). Chunks follow
+    /// [`Gpu::chunk_limits`].
+    ///
+    /// Panics when a job names a record or game that does not exist (a caller bug).
+    pub fn run_jobs(
+        &mut self,
+        batch: &CsrBatch,
+        games: &GameBatch,
+        jobs: &[Job],
+        model: &ModelParams,
+        sampling: &SampleOptions,
+    ) -> Result<Vec<JobResult>, GpuError> {
+        let limits = self.limits;
+        cpu::drive(
+            batch,
+            games,
+            jobs,
+            sampling,
+            &limits,
+            |plan, shapes, rows| {
+                check_players(plan, shapes)?;
+                let chunk = config::encode(plan, batch, games, jobs, shapes, model, sampling);
+                let moments: Vec<Moments> = self.run_chunk(&chunk, Stage::Estimate)?;
+                for (r, m) in rows.iter_mut().zip(&moments) {
+                    r.merge(m);
+                }
+                Ok::<(), GpuError>(())
+            },
+        )
+    }
+
+    /// Per job, the digest of its permutation stream as the device draws it (compare with
+    /// [`crate::cpu::permutation_digests`]).
+    pub fn permutation_digests(
+        &mut self,
+        batch: &CsrBatch,
+        games: &GameBatch,
+        jobs: &[Job],
+        sampling: &SampleOptions,
+    ) -> Result<Vec<StreamDigest>, GpuError> {
+        let limits = self.limits;
+        cpu::digest_with(batch, games, jobs, sampling, &limits, |chunk| {
+            self.run_chunk::<u32>(chunk, Stage::Draw)
+        })
+    }
+
+    /// Exact Shapley (Owen) values of `jobs` by enumeration: the GPU twin of
+    /// [`crate::cpu::exact_jobs`]. The device evaluates every coalition of every surrogate
+    /// game (in f32); Möbius and table games take their tables from the CPU; the tables
+    /// become values in f64 on the CPU. Equal to the CPU within [`super::TOLERANCE`].
+    ///
+    /// Panics when a job names a record or game that does not exist (a caller bug).
+    pub fn exact_jobs(
+        &mut self,
+        batch: &CsrBatch,
+        games: &GameBatch,
+        jobs: &[Job],
+        model: &ModelParams,
+    ) -> Result<Vec<JobResult>, GpuError> {
+        let limits = self.limits;
+        cpu::exact_with(batch, games, jobs, model, &limits, |chunk, _| {
+            let values: Vec<f32> = self.run_chunk(chunk, Stage::Exact)?;
+            Ok::<_, GpuError>(values.into_iter().map(f64::from).collect())
+        })
+    }
+
+    /// Uploads one chunk, runs its kernels and reads back the permutations (`Draw`), the
+    /// row moments (`Estimate`) or the coalition values (`Exact`).
+    fn run_chunk<T: Pod>(&mut self, chunk: &Chunk, stage: Stage) -> Result<Vec<T>, GpuError> {
+        let s = chunk.sizes;
+        let cap = self.limits.max_binding_bytes.max(16);
+        let device = &self.device;
+        let queue = &self.queue;
+        let b = &mut self.buffers;
+        let p = &self.pipelines;
+        let read_len = match stage {
+            Stage::Draw => s.perms as usize,
+            Stage::Estimate => s.moments as usize,
+            Stage::Exact => s.perms as usize,
+        };
+        scoped(device, "a chunk", || -> Result<(), GpuError> {
+            let config = b
+                .config
+                .ensure(device, size_of_val(&chunk.config) as u64, cap)
+                .clone();
+            let slices = b
+                .slices
+                .ensure(device, s.slices * size_of::<Slice>() as u64, cap)
+                .clone();
+            let games = b.games.ensure(device, s.game_bytes, cap).clone();
+            let words = b.words.ensure(device, s.words * 4, cap).clone();
+            let perms = b.perms.ensure(device, s.perms * 4, cap).clone();
+            let scratch = b.scratch.ensure(device, s.scratch * 4, cap).clone();
+            let marginals = b.marginals.ensure(device, s.perms * 4, cap).clone();
+            let moments = b
+                .moments
+                .ensure(device, s.moments * size_of::<Moments>() as u64, cap)
+                .clone();
+            let read_bytes = (read_len * size_of::<T>()) as u64;
+            let status = b.status.ensure(device, 4, cap).clone();
+            let staging = b.staging.ensure(device, read_bytes + 4, u64::MAX).clone();
+            upload(queue, &config, &[chunk.config])?;
+            upload(queue, &slices, &chunk.slices)?;
+            upload(queue, &games, &chunk.games)?;
+            upload(queue, &words, &chunk.words)?;
+            upload(queue, &status, &[0u32])?;
+
+            let draw = bind_group(
+                device,
+                &p.draw_permutations,
+                &[&config, &slices, &words, &scratch, &perms, &status],
+            );
+            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("chunk"),
+            });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("chunk"),
+                    timestamp_writes: None,
+                });
+                if stage == Stage::Exact {
+                    let exact = bind_group(
+                        device,
+                        &p.exact_surrogate,
+                        &[
+                            &config, &slices, &games, &words, &scratch, &marginals, &status,
+                        ],
+                    );
+                    dispatch(&mut pass, &p.exact_surrogate, &exact, s.pair_workgroups());
+                } else {
+                    dispatch(&mut pass, &p.draw_permutations, &draw, s.pair_workgroups());
+                }
+                if stage == Stage::Estimate {
+                    let (pipeline, sample) = match chunk.kind {
+                        Kind::Surrogate => (
+                            &p.sample_surrogate,
+                            bind_group(
+                                device,
+                                &p.sample_surrogate,
+                                &[
+                                    &config, &slices, &games, &words, &perms, &scratch, &marginals,
+                                    &status,
+                                ],
+                            ),
+                        ),
+                        Kind::Mobius => (
+                            &p.sample_mobius,
+                            bind_group(
+                                device,
+                                &p.sample_mobius,
+                                &[
+                                    &config, &slices, &games, &words, &perms, &scratch, &marginals,
+                                    &status,
+                                ],
+                            ),
+                        ),
+                        Kind::Table => (
+                            &p.sample_table,
+                            bind_group(
+                                device,
+                                &p.sample_table,
+                                &[
+                                    &config, &slices, &games, &words, &perms, &marginals, &status,
+                                ],
+                            ),
+                        ),
+                    };
+                    dispatch(&mut pass, pipeline, &sample, s.pair_workgroups());
+                    let reduce = bind_group(
+                        device,
+                        &p.reduce,
+                        &[&config, &slices, &words, &marginals, &moments, &status],
+                    );
+                    dispatch(&mut pass, &p.reduce, &reduce, s.row_workgroups());
+                }
+            }
+            let source = match stage {
+                Stage::Draw => &perms,
+                Stage::Estimate => &moments,
+                Stage::Exact => &marginals,
+            };
+            if read_bytes > 0 {
+                encoder.copy_buffer_to_buffer(source, 0, &staging, 0, read_bytes);
+            }
+            encoder.copy_buffer_to_buffer(&status, 0, &staging, read_bytes, 4);
+            queue.submit([encoder.finish()]);
+            Ok(())
+        })??;
+        let staging = self.buffers.staging.ensure(device, 0, u64::MAX).clone();
+        let words = size_of::<T>() / 4 * read_len;
+        let mut raw: Vec<u32> = read_back(device, &staging, words + 1)?;
+        let status = raw.pop().unwrap_or(0);
+        if status != 0 {
+            let mut kernels = Vec::new();
+            for (bit, name) in [
+                (STATUS_DRAW, "draw_permutations"),
+                (STATUS_SAMPLE, "sampling"),
+                (STATUS_REDUCE, "reduce"),
+            ] {
+                if status & bit != 0 {
+                    kernels.push(name);
+                }
+            }
+            return Err(GpuError::LoopCap(kernels.join(", ")));
+        }
+        Ok(bytemuck::pod_collect_to_vec(&raw))
+    }
+
+    /// Philox4x32-10 of each raw (counter, key) case, computed on the device.
+    pub fn philox_kat(&self, cases: &[KatCase]) -> Result<Vec<[u32; 4]>, GpuError> {
+        let out: Vec<u32> = self.one_shot(
+            &self.pipelines.philox_kat,
+            cases,
+            cases.len() * 4,
+            cases.len(),
+        )?;
+        Ok(out
+            .chunks_exact(4)
+            .map(|c| [c[0], c[1], c[2], c[3]])
+            .collect())
+    }
+
+    /// How many iterations a loop of each requested length really runs on the device.
+    pub fn loop_probe(&self, cases: &[u32]) -> Result<Vec<u32>, GpuError> {
+        self.one_shot(&self.pipelines.loop_probe, cases, cases.len(), cases.len())
+    }
+
+    /// The bounded draws of each case, computed on the device (`out_len` words in all).
+    pub fn draw_bounded(
+        &self,
+        cases: &[BoundedCase],
+        out_len: usize,
+    ) -> Result<Vec<u32>, GpuError> {
+        self.one_shot(&self.pipelines.draw_bounded, cases, out_len, cases.len())
+    }
+
+    /// A two-binding kernel (input cases, u32 output) on fresh buffers, one thread per case.
+    fn one_shot<C: Pod>(
+        &self,
+        p: &Pipeline,
+        cases: &[C],
+        out_len: usize,
+        threads: usize,
+    ) -> Result<Vec<u32>, GpuError> {
+        if cases.is_empty() {
+            return Ok(vec![0; out_len]);
+        }
+        let device = &self.device;
+        let bytes = (out_len * 4).max(16) as u64;
+        let staging = scoped(
+            device,
+            "a check kernel",
+            || -> Result<wgpu::Buffer, GpuError> {
+                let input = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("cases"),
+                    size: size_of_val(cases) as u64,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                let output = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("out"),
+                    size: bytes,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                });
+                let staging = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("staging"),
+                    size: bytes,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                upload(&self.queue, &input, cases)?;
+                let group = bind_group(device, p, &[&input, &output]);
+                let mut encoder =
+                    device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: None,
+                        timestamp_writes: None,
+                    });
+                    dispatch(
+                        &mut pass,
+                        p,
+                        &group,
+                        (threads as u32).div_ceil(crate::cpu::types::WORKGROUP_SIZE),
+                    );
+                }
+                encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, bytes);
+                self.queue.submit([encoder.finish()]);
+                Ok(staging)
+            },
+        )??;
+        read_back(device, &staging, out_len)
+    }
+}
+
+fn check_players(plan: &cpu::ChunkPlan, shapes: &[JobShape]) -> Result<(), GpuError> {
+    for part in &plan.parts {
+        let players = shapes[part.job].players;
+        if players > super::MAX_PLAYERS {
+            return Err(GpuError::TooManyPlayers {
+                job: part.job,
+                players,
+                max: super::MAX_PLAYERS,
+            });
+        }
+    }
+    Ok(())
+}
