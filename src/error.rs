@@ -96,6 +96,9 @@ pub enum Error {
     /// An option value is invalid (e.g. `--alpha 2`).
     #[error("invalid option: {0}")]
     Option(String),
+    /// The GPU backend failed (no adapter for `--backend gpu`, or a device error).
+    #[error("GPU backend: {0}")]
+    Gpu(#[from] crate::gpu::GpuError),
     /// Writing JSON output failed.
     #[error("JSON output error: {0}")]
     Json(#[from] serde_json::Error),

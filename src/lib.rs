@@ -7,6 +7,7 @@
 //! [`output`] (one record out per record in) — driven by [`pipeline`] for whole files.
 //! [`generate`] writes synthetic batches.
 
+pub mod backend;
 pub mod bench;
 pub mod cpu;
 pub mod csr;
@@ -24,5 +25,6 @@ pub mod sample;
 pub mod score;
 pub mod signals;
 pub mod validate;
+pub mod verify;
 
 pub use error::{Error, ErrorKind, RecordError};

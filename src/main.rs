@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use creditflow::backend::BackendChoice;
 use creditflow::estimate::{Method, SampleOptions};
 use creditflow::game::{Aggregate, Link, ModelParams};
 use creditflow::generate::GenOptions;
-use creditflow::pipeline::{RunOptions, Sinks, run_score_with};
+use creditflow::pipeline::{RunOptions, Sinks, run_score, run_score_with};
 use creditflow::score::{MessageCreditKind, Players, ScoreOptions};
 use creditflow::signals::{FirstErrorMethod, SignalOptions, Split};
 use creditflow::validate::{Provenance, ValidateOptions};
@@ -34,6 +35,8 @@ enum Command {
     Gen(GenArgs),
     /// Convert OpenAI-style chat logs (AG2/AutoGen, Magentic-One, Who&When) into episodes.
     Import(creditflow::import::ImportArgs),
+    /// Score on both backends with one seed and report the largest differences per field.
+    Verify(Box<ScoreArgs>),
     /// Measure marginals per second of the estimators on standard synthetic batches.
     Bench(BenchArgs),
     /// Compare first-error predictions with gold mistake_agent / mistake_step labels.
@@ -129,6 +132,10 @@ struct ScoreArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
+    /// Monte Carlo backend: a hardware GPU when present (auto), the CPU, or any GPU
+    /// adapter including software ones (gpu; an error when there is none).
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
 }
 
 #[derive(clap::Args)]
@@ -136,6 +143,9 @@ struct BenchArgs {
     /// Scale of the standard batches (1.0 = 2000 games / episodes).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// `auto`: add GPU rows when any adapter exists (software ones too); `cpu`: CPU only.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
 }
 
 #[derive(clap::Args)]
@@ -164,7 +174,7 @@ fn check_range(name: &str, x: f64, lo: f64, hi: f64) -> Result<()> {
     Ok(())
 }
 
-fn score(a: &ScoreArgs) -> Result<()> {
+fn run_options(a: &ScoreArgs) -> Result<RunOptions> {
     check_range("alpha", a.alpha, 0.0, 1.0)?;
     check_range("rho", a.rho, 0.0, f64::MAX)?;
     check_range("kappa", a.kappa, 0.0, f64::MAX)?;
@@ -223,14 +233,56 @@ fn score(a: &ScoreArgs) -> Result<()> {
         },
         strict: a.strict,
         chunk_records: a.chunk,
+        backend: a.backend,
     };
-    let (input, total): (Box<dyn Read>, Option<u64>) = if a.input.as_os_str() == "-" {
-        (Box::new(std::io::stdin().lock()), None)
+    Ok(opts)
+}
+
+fn open_input(path: &PathBuf) -> Result<(Box<dyn Read>, Option<u64>)> {
+    if path.as_os_str() == "-" {
+        Ok((Box::new(std::io::stdin().lock()), None))
     } else {
-        let f = File::open(&a.input).with_context(|| format!("opening {}", a.input.display()))?;
+        let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), len)
-    };
+        Ok((Box::new(f), len))
+    }
+}
+
+fn verify(a: &ScoreArgs) -> Result<bool> {
+    let mut opts = run_options(a)?;
+    if a.input.as_os_str() == "-" {
+        bail!("verify reads its input twice: give a file, not `-`");
+    }
+    let mut outs = Vec::new();
+    for backend in [BackendChoice::Cpu, BackendChoice::Gpu] {
+        opts.backend = backend;
+        let (input, _) = open_input(&a.input)?;
+        let mut out = Vec::new();
+        let summary = run_score(BufReader::new(input), &mut out, &opts, |_| {})?;
+        eprintln!(
+            "{}: {} records, methods {:?}, {}",
+            summary.backend,
+            summary.records,
+            summary.methods,
+            summary
+                .gpu_fallbacks
+                .1
+                .as_deref()
+                .unwrap_or("no CPU fallback")
+        );
+        outs.push(String::from_utf8(out)?);
+    }
+    if let Some(p) = &a.output {
+        std::fs::write(p, &outs[0]).with_context(|| format!("writing {}", p.display()))?;
+    }
+    let report = creditflow::verify::compare(&outs[0], &outs[1]);
+    print!("{report}");
+    Ok(report.ok())
+}
+
+fn score(a: &ScoreArgs) -> Result<()> {
+    let opts = run_options(a)?;
+    let (input, total) = open_input(&a.input)?;
     let out = output_writer(&a.output)?;
     // A progress bar appears only on a terminal and only once a run passes one second.
     let start = Instant::now();
@@ -290,6 +342,12 @@ fn main() -> Result<()> {
             creditflow::generate::write_batch(out, &g.opts)?;
             Ok(())
         }
+        Command::Verify(a) => {
+            if !verify(&a)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Bench(b) => {
             let rows = creditflow::bench::standard_suite(b.scale);
             println!(
@@ -312,6 +370,32 @@ fn main() -> Result<()> {
                         inc.rate() / naive.rate(),
                         inc.name
                     );
+                }
+            }
+            if b.backend != BackendChoice::Cpu {
+                match creditflow::gpu::Gpu::new() {
+                    Err(e) => println!("gpu      (none: {e})"),
+                    Ok(mut gpu) => {
+                        let gpu_rows = creditflow::gpu::bench_rows(&mut gpu, b.scale)?;
+                        for r in &gpu_rows {
+                            println!(
+                                "gpu      {:<62} {:>14} {:>9.3} {:>16.0}",
+                                r.name,
+                                r.marginals,
+                                r.seconds,
+                                r.rate()
+                            );
+                        }
+                        // Rows 1.. are the GPU twins of the CPU's incremental rows 0, 2, 4.
+                        for (g, c) in gpu_rows.iter().skip(1).zip(rows.iter().step_by(2)) {
+                            println!(
+                                "gpu / cpu: {:.2}x  ({} vs {})",
+                                g.rate() / c.rate(),
+                                g.name,
+                                c.name
+                            );
+                        }
+                    }
                 }
             }
             Ok(())

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::backend::{self, BackendChoice};
 use crate::csr::CsrBuilder;
 use crate::error::{Error, ErrorKind, RecordError};
+use crate::gpu::GpuError;
 use crate::output::{ErrorOut, OutRecord};
-use crate::score::{ScoreOptions, score_record};
+use crate::score::{Precomputed, ScoreOptions, score_record, score_record_using};
 use crate::validate::{Record, parse_and_validate};
 
 /// Options of a `score` run.
@@ -25,6 +27,9 @@ pub struct RunOptions {
     pub strict: bool,
     /// Records per chunk: bounds memory (default 4096).
     pub chunk_records: usize,
+    /// Where Monte Carlo estimates are computed (the library default is the CPU; the
+    /// command line defaults to `auto`).
+    pub backend: BackendChoice,
 }
 
 impl Default for RunOptions {
@@ -33,6 +38,7 @@ impl Default for RunOptions {
             score: ScoreOptions::default(),
             strict: false,
             chunk_records: 4096,
+            backend: BackendChoice::Cpu,
         }
     }
 }
@@ -60,6 +66,11 @@ pub struct Summary {
     pub samples: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// The Monte Carlo backend used (`cpu`, or the GPU adapter's description).
+    pub backend: String,
+    /// Chunks the GPU refused (too large for the device), scored on the CPU instead, and
+    /// the first reason.
+    pub gpu_fallbacks: (u64, Option<String>),
 }
 
 impl std::fmt::Display for Summary {
@@ -103,7 +114,14 @@ impl std::fmt::Display for Summary {
             writeln!(f, "  preference pairs: {}", self.pairs)?;
         }
         if self.samples > 0 {
-            writeln!(f, "  Monte Carlo permutations: {}", self.samples)?;
+            writeln!(
+                f,
+                "  Monte Carlo permutations: {} on {}",
+                self.samples, self.backend
+            )?;
+        }
+        if let (n @ 1.., Some(why)) = &self.gpu_fallbacks {
+            writeln!(f, "  {n} chunks fell back to the CPU: {why}")?;
         }
         for e in self.errors.iter().take(10) {
             writeln!(f, "  error: {e}")?;
@@ -205,6 +223,12 @@ pub fn run_score_with<R: BufRead, W: Write>(
 ) -> Result<Summary, Error> {
     let start = Instant::now();
     let mut summary = Summary::default();
+    let gpu = backend::use_gpu(opts.backend)?;
+    summary.backend = if gpu {
+        backend::describe()
+    } else {
+        "cpu".to_string()
+    };
     let mut seen: HashSet<u128> = HashSet::new();
     let mut line_no = 0u64;
     let mut ordinal = 0u64;
@@ -273,14 +297,45 @@ pub fn run_score_with<R: BufRead, W: Write>(
         }
         let batch = builder.finish();
         let sopts = opts.score;
-        let results: Vec<Result<(OutRecord, Vec<serde_json::Value>), RecordError>> = parsed
-            .par_iter()
-            .zip(slot.par_iter())
-            .map(|(r, s)| match r {
-                Ok(rec) => score_record(rec, s.map(|i| batch.episode(i)), &sopts),
-                Err(e) => Err(e.clone()),
-            })
-            .collect();
+        // On the GPU the chunk's sampled games are estimated ahead; a chunk the device
+        // refuses is scored on the CPU (the numbers stay right, only slower).
+        let mut pre: Option<Vec<Precomputed>> = None;
+        if gpu {
+            match backend::precompute_chunk(&parsed, &slot, &batch, &sopts) {
+                Ok(p) => pre = Some(p),
+                Err(
+                    e @ (GpuError::NoAdapter(_)
+                    | GpuError::Device(_)
+                    | GpuError::Wgpu { .. }
+                    | GpuError::Readback(_)),
+                ) => {
+                    return Err(Error::Gpu(e));
+                }
+                Err(e) => {
+                    summary.gpu_fallbacks.0 += 1;
+                    summary.gpu_fallbacks.1.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        let results: Vec<Result<(OutRecord, Vec<serde_json::Value>), RecordError>> = match pre {
+            None => parsed
+                .par_iter()
+                .zip(slot.par_iter())
+                .map(|(r, s)| match r {
+                    Ok(rec) => score_record(rec, s.map(|i| batch.episode(i)), &sopts),
+                    Err(e) => Err(e.clone()),
+                })
+                .collect(),
+            Some(pre) => parsed
+                .par_iter()
+                .zip(slot.par_iter())
+                .zip(pre.into_par_iter())
+                .map(|((r, s), mut p)| match r {
+                    Ok(rec) => score_record_using(rec, s.map(|i| batch.episode(i)), &sopts, &mut p),
+                    Err(e) => Err(e.clone()),
+                })
+                .collect(),
+        };
         let lines: Vec<String> = results
             .par_iter()
             .map(|r| match r {

@@ -103,6 +103,9 @@ pub enum GpuError {
         "the GPU driver stopped loops early in {0}; results discarded (use the CPU path for jobs this large)"
     )]
     LoopCap(String),
+    /// The chunk's games do not fit the u32 indices of a [`crate::cpu::GameBatch`].
+    #[error(transparent)]
+    Overflow(#[from] crate::csr::Overflow),
     /// A job has more players than [`MAX_PLAYERS`].
     #[error("job {job} has {players} players; the GPU path takes at most {max}")]
     TooManyPlayers {

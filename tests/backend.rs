@@ -1,0 +1,142 @@
+//! The `--backend` choice end to end through the binary: `verify` agrees within the
+//! documented tolerance, `gpu` without an adapter is a clear error, `auto` falls back to
+//! the CPU. GPU-needing tests skip loudly without an adapter, and fail instead under
+//! `CREDITFLOW_REQUIRE_GPU=1`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_creditflow"))
+}
+
+fn batch_file(name: &str, args: &[&str]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "creditflow-backend-{}-{name}.jsonl",
+        std::process::id()
+    ));
+    let out = bin()
+        .arg("gen")
+        .args(args)
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    path
+}
+
+fn have_gpu() -> bool {
+    if creditflow::gpu::Gpu::shared().is_ok() {
+        return true;
+    }
+    if std::env::var("CREDITFLOW_REQUIRE_GPU").as_deref() == Ok("1") {
+        panic!("no GPU adapter, and CREDITFLOW_REQUIRE_GPU=1");
+    }
+    eprintln!(
+        "SKIPPED: no GPU adapter (install mesa-vulkan-drivers for lavapipe); set CREDITFLOW_REQUIRE_GPU=1 to fail instead"
+    );
+    false
+}
+
+#[test]
+fn verify_agrees_within_tolerance_on_sampled_episodes_and_games() {
+    if !have_gpu() {
+        return;
+    }
+    let eps = batch_file(
+        "verify",
+        &[
+            "--episodes",
+            "60",
+            "--agents",
+            "3",
+            "--messages",
+            "12",
+            "--topology",
+            "dag",
+            "--seed",
+            "5",
+        ],
+    );
+    for extra in [
+        vec!["--method", "permutation", "--samples", "64"],
+        vec![
+            "--method",
+            "permutation",
+            "--samples",
+            "64",
+            "--message-credit",
+            "shapley",
+            "--aggregate",
+            "min",
+            "--link",
+            "logistic",
+        ],
+        vec![
+            "--method",
+            "permutation",
+            "--samples",
+            "64",
+            "--players",
+            "agents",
+            "--aggregate",
+            "max",
+            "--link",
+            "saturating",
+        ],
+    ] {
+        let out = bin().arg("verify").arg(&eps).args(&extra).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{extra:?}:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("within tolerance"), "{text}");
+        assert!(text.contains("agents[].credit"), "{text}");
+    }
+    let _ = std::fs::remove_file(eps);
+}
+
+#[test]
+fn gpu_backend_without_an_adapter_is_a_clear_error_and_auto_falls_back() {
+    let eps = batch_file(
+        "noadapter",
+        &["--episodes", "5", "--messages", "20", "--seed", "1"],
+    );
+    let out = bin()
+        .args([
+            "score",
+            "--backend",
+            "gpu",
+            "--method",
+            "permutation",
+            "--samples",
+            "8",
+        ])
+        .arg(&eps)
+        .env("WGPU_ADAPTER_NAME", "no-such-adapter-anywhere")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no GPU adapter"), "{err}");
+    let out = bin()
+        .args([
+            "score",
+            "--backend",
+            "auto",
+            "--method",
+            "permutation",
+            "--samples",
+            "8",
+        ])
+        .arg(&eps)
+        .env("WGPU_ADAPTER_NAME", "no-such-adapter-anywhere")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("on cpu"));
+    let _ = std::fs::remove_file(eps);
+}
