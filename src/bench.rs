@@ -110,16 +110,7 @@ pub fn bench_episodes(spec: &GenOptions, samples: u64, how: Walk) -> BenchRow {
     timed(name, marginals, || {
         (0..batch.len()).into_par_iter().for_each(|r| {
             let view = batch.episode(r);
-            let unions: Vec<Vec<usize>> = view
-                .messages_by_agent()
-                .into_iter()
-                .filter(|m| !m.is_empty())
-                .map(|m| {
-                    m.into_iter()
-                        .map(|x| view.players[x as usize] as usize)
-                        .collect()
-                })
-                .collect();
+            let unions: Vec<Vec<usize>> = view.unions();
             let mut g = Surrogate::new(view, ModelParams::default(), Level::Messages);
             std::hint::black_box(permutation::owen_walk(
                 &mut g, &unions, r as u32, 0, &opts, how,

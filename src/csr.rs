@@ -276,6 +276,30 @@ impl<'a> EpisodeView<'a> {
         self.group_scores.len() != self.len()
     }
 
+    /// Agents with at least one message, in agent order: the players of the agent game.
+    pub fn active_agents(&self) -> Vec<u32> {
+        self.messages_by_agent()
+            .iter()
+            .enumerate()
+            .filter(|(_, ms)| !ms.is_empty())
+            .map(|(a, _)| a as u32)
+            .collect()
+    }
+
+    /// The Owen unions of the message game: per active agent (in agent order), its
+    /// message-game players in message order.
+    pub fn unions(&self) -> Vec<Vec<usize>> {
+        self.messages_by_agent()
+            .into_iter()
+            .filter(|ms| !ms.is_empty())
+            .map(|ms| {
+                ms.into_iter()
+                    .map(|m| self.players[m as usize] as usize)
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The messages of each agent, in order: `result[a]` lists record-local message indices.
     pub fn messages_by_agent(&self) -> Vec<Vec<u32>> {
         let mut out = vec![Vec::new(); self.meta.agent_count as usize];

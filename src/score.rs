@@ -95,19 +95,6 @@ fn too_large(ep: &Episode, field: &str, msg: String) -> RecordError {
     )
 }
 
-/// The unions of the message game: per active agent, its players.
-fn unions(view: &EpisodeView) -> Vec<Vec<usize>> {
-    view.messages_by_agent()
-        .into_iter()
-        .filter(|ms| !ms.is_empty())
-        .map(|ms| {
-            ms.into_iter()
-                .map(|m| view.players[m as usize] as usize)
-                .collect()
-        })
-        .collect()
-}
-
 /// Spreads compact (active-agent) values onto all agents of the episode.
 fn expand(active: &[u32], agent_count: usize, compact: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; agent_count];
@@ -201,7 +188,7 @@ fn surrogate_raw(
     let owen_path = !want_msgs || owen;
     let (method, closed_ok) = choose_method(&view, opts);
     let sum_by_union = |msgs: &[f64]| -> Vec<f64> {
-        unions(&view)
+        view.unions()
             .iter()
             .map(|u| u.iter().map(|&p| msgs[p]).sum())
             .collect()
@@ -236,7 +223,7 @@ fn surrogate_raw(
                 let mut mg = Surrogate::new(view, opts.model, Level::Messages);
                 let table = exact::value_table(&mut mg);
                 if owen {
-                    raw.messages = exact::owen_from_table(&table, &unions(&view));
+                    raw.messages = exact::owen_from_table(&table, &view.unions());
                     raw.agents = expand(&active, agent_count, &sum_by_union(&raw.messages));
                 } else {
                     raw.messages = exact::shapley_from_table(&table);
@@ -274,7 +261,7 @@ fn surrogate_raw(
             let s = &opts.sampling;
             if want_msgs && owen {
                 let mut mg = Surrogate::new(view, opts.model, Level::Messages);
-                let (pm, pa) = sampler.owen(&mut mg, &unions(&view), record, s);
+                let (pm, pa) = sampler.owen(&mut mg, &view.unions(), record, s);
                 raw.agents = expand(&active, agent_count, &sum_by_union(&pm.mean));
                 raw.agents_se = expand(&active, agent_count, &pa.se);
                 set_messages(&mut raw, pm);

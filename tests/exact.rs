@@ -3,6 +3,8 @@
 
 mod common;
 
+use creditflow::bench::random_mobius;
+
 use common::*;
 use creditflow::csr::NO_AGENT;
 use creditflow::estimate::{Method, closed_form, exact};
@@ -42,19 +44,6 @@ fn airport_game() {
         }
         assert_close(phi[i], want, 1e-12, &format!("airport player {i}"));
     }
-}
-
-fn random_mobius(n: usize, terms: usize, max_order: usize, seed: u64) -> Vec<(f64, Vec<u32>)> {
-    let mut s = creditflow::sample::Stream::new(seed, 0, 0, 99);
-    (0..terms)
-        .map(|_| {
-            let order = s.bounded(max_order as u32) as usize + 1;
-            let mut set: Vec<u32> = (0..order).map(|_| s.bounded(n as u32)).collect();
-            set.sort_unstable();
-            set.dedup();
-            (2.0 * s.uniform() - 1.0, set)
-        })
-        .collect()
 }
 
 #[test]
@@ -166,16 +155,7 @@ fn surrogate_closed_form_equals_enumeration_on_every_topology() {
                 let table = exact::value_table(&mut mg);
                 let flat = exact::shapley_from_table(&table);
                 let closed = closed_form::message_shapley(&view, alpha);
-                let unions: Vec<Vec<usize>> = view
-                    .messages_by_agent()
-                    .into_iter()
-                    .filter(|m| !m.is_empty())
-                    .map(|m| {
-                        m.into_iter()
-                            .map(|x| view.players[x as usize] as usize)
-                            .collect()
-                    })
-                    .collect();
+                let unions: Vec<Vec<usize>> = view.unions();
                 let owen = exact::owen_from_table(&table, &unions);
                 let owen_closed = closed_form::message_owen(&view, alpha);
                 for j in 0..flat.len() {

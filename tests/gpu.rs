@@ -174,16 +174,7 @@ fn reference(
         JobGame::SurrogateOwen => {
             let view = b.episode(job.record as usize);
             let mut g = Surrogate::new(view, *model, Level::Messages);
-            let unions: Vec<Vec<usize>> = view
-                .messages_by_agent()
-                .into_iter()
-                .filter(|ms| !ms.is_empty())
-                .map(|ms| {
-                    ms.into_iter()
-                        .map(|m| view.players[m as usize] as usize)
-                        .collect()
-                })
-                .collect();
+            let unions: Vec<Vec<usize>> = view.unions();
             let (p, u) = permutation::owen(&mut g, &unions, job.ordinal, job.tag, s);
             JobResult {
                 players: p,
@@ -370,16 +361,7 @@ fn exact_reference(b: &CsrBatch, games: &GameBatch, job: &Job, model: &ModelPara
         },
         JobGame::SurrogateOwen => {
             let view = b.episode(job.record as usize);
-            let unions: Vec<Vec<usize>> = view
-                .messages_by_agent()
-                .into_iter()
-                .filter(|ms| !ms.is_empty())
-                .map(|ms| {
-                    ms.into_iter()
-                        .map(|m| view.players[m as usize] as usize)
-                        .collect()
-                })
-                .collect();
+            let unions: Vec<Vec<usize>> = view.unions();
             let table = exact::value_table(&mut surrogate(Level::Messages));
             let p = exact::owen_from_table(&table, &unions);
             let sums = unions

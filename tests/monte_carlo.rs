@@ -3,23 +3,12 @@
 
 mod common;
 
+use creditflow::bench::random_mobius;
+
 use common::*;
 use creditflow::estimate::{SampleOptions, exact, permutation};
 use creditflow::game::{Evaluator, Level, Mobius, ModelParams, Surrogate};
 use creditflow::generate::Topology;
-
-fn random_mobius(n: usize, terms: usize, max_order: usize, seed: u64) -> Vec<(f64, Vec<u32>)> {
-    let mut s = creditflow::sample::Stream::new(seed, 1, 0, 98);
-    (0..terms)
-        .map(|_| {
-            let order = s.bounded(max_order as u32) as usize + 1;
-            let mut set: Vec<u32> = (0..order).map(|_| s.bounded(n as u32)).collect();
-            set.sort_unstable();
-            set.dedup();
-            (2.0 * s.uniform() - 1.0, set)
-        })
-        .collect()
-}
 
 fn opts(samples: u64, seed: u64) -> SampleOptions {
     SampleOptions {
@@ -137,16 +126,7 @@ fn efficiency_holds_in_every_sample() {
         let mut mg = Surrogate::new(view, ModelParams::default(), Level::Messages);
         let n = mg.players();
         let total = mg.value_mask((1u64 << n) - 1) - mg.value_mask(0);
-        let unions: Vec<Vec<usize>> = view
-            .messages_by_agent()
-            .into_iter()
-            .filter(|m| !m.is_empty())
-            .map(|m| {
-                m.into_iter()
-                    .map(|x| view.players[x as usize] as usize)
-                    .collect()
-            })
-            .collect();
+        let unions: Vec<Vec<usize>> = view.unions();
         for seed in 0..10 {
             let (pm, pa) = permutation::owen(&mut mg, &unions, r as u32, 0, &opts(2, seed));
             let s: f64 = pm.mean.iter().sum();
@@ -179,16 +159,7 @@ fn permutation_and_owen_sampling_are_unbiased_on_episodes() {
             });
             let mut mg = Surrogate::new(view, params, Level::Messages);
             let table = exact::value_table(&mut mg);
-            let unions: Vec<Vec<usize>> = view
-                .messages_by_agent()
-                .into_iter()
-                .filter(|m| !m.is_empty())
-                .map(|m| {
-                    m.into_iter()
-                        .map(|x| view.players[x as usize] as usize)
-                        .collect()
-                })
-                .collect();
+            let unions: Vec<Vec<usize>> = view.unions();
             let owen_exact = exact::owen_from_table(&table, &unions);
             check_unbiased_and_honest(&format!("{topo:?} owen"), &owen_exact, 150, |seed| {
                 let (pm, _) = permutation::owen(&mut mg, &unions, r as u32, 0, &opts(32, seed));

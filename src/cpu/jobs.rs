@@ -292,7 +292,7 @@ impl JobShape {
                 let groups = view.group_scores.len() as u64;
                 let owned = view.meta.player_count as u64;
                 let (level, players) = match job.game {
-                    JobGame::SurrogateAgents => (Level::Agents, active_agents(&view).len() as u32),
+                    JobGame::SurrogateAgents => (Level::Agents, view.active_agents().len() as u32),
                     _ => (Level::Messages, view.meta.player_count),
                 };
                 let (union_offsets, union_members, owen) = if job.game == JobGame::SurrogateOwen {
@@ -390,26 +390,13 @@ fn largest(offsets: &[u32], owen: bool) -> u32 {
     offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
 }
 
-/// Agents with at least one message, in agent order (the players of the agent game).
-pub fn active_agents(view: &EpisodeView) -> Vec<u32> {
-    view.messages_by_agent()
-        .iter()
-        .enumerate()
-        .filter(|(_, ms)| !ms.is_empty())
-        .map(|(a, _)| a as u32)
-        .collect()
-}
-
 /// The Owen unions of the message game: per active agent (in agent order), its players in
 /// message order, as CSR (offsets from 0, members).
 pub fn agent_unions(view: &EpisodeView) -> (Vec<u32>, Vec<u32>) {
     let mut offsets = vec![0u32];
     let mut members = Vec::new();
-    for ms in view.messages_by_agent() {
-        if ms.is_empty() {
-            continue;
-        }
-        members.extend(ms.iter().map(|&m| view.players[m as usize]));
+    for u in view.unions() {
+        members.extend(u.iter().map(|&p| p as u32));
         offsets.push(members.len() as u32);
     }
     (offsets, members)
