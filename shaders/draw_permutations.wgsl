@@ -5,7 +5,8 @@
 // Per pair: shuffle the union order 0..m (Fisher-Yates, i = m-1 down to 1,
 // j = bounded(i + 1)); then, in union-index order, copy each union's members to where
 // that union lands in the concatenation and shuffle them in place. One thread per pair;
-// its 2m words of scratch hold the union order and each union's start.
+// its 2m words of scratch hold the union order and each union's start. The slice lookup
+// and loop check are shared/jobs.wgsl.
 
 @group(0) @binding(0) var<uniform> config: Config;
 @group(0) @binding(1) var<storage, read> slices: array<Slice>;
@@ -13,35 +14,6 @@
 @group(0) @binding(3) var<storage, read_write> scratch: array<u32>;
 @group(0) @binding(4) var<storage, read_write> perms: array<u32>;
 @group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
-
-// The last slice whose first pair thread is <= t.
-fn slice_of(t: u32) -> u32 {
-    var lo = 0u;
-    var hi = config.slice_count;
-    while (hi - lo > 1u) {
-        let mid = (lo + hi) / 2u;
-        if (slices[mid].thread_first <= t) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
-
-// Some drivers stop an invocation's loops after a fixed number of iterations in all
-// (Mesa's llvmpipe: 65535), silently. Once that budget is spent every further loop runs
-// its body at most once, so this loop of `config.canary` (2, a runtime value so that it is
-// not unrolled) runs short exactly when some loop of this thread may have been cut.
-fn check_loops(bit: u32) {
-    var runs = 0u;
-    for (var i = 0u; i < config.canary; i += 1u) {
-        runs += 1u;
-    }
-    if (runs != config.canary) {
-        atomicOr(&status[0], bit);
-    }
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

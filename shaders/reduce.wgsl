@@ -4,7 +4,8 @@
 //
 // One thread per row, two passes over the slice's pairs in f32 with Kahan-compensated
 // sums: the mean, then the sum of squared deviations from it. The CPU merges the rows of
-// successive chunks in f64 (Chan et al.), so f32 only ever sums one chunk.
+// successive chunks in f64 (Chan et al.), so f32 only ever sums one chunk. The slice
+// lookup (`slice_of_row`) and loop check are shared/jobs.wgsl.
 
 @group(0) @binding(0) var<uniform> config: Config;
 @group(0) @binding(1) var<storage, read> slices: array<Slice>;
@@ -12,21 +13,6 @@
 @group(0) @binding(3) var<storage, read> marginals: array<f32>;
 @group(0) @binding(4) var<storage, read_write> moments: array<Moments>;
 @group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
-
-// The last slice whose first row thread is <= t.
-fn slice_of_row(t: u32) -> u32 {
-    var lo = 0u;
-    var hi = config.slice_count;
-    while (hi - lo > 1u) {
-        let mid = (lo + hi) / 2u;
-        if (slices[mid].row_first <= t) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
 
 // Pair k's value of `row`.
 fn row_value(s: Slice, row: u32, k: u32) -> f32 {
@@ -41,20 +27,6 @@ fn row_value(s: Slice, row: u32, k: u32) -> f32 {
         sum += marginals[base + words[members + j]];
     }
     return sum;
-}
-
-// Some drivers stop an invocation's loops after a fixed number of iterations in all
-// (Mesa's llvmpipe: 65535), silently. Once that budget is spent every further loop runs
-// its body at most once, so this loop of `config.canary` (2, a runtime value so that it is
-// not unrolled) runs short exactly when some loop of this thread may have been cut.
-fn check_loops(bit: u32) {
-    var runs = 0u;
-    for (var i = 0u; i < config.canary; i += 1u) {
-        runs += 1u;
-    }
-    if (runs != config.canary) {
-        atomicOr(&status[0], bit);
-    }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -37,8 +37,10 @@ fn philox_round(c: vec4<u32>, k: vec2<u32>) -> vec4<u32> {
 }
 
 // One Philox4x32-10 block: ten rounds, the key bumped by the Weyl constants between
-// rounds. Written out rather than looped: some drivers (Mesa's llvmpipe) cap the loop
-// iterations of one invocation, and a round loop would spend 2.5 of them per draw.
+// rounds. Written out rather than looped, on purpose: some drivers (Mesa's llvmpipe) cap
+// the loop iterations of one invocation, and a round loop would spend 2.5 of them per
+// draw (and count against the loop budget the chunk planner, src/cpu/config.rs, allows
+// a thread). Keep the repetition.
 fn philox4x32_10(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     let w = vec2<u32>(PHILOX_W0, PHILOX_W1);
     var k = key;

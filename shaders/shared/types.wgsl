@@ -2,7 +2,8 @@
 //
 // Mirrored field for field by src/cpu/types.rs (`#[repr(C)]`, `u32`/`f32` only); the
 // naga test in tests/shaders.rs checks that sizes, offsets and constants agree. WGSL has
-// no includes: the Rust side concatenates this file, shared/philox.wgsl and one kernel.
+// no includes: the Rust side concatenates this file, the other shared files a kernel
+// lists (src/gpu/shaders.rs) and the kernel.
 
 // Threads per workgroup of every kernel (`cpu::types::WORKGROUP_SIZE`).
 const WORKGROUP_SIZE: u32 = 64u;

@@ -1,15 +1,27 @@
 //! The WGSL sources and what the Rust side expects of each kernel: its bindings in order.
 //!
-//! WGSL has no includes. Every kernel is compiled as the concatenation of
-//! `shaders/shared/types.wgsl`, `shaders/shared/philox.wgsl` and the kernel's own file;
-//! each file is valid WGSL as written (no templating), and constants shared with Rust are
-//! WGSL `const`s mirrored in [`crate::cpu::types`]. `tests/shaders.rs` validates every
-//! concatenation with naga and checks layouts and bindings against this file.
+//! WGSL has no includes. Every kernel is compiled as the concatenation of the shared files
+//! it lists ([`Kernel::shared`], from `shaders/shared/`) and its own file; each file is
+//! WGSL as written (no templating), and constants shared with Rust are WGSL `const`s
+//! mirrored in [`crate::cpu::types`]. `types.wgsl` and `philox.wgsl` stand alone; the
+//! other shared files read bindings that each kernel declares itself (WGSL resolves
+//! module-scope names in any order), so they are valid within the kernels that list
+//! them. `tests/shaders.rs` validates every concatenation with naga and checks layouts
+//! and bindings against this file.
 
 /// `shaders/shared/types.wgsl`.
 pub const TYPES_WGSL: &str = include_str!("../../shaders/shared/types.wgsl");
 /// `shaders/shared/philox.wgsl`.
 pub const PHILOX_WGSL: &str = include_str!("../../shaders/shared/philox.wgsl");
+/// `shaders/shared/jobs.wgsl`: slice lookup and the loop-cap check (reads the kernel's
+/// `config`, `slices` and `status`).
+pub const JOBS_WGSL: &str = include_str!("../../shaders/shared/jobs.wgsl");
+/// `shaders/shared/pairs.wgsl`: the forward and reverse walk of a drawn permutation and
+/// the pair mean (reads the kernel's `perms`, writes its `marginals`).
+pub const PAIRS_WGSL: &str = include_str!("../../shaders/shared/pairs.wgsl");
+/// `shaders/shared/surrogate.wgsl`: the surrogate value model in f32 (reads the kernel's
+/// `config`, `words` and `scratch`).
+pub const SURROGATE_WGSL: &str = include_str!("../../shaders/shared/surrogate.wgsl");
 
 /// How a kernel binds one buffer (group 0, bindings in order from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +34,14 @@ pub enum Binding {
     ReadWrite,
 }
 
-/// One compute kernel: its file and its bindings. The entry point is always `main`.
+/// One compute kernel: the shared files it needs, its file and its bindings. The entry
+/// point is always `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernel {
     /// File stem under `shaders/` (and of its CPU twin under `src/cpu/`).
     pub name: &'static str,
+    /// The shared sources it needs, in order, [`TYPES_WGSL`] first.
+    pub shared: &'static [&'static str],
     /// The kernel's own source.
     pub source: &'static str,
     /// Its bindings, binding i at index i.
@@ -38,6 +53,7 @@ use Binding::{ReadOnly, ReadWrite, Uniform};
 /// Raw Philox blocks: cases, blocks.
 pub const PHILOX_KAT: Kernel = Kernel {
     name: "philox_kat",
+    shared: &[TYPES_WGSL, PHILOX_WGSL],
     source: include_str!("../../shaders/philox_kat.wgsl"),
     bindings: &[ReadOnly, ReadWrite],
 };
@@ -45,6 +61,7 @@ pub const PHILOX_KAT: Kernel = Kernel {
 /// Loop iteration counts: cases, counts.
 pub const LOOP_PROBE: Kernel = Kernel {
     name: "loop_probe",
+    shared: &[TYPES_WGSL],
     source: include_str!("../../shaders/loop_probe.wgsl"),
     bindings: &[ReadOnly, ReadWrite],
 };
@@ -52,6 +69,7 @@ pub const LOOP_PROBE: Kernel = Kernel {
 /// Bounded draws: cases, draws.
 pub const DRAW_BOUNDED: Kernel = Kernel {
     name: "draw_bounded",
+    shared: &[TYPES_WGSL, PHILOX_WGSL],
     source: include_str!("../../shaders/draw_bounded.wgsl"),
     bindings: &[ReadOnly, ReadWrite],
 };
@@ -59,6 +77,7 @@ pub const DRAW_BOUNDED: Kernel = Kernel {
 /// Permutations: config, slices, words, scratch, perms, status.
 pub const DRAW_PERMUTATIONS: Kernel = Kernel {
     name: "draw_permutations",
+    shared: &[TYPES_WGSL, PHILOX_WGSL, JOBS_WGSL],
     source: include_str!("../../shaders/draw_permutations.wgsl"),
     bindings: &[Uniform, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite],
 };
@@ -66,6 +85,7 @@ pub const DRAW_PERMUTATIONS: Kernel = Kernel {
 /// Surrogate marginals: config, slices, games, words, perms, scratch, marginals, status.
 pub const SAMPLE_SURROGATE: Kernel = Kernel {
     name: "sample_surrogate",
+    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL],
     source: include_str!("../../shaders/sample_surrogate.wgsl"),
     bindings: &[
         Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
@@ -75,6 +95,7 @@ pub const SAMPLE_SURROGATE: Kernel = Kernel {
 /// Möbius marginals: config, slices, games, words, perms, scratch, marginals, status.
 pub const SAMPLE_MOBIUS: Kernel = Kernel {
     name: "sample_mobius",
+    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL],
     source: include_str!("../../shaders/sample_mobius.wgsl"),
     bindings: &[
         Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
@@ -84,6 +105,7 @@ pub const SAMPLE_MOBIUS: Kernel = Kernel {
 /// Table marginals: config, slices, games, words, perms, marginals, status.
 pub const SAMPLE_TABLE: Kernel = Kernel {
     name: "sample_table",
+    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL],
     source: include_str!("../../shaders/sample_table.wgsl"),
     bindings: &[
         Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite,
@@ -93,6 +115,7 @@ pub const SAMPLE_TABLE: Kernel = Kernel {
 /// Exact enumeration of surrogate games: config, slices, games, words, scratch, values, status.
 pub const EXACT_SURROGATE: Kernel = Kernel {
     name: "exact_surrogate",
+    shared: &[TYPES_WGSL, JOBS_WGSL, SURROGATE_WGSL],
     source: include_str!("../../shaders/exact_surrogate.wgsl"),
     bindings: &[
         Uniform, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
@@ -102,6 +125,7 @@ pub const EXACT_SURROGATE: Kernel = Kernel {
 /// Row moments: config, slices, words, marginals, moments, status.
 pub const REDUCE: Kernel = Kernel {
     name: "reduce",
+    shared: &[TYPES_WGSL, JOBS_WGSL],
     source: include_str!("../../shaders/reduce.wgsl"),
     bindings: &[Uniform, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite],
 };
@@ -120,8 +144,10 @@ pub const KERNELS: [Kernel; 9] = [
 ];
 
 impl Kernel {
-    /// The module wgpu compiles: the shared files, then the kernel.
+    /// The module wgpu compiles: the shared files it lists, then the kernel.
     pub fn module_source(&self) -> String {
-        [TYPES_WGSL, PHILOX_WGSL, self.source].join("\n")
+        let mut parts = self.shared.to_vec();
+        parts.push(self.source);
+        parts.join("\n")
     }
 }
