@@ -12,6 +12,7 @@ use std::hint::black_box;
 use std::io::Cursor;
 use std::time::Duration;
 
+use creditflow::backend::BackendChoice;
 use creditflow::bench::{generated_episodes, random_mobius};
 use creditflow::csr::CsrBatch;
 use creditflow::estimate::permutation::{self, Walk, Welford};
@@ -155,35 +156,55 @@ fn reduce(c: &mut Criterion) {
     g.finish();
 }
 
+/// End to end (parse → validate → CSR → sample → write), permutation method, with one of
+/// episodes, messages per episode and samples varied around (200, 32, 256) at a time:
+/// the scaling table of docs/benchmarks.md. On the GPU backend too when a hardware
+/// adapter exists.
 fn end_to_end(c: &mut Criterion) {
-    let mut g = c.benchmark_group("end_to_end");
-    for (episodes, messages, method) in [
-        (500u64, 8u32, Method::Auto),
-        (200, 32, Method::Auto),
-        (200, 32, Method::Permutation),
-    ] {
-        let text = jsonl(&spec(episodes, messages)).join("\n");
-        let opts = RunOptions {
-            score: ScoreOptions {
-                method,
-                sampling: SampleOptions {
-                    samples: 256,
-                    ..SampleOptions::default()
-                },
-                ..ScoreOptions::default()
-            },
-            ..RunOptions::default()
-        };
-        g.throughput(Throughput::Elements(episodes));
-        let id = BenchmarkId::new(format!("{}msgs/{}", messages, method.name()), episodes);
-        g.bench_with_input(id, &text, |b, text| {
-            b.iter(|| {
-                let mut out = Vec::new();
-                black_box(run_score(Cursor::new(text.as_bytes()), &mut out, &opts, |_| {}).unwrap())
-            })
-        });
+    let base = (200u64, 32u32, 256u64);
+    let mut cases: Vec<(&str, u64, (u64, u32, u64))> = Vec::new();
+    for e in [50u64, 200, 800] {
+        cases.push(("episodes", e, (e, base.1, base.2)));
     }
-    g.finish();
+    for m in [8u32, 32, 128] {
+        cases.push(("messages", m as u64, (base.0, m, base.2)));
+    }
+    for s in [64u64, 256, 1024] {
+        cases.push(("samples", s, (base.0, base.1, s)));
+    }
+    let mut backends = vec![("cpu", BackendChoice::Cpu)];
+    // A software adapter (lavapipe) proves correctness, not speed: bench hardware only.
+    if matches!(creditflow::backend::use_gpu(BackendChoice::Auto), Ok(true)) {
+        backends.push(("gpu", BackendChoice::Gpu));
+    }
+    for (backend_name, backend) in backends {
+        let mut g = c.benchmark_group(format!("end_to_end_{backend_name}"));
+        for &(axis, value, (episodes, messages, samples)) in &cases {
+            let text = jsonl(&spec(episodes, messages)).join("\n");
+            let opts = RunOptions {
+                score: ScoreOptions {
+                    method: Method::Permutation,
+                    sampling: SampleOptions {
+                        samples,
+                        ..SampleOptions::default()
+                    },
+                    ..ScoreOptions::default()
+                },
+                backend,
+                ..RunOptions::default()
+            };
+            g.throughput(Throughput::Elements(episodes));
+            g.bench_with_input(BenchmarkId::new(axis, value), &text, |b, text| {
+                b.iter(|| {
+                    let mut out = Vec::new();
+                    black_box(
+                        run_score(Cursor::new(text.as_bytes()), &mut out, &opts, |_| {}).unwrap(),
+                    )
+                })
+            });
+        }
+        g.finish();
+    }
 }
 
 fn config() -> Criterion {
