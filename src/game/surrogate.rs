@@ -129,18 +129,10 @@ impl<'a> Surrogate<'a> {
         let n = view.len();
         // Agents without messages are null players: the agent game keeps only active
         // agents, numbered in agent order (see `agent_of`).
+        let agent_of = view.active_agents();
         let mut compact = vec![NO_AGENT; view.meta.agent_count as usize];
-        let mut agent_of = Vec::new();
-        for &a in view.authors {
-            if a != NO_AGENT && compact[a as usize] == NO_AGENT {
-                compact[a as usize] = 0;
-            }
-        }
-        for (a, c) in compact.iter_mut().enumerate() {
-            if *c == 0 {
-                *c = agent_of.len() as u32;
-                agent_of.push(a as u32);
-            }
+        for (p, &a) in agent_of.iter().enumerate() {
+            compact[a as usize] = p as u32;
         }
         let players = match level {
             Level::Agents => agent_of.len(),
