@@ -45,14 +45,8 @@ use crate::estimate::{McEstimate, exact};
 use crate::game::{Evaluator, Mobius, ModelParams, Surrogate, Table};
 use types::{Config, Slice};
 
-/// Pairs per job, as `permutation` counts them: `samples` rounded up to pairs (at least
-/// one), or the adaptive budget `max_samples`.
-pub fn pair_budget(opts: &SampleOptions) -> u64 {
-    match opts.target_se {
-        None => opts.samples.div_ceil(2).max(1),
-        Some(_) => opts.max_samples.div_ceil(2).max(1),
-    }
-}
+/// Pairs per job: the CPU estimators' rule, so both paths draw the same pairs.
+pub use crate::estimate::permutation::pair_budget;
 
 /// The shared body of the three sampling twins: thread (slice, pair) walks its
 /// permutation forwards, then reversed, with the slice's evaluator, and stores the pair

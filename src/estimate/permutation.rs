@@ -108,8 +108,9 @@ pub struct McEstimate {
     pub samples: u64,
 }
 
-/// Number of pairs to draw in one go and whether to keep going after them.
-fn pair_budget(opts: &SampleOptions) -> u64 {
+/// Pairs to draw per record: `samples` rounded up to pairs (at least one), or the
+/// adaptive budget `max_samples`. The GPU twins plan with the same rule.
+pub fn pair_budget(opts: &SampleOptions) -> u64 {
     match opts.target_se {
         None => opts.samples.div_ceil(2).max(1),
         Some(_) => opts.max_samples.div_ceil(2).max(1),
