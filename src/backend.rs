@@ -7,12 +7,12 @@
 //! for with `--backend gpu`, because it is far slower than the CPU path (it exists to
 //! prove correctness: see docs/semantics.md).
 
-use crate::cpu::{GameBatch, Job, JobGame};
 use crate::csr::CsrBatch;
+use crate::engine::{GameBatch, Job, JobGame};
 use crate::error::RecordError;
 use crate::gpu::{Gpu, GpuError};
+use crate::model::{GameForm, Record};
 use crate::score::{McGame, Precomputed, ScoreOptions, mc_requests};
-use crate::validate::{GameForm, Record};
 
 /// Where Monte Carlo estimates are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

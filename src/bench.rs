@@ -11,13 +11,14 @@ use crate::estimate::SampleOptions;
 use crate::estimate::permutation::{self, Walk};
 use crate::game::{Level, Mobius, ModelParams, Surrogate};
 use crate::generate::{GenOptions, Topology, episode};
-use crate::sample::Stream;
-use crate::validate::{Episode, Record, ValidateOptions, parse_and_validate};
+use crate::model::{Episode, Record};
+use crate::stream::Stream;
+use crate::validate::{ValidateOptions, parse_and_validate};
 
 /// A random Möbius game: `terms` terms of order 1..=`max_order` over `n` players,
 /// coefficients uniform in [−1, 1], drawn from the stream of `seed`.
 pub fn random_mobius(n: usize, terms: usize, max_order: usize, seed: u64) -> Vec<(f64, Vec<u32>)> {
-    let mut s = Stream::new(seed, 0, 0, crate::sample::tag::GENERATE);
+    let mut s = Stream::new(seed, 0, 0, crate::stream::tag::GENERATE);
     (0..terms)
         .map(|_| {
             let order = s.bounded(max_order as u32) as usize + 1;

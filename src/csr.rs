@@ -9,7 +9,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::validate::Episode;
+use crate::model::Episode;
 
 /// Marks an environment message in [`CsrBatch::authors`] and [`CsrBatch::players`].
 pub const NO_AGENT: u32 = u32::MAX;

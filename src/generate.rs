@@ -14,7 +14,7 @@ use std::io::Write;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::sample::{Stream, tag};
+use crate::stream::{Stream, tag};
 
 /// Provenance shape of generated episodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

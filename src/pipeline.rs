@@ -14,9 +14,10 @@ use crate::backend::{self, BackendChoice};
 use crate::csr::CsrBuilder;
 use crate::error::{Error, ErrorKind, RecordError};
 use crate::gpu::GpuError;
+use crate::model::Record;
 use crate::output::{ErrorOut, OutRecord};
 use crate::score::{Precomputed, ScoreOptions, score_record, score_record_using};
-use crate::validate::{Record, parse_and_validate};
+use crate::validate::parse_and_validate;
 
 /// Options of a `score` run.
 #[derive(Debug, Clone, Copy)]

@@ -7,14 +7,15 @@ use crate::estimate::{
     AUTO_EXACT_PLAYERS, McEstimate, Method, SampleOptions, closed_form, exact, permutation,
 };
 use crate::game::{Evaluator, Level, Mobius, ModelParams, Surrogate, Table, calibrate};
+use crate::model::{Episode, Game, GameForm, Record};
 use crate::output::FirstError;
 use crate::output::{AgentCredit, EpisodeOut, GameOut, MessageCredit, OutRecord, clean};
-use crate::sample::tag;
 use crate::signals::{
     FirstErrorMethod, SignalOptions, Split, first_error_counterfactual, first_error_label,
     preference_pairs, repair_rewards, split_by_labels,
 };
-use crate::validate::{Episode, Game, GameForm, Record, ValidateOptions};
+use crate::stream::tag;
+use crate::validate::ValidateOptions;
 
 /// Which credits to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 
 use crate::csr::{EpisodeView, NO_AGENT};
 use crate::game::{Level, Link, ModelParams, Surrogate};
-use crate::validate::Episode;
+use crate::model::Episode;
 
 /// How success-branch message rewards are split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use crate::error::{ErrorKind, RecordError};
-use crate::record::{RawAlternative, RawGame, RawRecord};
+use crate::model::{Episode, Game, GameForm, Message, Record};
+use crate::schema::{InputGame, InputRecord};
 
 /// Most players a table game may have: the table holds 2^players numbers.
 pub const MAX_TABLE_PLAYERS: u32 = 20;
@@ -44,97 +45,6 @@ impl Default for ValidateOptions {
     }
 }
 
-/// A validated message. Indices are local to the episode.
-#[derive(Debug, Clone)]
-pub struct Message {
-    /// The message id (its index as text when the input gave none).
-    pub id: String,
-    /// Index into [`Episode::agents`], `None` for environment messages.
-    pub agent: Option<u32>,
-    /// Indices of parent messages, each smaller than this message's index.
-    pub parents: Vec<u32>,
-    /// The score as given (None when absent).
-    pub score: Option<f64>,
-    /// Index into [`Episode::group_scores`].
-    pub group: u32,
-    /// Marked `"final": true`.
-    pub is_final: bool,
-    /// The message text, kept for preference pairs.
-    pub text: Option<serde_json::Value>,
-    /// Alternative responses, kept for preference pairs.
-    pub alternatives: Vec<RawAlternative>,
-}
-
-/// A validated episode (DESIGN §2.1).
-#[derive(Debug, Clone)]
-pub struct Episode {
-    /// Record id.
-    pub id: String,
-    /// 1-based input line.
-    pub line: u64,
-    /// 0-based position among the input's records; keys the random stream.
-    pub ordinal: u64,
-    /// Agent names; message `agent` fields index into this.
-    pub agents: Vec<String>,
-    /// Messages in causal order.
-    pub messages: Vec<Message>,
-    /// q_G per redundancy group: the members' common score, or the structural score.
-    pub group_scores: Vec<f64>,
-    /// True when no message had a score and structural credit applies.
-    pub structural: bool,
-    /// R.
-    pub reward: f64,
-    /// R0, when the input gave one.
-    pub baseline: Option<f64>,
-    /// Success as given or as `reward >= threshold`.
-    pub success: bool,
-    /// Measured coalition values, length 2^agents.
-    pub coalition_values: Option<Vec<f64>>,
-}
-
-/// The two forms of a general game.
-#[derive(Debug, Clone)]
-pub enum GameForm {
-    /// Sparse Möbius terms: coefficient and a sorted, duplicate-free player set.
-    Mobius(Vec<(f64, Vec<u32>)>),
-    /// v(S) for every bitmask S (length 2^players).
-    Table(Vec<f64>),
-}
-
-/// A validated game record (DESIGN §2.2).
-#[derive(Debug, Clone)]
-pub struct Game {
-    /// Record id.
-    pub id: String,
-    /// 1-based input line.
-    pub line: u64,
-    /// 0-based position among the input's records.
-    pub ordinal: u64,
-    /// Number of players.
-    pub players: u32,
-    /// The game itself.
-    pub form: GameForm,
-}
-
-/// A validated input record.
-#[derive(Debug, Clone)]
-pub enum Record {
-    /// An episode.
-    Episode(Episode),
-    /// A general game.
-    Game(Game),
-}
-
-impl Record {
-    /// The record id.
-    pub fn id(&self) -> &str {
-        match self {
-            Record::Episode(e) => &e.id,
-            Record::Game(g) => &g.id,
-        }
-    }
-}
-
 struct Ctx<'a> {
     id: &'a str,
     line: u64,
@@ -164,7 +74,7 @@ impl Ctx<'_> {
 
 /// Validates one parsed record from `line` (1-based), the `ordinal`-th record of the input.
 pub fn validate(
-    raw: RawRecord,
+    raw: InputRecord,
     line: u64,
     ordinal: u64,
     opts: &ValidateOptions,
@@ -201,7 +111,7 @@ pub fn validate(
     }
 }
 
-fn validate_game(ctx: &Ctx, game: RawGame, ordinal: u64) -> Result<Game, RecordError> {
+fn validate_game(ctx: &Ctx, game: InputGame, ordinal: u64) -> Result<Game, RecordError> {
     let players = game.players.ok_or_else(|| {
         ctx.err(
             "game.players",
@@ -290,7 +200,7 @@ fn validate_game(ctx: &Ctx, game: RawGame, ordinal: u64) -> Result<Game, RecordE
 
 fn validate_episode(
     ctx: &Ctx,
-    raw: RawRecord,
+    raw: InputRecord,
     ordinal: u64,
     opts: &ValidateOptions,
 ) -> Result<Episode, RecordError> {
@@ -556,6 +466,6 @@ pub fn parse_and_validate(
     ordinal: u64,
     opts: &ValidateOptions,
 ) -> Result<Record, RecordError> {
-    let raw = crate::record::parse_line(text, line)?;
+    let raw = crate::read::parse_line(text, line)?;
     validate(raw, line, ordinal, opts)
 }

@@ -130,7 +130,10 @@ const OPTIONS: &[(&str, &[&str])] = &[
         "exact_shapley",
         &["--method", "exact", "--message-credit", "shapley"],
     ),
-    ("exact_agents", &["--players", "agents", "--method", "exact"]),
+    (
+        "exact_agents",
+        &["--players", "agents", "--method", "exact"],
+    ),
 ];
 
 fn dir() -> PathBuf {

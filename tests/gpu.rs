@@ -11,16 +11,17 @@ use std::io::Write;
 use std::sync::MutexGuard;
 
 use common::{TOPOLOGIES, batch, generated, parse_episode};
+use creditflow::cpu;
 use creditflow::cpu::types::{BoundedCase, KatCase};
-use creditflow::cpu::{self, ChunkLimits, GameBatch, Job, JobGame, JobResult};
 use creditflow::csr::CsrBatch;
+use creditflow::engine::{self, ChunkLimits, GameBatch, Job, JobGame, JobResult};
 use creditflow::estimate::permutation;
 use creditflow::estimate::{McEstimate, SampleOptions};
 use creditflow::game::{Aggregate, Level, Link, ModelParams, Surrogate};
 use creditflow::generate::Topology;
 use creditflow::gpu::{self, Gpu, GpuError, TOLERANCE};
-use creditflow::sample::{Stream, tag};
-use creditflow::validate::{Episode, Game, GameForm};
+use creditflow::model::{Episode, Game, GameForm};
+use creditflow::stream::{Stream, tag};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -222,7 +223,8 @@ fn cpu_twin_equals_the_cpu_estimators_exactly_for_every_game_and_chunking() {
         for s in [samples(6), samples(1)] {
             for limits in [ChunkLimits::CPU, TINY] {
                 let got =
-                    cpu::run_jobs_with_limits(&b, &games, &jobs, &model, &s, &limits).unwrap();
+                    engine::twins::run_jobs_with_limits(&b, &games, &jobs, &model, &s, &limits)
+                        .unwrap();
                 for (j, (job, r)) in jobs.iter().zip(&got).enumerate() {
                     let want = reference(&b, &games, job, &model, &s);
                     assert_eq!(r, &want, "job {j} {job:?} {model:?} {limits:?}");
@@ -248,7 +250,8 @@ fn cpu_twin_equals_the_cpu_estimators_in_adaptive_mode() {
             seed: 3,
             ..SampleOptions::default()
         };
-        let got = cpu::run_jobs_with_limits(&b, &games, &jobs, &model, &s, &TINY).unwrap();
+        let got =
+            engine::twins::run_jobs_with_limits(&b, &games, &jobs, &model, &s, &TINY).unwrap();
         let mut stops = std::collections::BTreeSet::new();
         for (job, r) in jobs.iter().zip(&got) {
             assert_eq!(
@@ -274,8 +277,8 @@ fn chunking_never_changes_the_cpu_permutations() {
     let mut jobs = surrogate_jobs(&b);
     jobs.extend(game_jobs(&gs));
     let s = samples(10);
-    let a = cpu::permutation_digests(&b, &games, &jobs, &s, &ChunkLimits::CPU).unwrap();
-    let c = cpu::permutation_digests(&b, &games, &jobs, &s, &TINY).unwrap();
+    let a = engine::twins::permutation_digests(&b, &games, &jobs, &s, &ChunkLimits::CPU).unwrap();
+    let c = engine::twins::permutation_digests(&b, &games, &jobs, &s, &TINY).unwrap();
     assert_eq!(a, c);
 }
 
@@ -284,7 +287,7 @@ fn a_pair_too_large_for_the_budget_is_an_error_not_a_wrong_answer() {
     let gs = vec![mobius_game(1, 2000, 10)];
     let games = game_batch(&gs);
     let jobs = game_jobs(&gs);
-    let err = cpu::run_jobs_with_limits(
+    let err = engine::twins::run_jobs_with_limits(
         &CsrBatch::default(),
         &games,
         &jobs,
@@ -300,7 +303,7 @@ fn a_pair_too_large_for_the_budget_is_an_error_not_a_wrong_answer() {
 fn empty_job_lists_and_playerless_games() {
     let b = CsrBatch::default();
     let games = GameBatch::default();
-    let r = cpu::run_jobs(&b, &games, &[], &ModelParams::default(), &samples(4)).unwrap();
+    let r = engine::twins::run_jobs(&b, &games, &[], &ModelParams::default(), &samples(4)).unwrap();
     assert!(r.is_empty());
 }
 
@@ -314,12 +317,12 @@ fn tiny_limits_split_batches_into_chunks_and_jobs_into_slices() {
     jobs.extend(game_jobs(&gs));
     let shapes: Vec<_> = jobs
         .iter()
-        .map(|j| cpu::JobShape::new(&b, &games, j))
+        .map(|j| engine::JobShape::new(&b, &games, j))
         .collect();
     let requests: Vec<_> = (0..jobs.len())
-        .map(|job| cpu::Request { job, k0: 0, k1: 20 })
+        .map(|job| engine::Request { job, k0: 0, k1: 20 })
         .collect();
-    let plans = cpu::config::plan(&requests, &shapes, &TINY).unwrap();
+    let plans = engine::config::plan(&requests, &shapes, &TINY).unwrap();
     assert!(plans.len() > 5, "{} chunks", plans.len());
     let mut slices_per_job = vec![0; jobs.len()];
     for p in &plans {
@@ -403,7 +406,8 @@ fn cpu_exact_twin_equals_exact_enumeration_exactly() {
     let (b, games, jobs) = exact_fixture();
     for model in [models()[0], models()[5], models()[7]] {
         for limits in [ChunkLimits::CPU, TINY] {
-            let got = cpu::exact_jobs_with_limits(&b, &games, &jobs, &model, &limits).unwrap();
+            let got =
+                engine::twins::exact_jobs_with_limits(&b, &games, &jobs, &model, &limits).unwrap();
             for (job, r) in jobs.iter().zip(&got) {
                 assert_eq!(
                     r,
@@ -414,7 +418,7 @@ fn cpu_exact_twin_equals_exact_enumeration_exactly() {
         }
     }
     let gs = vec![mobius_game(1, 21, 5)];
-    let err = cpu::exact_jobs(
+    let err = engine::twins::exact_jobs(
         &CsrBatch::default(),
         &game_batch(&gs),
         &game_jobs(&gs),
@@ -422,7 +426,7 @@ fn cpu_exact_twin_equals_exact_enumeration_exactly() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, cpu::PlanError::TooManyPlayers { players: 21, .. }),
+        matches!(err, engine::PlanError::TooManyPlayers { players: 21, .. }),
         "{err}"
     );
 }
@@ -480,7 +484,7 @@ fn compare(
     assert_eq!(cpu_r.len(), gpu_r.len());
     let mut worst = 0f64;
     for (j, ((job, c), g)) in jobs.iter().zip(cpu_r).zip(gpu_r).enumerate() {
-        let scale = cpu::jobs::value_scale(b, games, job, model);
+        let scale = engine::jobs::value_scale(b, games, job, model);
         let what = format!("job {j} {job:?} {model:?}");
         worst = worst.max(assert_within(&c.players, &g.players, scale, &what));
         match (&c.unions, &g.unions) {
@@ -588,13 +592,14 @@ fn gpu_permutations_equal_the_cpu_streams() {
     let (small_jobs, big_job) = (&jobs[..big], &jobs[big..]);
     for limits in [ChunkLimits::CPU, TINY] {
         gpu.set_chunk_limits(limits);
-        let want = cpu::permutation_digests(&b, &games, small_jobs, &s, &limits).unwrap();
+        let want = engine::twins::permutation_digests(&b, &games, small_jobs, &s, &limits).unwrap();
         let got = gpu.permutation_digests(&b, &games, small_jobs, &s).unwrap();
         assert_eq!(got, want, "{limits:?}");
     }
     gpu.set_chunk_limits(ChunkLimits::CPU);
     let s2 = samples(4);
-    let want = cpu::permutation_digests(&b, &games, big_job, &s2, &ChunkLimits::CPU).unwrap();
+    let want =
+        engine::twins::permutation_digests(&b, &games, big_job, &s2, &ChunkLimits::CPU).unwrap();
     assert_eq!(
         gpu.permutation_digests(&b, &games, big_job, &s2).unwrap(),
         want,
@@ -603,7 +608,7 @@ fn gpu_permutations_equal_the_cpu_streams() {
     );
     // The digests are of real streams: a 1-player job's stream is all zeros and differs
     // from a 100-player job's.
-    let mut zeros = cpu::StreamDigest::default();
+    let mut zeros = cpu::draw_permutations::StreamDigest::default();
     zeros.update(&vec![0u32; 70]);
     let one = jobs.len() - 4;
     assert_eq!(
@@ -630,13 +635,13 @@ fn gpu_estimates_match_the_cpu_for_every_estimator_game_aggregate_and_link() {
     let mut worst = 0f64;
     gpu.set_chunk_limits(TINY);
     for model in models() {
-        let want = cpu::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+        let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
         let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
         worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
     }
     gpu.set_chunk_limits(ChunkLimits::CPU);
     let model = ModelParams::default();
-    let want = cpu::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+    let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
     let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
     worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
     eprintln!(
@@ -655,7 +660,7 @@ fn gpu_exact_enumeration_matches_the_cpu_for_every_aggregate_and_link() {
     let (b, games, jobs) = exact_fixture();
     gpu.set_chunk_limits(TINY);
     for model in models() {
-        let want = cpu::exact_jobs(&b, &games, &jobs, &model).unwrap();
+        let want = engine::twins::exact_jobs(&b, &games, &jobs, &model).unwrap();
         let got = gpu.exact_jobs(&b, &games, &jobs, &model).unwrap();
         compare(&b, &games, &jobs, &model, &want, &got);
     }
@@ -680,7 +685,7 @@ fn gpu_adaptive_sampling_stops_where_the_cpu_stops() {
         ..SampleOptions::default()
     };
     gpu.set_chunk_limits(TINY);
-    let want = cpu::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+    let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
     let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
     compare(&b, &games, &jobs, &model, &want, &got);
 }
@@ -709,7 +714,7 @@ fn gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory() {
         .into_iter()
         .filter(|j| j.record as usize >= n - 3)
         .collect();
-    let want = cpu::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s).unwrap();
+    let want = engine::twins::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s).unwrap();
     let got = gpu
         .run_jobs(&b, &GameBatch::default(), &jobs, &model, &s)
         .unwrap();
@@ -734,14 +739,14 @@ fn gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory() {
         tag: 0,
         game: JobGame::SurrogateAgents,
     };
-    let shape = cpu::JobShape::new(&bb, &GameBatch::default(), &agents);
+    let shape = engine::JobShape::new(&bb, &GameBatch::default(), &agents);
     assert!(
         shape.scratch_stride() * 4 > 16384,
         "{} bytes",
         shape.scratch_stride() * 4
     );
     let s = samples(6);
-    let want = cpu::run_jobs(&bb, &GameBatch::default(), &[agents], &model, &s).unwrap();
+    let want = engine::twins::run_jobs(&bb, &GameBatch::default(), &[agents], &model, &s).unwrap();
     let got = gpu
         .run_jobs(&bb, &GameBatch::default(), &[agents], &model, &s)
         .unwrap();
@@ -754,10 +759,13 @@ fn gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory() {
     }];
     match gpu.run_jobs(&bb, &GameBatch::default(), &owen, &model, &s) {
         Ok(got) => {
-            let want = cpu::run_jobs(&bb, &GameBatch::default(), &owen, &model, &s).unwrap();
+            let want =
+                engine::twins::run_jobs(&bb, &GameBatch::default(), &owen, &model, &s).unwrap();
             compare(&bb, &GameBatch::default(), &owen, &model, &want, &got);
         }
-        Err(GpuError::Plan(cpu::PlanError::LoopBudget { .. })) => assert!(gpu.loop_cap().is_some()),
+        Err(GpuError::Plan(engine::PlanError::LoopBudget { .. })) => {
+            assert!(gpu.loop_cap().is_some())
+        }
         Err(e) => panic!("{e}"),
     }
 }
@@ -792,7 +800,7 @@ fn gpu_loop_cap_is_measured_and_respected() {
         let n = (cap / 4 + 10) as u32;
         let gs = vec![mobius_game(1, n.min(gpu::MAX_PLAYERS), 3)];
         let games = game_batch(&gs);
-        let shape = cpu::JobShape::new(&CsrBatch::default(), &games, &game_jobs(&gs)[0]);
+        let shape = engine::JobShape::new(&CsrBatch::default(), &games, &game_jobs(&gs)[0]);
         let r = gpu.run_jobs(
             &CsrBatch::default(),
             &games,
@@ -802,7 +810,7 @@ fn gpu_loop_cap_is_measured_and_respected() {
         );
         if shape.sample_loops > cap {
             assert!(
-                matches!(r, Err(GpuError::Plan(cpu::PlanError::LoopBudget { .. }))),
+                matches!(r, Err(GpuError::Plan(engine::PlanError::LoopBudget { .. }))),
                 "{r:?}"
             );
         }
@@ -832,10 +840,12 @@ fn gpu_never_returns_numbers_from_loops_the_driver_cut_short() {
             .collect();
         match gpu.run_jobs(&b, &GameBatch::default(), &jobs, &model, &s) {
             Ok(got) => {
-                let want = cpu::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s).unwrap();
+                let want =
+                    engine::twins::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s).unwrap();
                 compare(&b, &GameBatch::default(), &jobs, &model, &want, &got);
             }
-            Err(GpuError::LoopCap(_)) | Err(GpuError::Plan(cpu::PlanError::LoopBudget { .. })) => {
+            Err(GpuError::LoopCap(_))
+            | Err(GpuError::Plan(engine::PlanError::LoopBudget { .. })) => {
                 assert!(
                     gpu.loop_cap().is_some(),
                     "{messages} messages refused without a loop cap"

@@ -10,7 +10,7 @@ use creditflow::cpu::types::{
     Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
 };
 use creditflow::csr::{NO_AGENT, RecordMeta};
-use creditflow::gpu::shaders::{Binding, KERNELS, PHILOX_WGSL, TYPES_WGSL};
+use creditflow::engine::kernels::{Binding, KERNELS, PHILOX_WGSL, TYPES_WGSL};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use naga::{AddressSpace, Expression, Literal, Module, StorageAccess, TypeInner};
 

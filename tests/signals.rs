@@ -68,7 +68,7 @@ fn check_bounds(json: &str, rho: f64) {
     check_episode_bounds(parse_episode(json), rho);
 }
 
-fn check_episode_bounds(ep: creditflow::validate::Episode, rho: f64) {
+fn check_episode_bounds(ep: creditflow::model::Episode, rho: f64) {
     let b = batch(std::slice::from_ref(&ep));
     let view = b.episode(0);
     let model = ModelParams::default();

@@ -3,10 +3,9 @@
 
 use std::io::Cursor;
 
+use creditflow::model::{Episode, Game, GameForm, Record};
 use creditflow::pipeline::{RunOptions, run_score};
-use creditflow::validate::{
-    Episode, Game, GameForm, Provenance, Record, ValidateOptions, parse_and_validate,
-};
+use creditflow::validate::{Provenance, ValidateOptions, parse_and_validate};
 use creditflow::{ErrorKind, RecordError};
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! reference [`Stream::bounded`] (Lemire's multiply-shift with rejection).
 
 use super::types::BoundedCase;
-use crate::sample::Stream;
+use crate::stream::Stream;
 
 /// Thread i writes case i's draws at its `out_offset`.
 pub fn draw_bounded(cases: &[BoundedCase], draws: &mut [u32]) {

@@ -7,13 +7,9 @@
 //! [`crate::estimate::permutation::shapley`] draws. The shuffles are the reference
 //! [`Stream::shuffle`] (Fisher–Yates, i = len−1 down to 1, j = bounded(i + 1)).
 
+use super::jobs::slice_of;
 use super::types::{Config, Slice};
-use crate::sample::Stream;
-
-/// The slice that owns pair thread `t`: the last one whose first thread is ≤ t.
-pub fn slice_of(slices: &[Slice], t: u32) -> usize {
-    slices.partition_point(|s| s.thread_first <= t) - 1
-}
+use crate::stream::Stream;
 
 /// Writes every pair's permutation to `perms` (`scratch` holds each pair's union order
 /// and union starts, 2m words).

@@ -14,7 +14,7 @@ pub fn exact_surrogate(
     values: &mut [f64],
 ) {
     for t in 0..config.pair_threads {
-        let s = &slices[super::draw_permutations::slice_of(slices, t)];
+        let s = &slices[super::jobs::slice_of(slices, t)];
         let k = t - s.thread_first;
         let mask = s.pair_first + k;
         values[(s.perm_offset + k) as usize] = games[s.game as usize].value_mask(mask as u64);

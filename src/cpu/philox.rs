@@ -1,11 +1,11 @@
 //! Twin of `shaders/shared/philox.wgsl`. The generator and the draw protocol are
-//! [`crate::sample::philox`] itself (re-exported here, never duplicated); what this file
+//! [`crate::stream::philox`] itself (re-exported here, never duplicated); what this file
 //! adds is the one thing the WGSL does differently: the high word of a 32×32 product
 //! built from 16-bit limbs, because WGSL has neither 64-bit integers nor mulhi. It is
 //! tested against the 64-bit product, and [`philox4x32_10_limbs`] (the WGSL round
 //! function, line for line) against the reference.
 
-pub use crate::sample::philox::{Stream, philox4x32_10};
+pub use crate::stream::philox::{Stream, philox4x32_10};
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;

@@ -1,7 +1,7 @@
 //! Twin of `shaders/philox_kat.wgsl`: one Philox block per raw (counter, key) case.
 
 use super::types::KatCase;
-use crate::sample::philox4x32_10;
+use crate::stream::philox4x32_10;
 
 /// Thread i writes the block of `cases[i]` to `blocks[i]`.
 pub fn philox_kat(cases: &[KatCase], blocks: &mut [[u32; 4]]) {

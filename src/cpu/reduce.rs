@@ -8,6 +8,7 @@
 //! by pair ([`RowState::push`], the very update of `permutation::Welford`), so that its
 //! estimates equal the CPU estimators' exactly, however the pairs were chunked.
 
+use super::jobs::slice_of_row;
 use super::types::{Config, Moments, Slice};
 
 /// Running mean and sum of squared deviations of one row, in f64.
@@ -53,11 +54,6 @@ impl RowState {
         let k = self.count as f64;
         (self.m2 / (k - 1.0) / k).sqrt()
     }
-}
-
-/// The slice that owns row thread `t`: the last one whose first row is ≤ t.
-pub fn slice_of_row(slices: &[Slice], t: u32) -> usize {
-    slices.partition_point(|s| s.row_first <= t) - 1
 }
 
 /// Pair k's value of `row`.

@@ -1,7 +1,7 @@
 //! Twin of `shaders/sample_mobius.wgsl`: pair-mean marginals of sparse Möbius games,
 //! from the reference [`Mobius`] evaluator (term countdown, in f64).
 
-use super::sample_pairs;
+use super::pairs::sample_pairs;
 use super::types::{Config, Slice};
 use crate::game::Mobius;
 

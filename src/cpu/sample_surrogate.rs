@@ -4,7 +4,7 @@
 //! shader evaluates the same model in f32 by recomputing presences from the first new
 //! message on.
 
-use super::sample_pairs;
+use super::pairs::sample_pairs;
 use super::types::{Config, Slice};
 use crate::game::Surrogate;
 

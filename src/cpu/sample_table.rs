@@ -1,7 +1,7 @@
 //! Twin of `shaders/sample_table.wgsl`: pair-mean marginals of table games, from the
 //! reference [`Table`] evaluator (a bitmask lookup, in f64).
 
-use super::sample_pairs;
+use super::pairs::sample_pairs;
 use super::types::{Config, Slice};
 use crate::game::Table;
 

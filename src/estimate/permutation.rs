@@ -9,7 +9,7 @@
 //! pair are correlated; pairs are independent), so se = sd(pair means)/√pairs.
 
 use crate::game::Evaluator;
-use crate::sample::Stream;
+use crate::stream::Stream;
 
 /// How many samples to draw.
 #[derive(Debug, Clone, Copy, PartialEq)]

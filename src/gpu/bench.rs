@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use super::{Gpu, GpuError};
 use crate::bench::{BenchRow, generated_episodes, random_mobius};
-use crate::cpu::{GameBatch, Job, JobGame};
 use crate::csr::CsrBatch;
+use crate::engine::{GameBatch, Job, JobGame};
 use crate::estimate::SampleOptions;
 use crate::game::ModelParams;
 use crate::generate::{GenOptions, Topology};
-use crate::validate::{Game, GameForm};
+use crate::model::{Game, GameForm};
 
 const SAMPLES: u64 = 256;
 

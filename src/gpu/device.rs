@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use super::GpuError;
 use super::buffers::Buffers;
-use super::shaders::{self, Binding, Kernel};
-use crate::cpu::ChunkLimits;
+use crate::engine::ChunkLimits;
+use crate::engine::kernels::{self, Binding, Kernel};
 
 /// Iterations the loop probe asks for; a driver that runs fewer caps loops there.
 const PROBE_ITERATIONS: u32 = 1 << 22;
@@ -169,15 +169,15 @@ impl Gpu {
             .map_err(|e| GpuError::Device(e.to_string()))?;
         let start = Instant::now();
         let pipelines = scoped(&device, "shader compilation", || Pipelines {
-            loop_probe: build(&device, &shaders::LOOP_PROBE),
-            philox_kat: build(&device, &shaders::PHILOX_KAT),
-            draw_bounded: build(&device, &shaders::DRAW_BOUNDED),
-            draw_permutations: build(&device, &shaders::DRAW_PERMUTATIONS),
-            sample_surrogate: build(&device, &shaders::SAMPLE_SURROGATE),
-            sample_mobius: build(&device, &shaders::SAMPLE_MOBIUS),
-            sample_table: build(&device, &shaders::SAMPLE_TABLE),
-            reduce: build(&device, &shaders::REDUCE),
-            exact_surrogate: build(&device, &shaders::EXACT_SURROGATE),
+            loop_probe: build(&device, &kernels::LOOP_PROBE),
+            philox_kat: build(&device, &kernels::PHILOX_KAT),
+            draw_bounded: build(&device, &kernels::DRAW_BOUNDED),
+            draw_permutations: build(&device, &kernels::DRAW_PERMUTATIONS),
+            sample_surrogate: build(&device, &kernels::SAMPLE_SURROGATE),
+            sample_mobius: build(&device, &kernels::SAMPLE_MOBIUS),
+            sample_table: build(&device, &kernels::SAMPLE_TABLE),
+            reduce: build(&device, &kernels::REDUCE),
+            exact_surrogate: build(&device, &kernels::EXACT_SURROGATE),
         })?;
         let compile_seconds = start.elapsed().as_secs_f64();
         let device_limits = ChunkLimits::from_device(

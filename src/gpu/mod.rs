@@ -2,7 +2,7 @@
 //! through wgpu over the CSR batches. Every wgpu call of the crate lives in this module;
 //! the CPU twins in [`crate::cpu`] verify it and never depend on it.
 //!
-//! Per chunk of jobs ([`crate::cpu::config`]): `draw_permutations` writes each
+//! Per chunk of jobs ([`crate::engine::config`]): `draw_permutations` writes each
 //! (job, antithetic pair)'s permutation (Philox4x32-10, bit for bit the CPU's draws);
 //! `sample_surrogate` / `sample_mobius` / `sample_table` walk each permutation forwards
 //! and reversed and write pair-mean marginals; `reduce` turns them into per-(job, row)
@@ -22,8 +22,8 @@
 //! the loops of an invocation after 65535 iterations in all, which would truncate long
 //! walks into wrong numbers. [`Gpu::new`] measures such a cap with a probe kernel, and
 //! the planner bounds every thread's loop iterations from the job's shape
-//! ([`crate::cpu::JobShape`]): reduce slices get fewer pairs, and a job whose single
-//! walk could pass the cap is refused with [`crate::cpu::PlanError::LoopBudget`] (the
+//! ([`crate::engine::JobShape`]): reduce slices get fewer pairs, and a job whose single
+//! walk could pass the cap is refused with [`crate::engine::PlanError::LoopBudget`] (the
 //! caller falls back to the CPU). Because lanes that run together share the cap, the
 //! bound is not exact; so every kernel also ends with a two-iteration check loop, which
 //! runs short exactly when the thread's budget was spent, and a chunk where that happened
@@ -44,13 +44,13 @@ mod bench;
 mod buffers;
 mod device;
 mod run;
-pub mod shaders;
 
+pub use crate::engine::tolerance::{TOLERANCE, Tolerance};
 pub use bench::bench_rows;
 pub use device::Gpu;
 
 /// Estimates `jobs` on the process-wide device ([`Gpu::shared`], opened on first use):
-/// the GPU twin of [`crate::cpu::run_jobs`], equal to it within [`TOLERANCE`] and its
+/// the GPU twin of [`crate::engine::twins::run_jobs`], equal to it within [`TOLERANCE`] and its
 /// permutations bit for bit. Errors when there is no adapter, when a job is too large
 /// for the device, or when the driver cut a kernel short; the caller then falls back to
 /// the CPU.
@@ -58,11 +58,11 @@ pub use device::Gpu;
 /// Panics when a job names a record or game that does not exist (a caller bug).
 pub fn run_jobs(
     batch: &crate::csr::CsrBatch,
-    games: &crate::cpu::GameBatch,
-    jobs: &[crate::cpu::Job],
+    games: &crate::engine::GameBatch,
+    jobs: &[crate::engine::Job],
     model: &crate::game::ModelParams,
     sampling: &crate::estimate::SampleOptions,
-) -> Result<Vec<crate::cpu::JobResult>, GpuError> {
+) -> Result<Vec<crate::engine::JobResult>, GpuError> {
     let mut gpu = Gpu::shared()?.lock().unwrap_or_else(|e| e.into_inner());
     gpu.run_jobs(batch, games, jobs, model, sampling)
 }
@@ -95,7 +95,7 @@ pub enum GpuError {
     /// A job does not fit the chunk budget even as a single pair, or one of its threads
     /// would pass the device's loop cap.
     #[error(transparent)]
-    Plan(#[from] crate::cpu::PlanError),
+    Plan(#[from] crate::engine::PlanError),
     /// The driver cut a kernel's loops short (Mesa's llvmpipe stops an invocation's loops
     /// after 65535 iterations in all); the chunk's results were discarded. Use the CPU
     /// path, or fewer players or messages per job.
@@ -103,7 +103,7 @@ pub enum GpuError {
         "the GPU driver stopped loops early in {0}; results discarded (use the CPU path for jobs this large)"
     )]
     LoopCap(String),
-    /// The chunk's games do not fit the u32 indices of a [`crate::cpu::GameBatch`].
+    /// The chunk's games do not fit the u32 indices of a [`crate::engine::GameBatch`].
     #[error(transparent)]
     Overflow(#[from] crate::csr::Overflow),
     /// A job has more players than [`MAX_PLAYERS`].
@@ -116,37 +116,4 @@ pub enum GpuError {
         /// [`MAX_PLAYERS`].
         max: u32,
     },
-}
-
-/// How far a GPU estimate may be from the CPU twin's: `|gpu − cpu| ≤ atol·scale +
-/// rtol·|cpu|`, for means and standard errors alike, with `scale` the game's value scale
-/// ([`crate::cpu::jobs::value_scale`]: the largest |v| the game can take, ≥ 1).
-///
-/// Why: the GPU evaluates v in f32 (24-bit significand, ε = 2⁻²⁴ ≈ 6·10⁻⁸). A value is
-/// a sum of at most a few hundred rounded terms of magnitude ≤ scale, so one marginal (a
-/// difference of two values) is off by at most a few hundred ε·scale ≈ 10⁻⁵·scale, and a
-/// mean of marginals by no more; the f32 reduction of one chunk is compensated (Kahan),
-/// adding ~ε relative; chunks are merged in f64. The rtol term covers the relative f32
-/// rounding of large estimates and of standard errors. 10⁻⁴ leaves a 10× margin over
-/// what the tests measure while staying far below any real disagreement (a wrong draw
-/// or a wrong marginal moves an estimate by the order of its standard error).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerance {
-    /// Absolute part, per unit of the game's value scale.
-    pub atol: f64,
-    /// Relative part.
-    pub rtol: f64,
-}
-
-/// The documented GPU-vs-CPU tolerance (see [`Tolerance`]).
-pub const TOLERANCE: Tolerance = Tolerance {
-    atol: 1e-4,
-    rtol: 1e-4,
-};
-
-impl Tolerance {
-    /// True when `gpu` is within tolerance of `cpu` for a game of value scale `scale`.
-    pub fn allows(&self, cpu: f64, gpu: f64, scale: f64) -> bool {
-        (gpu - cpu).abs() <= self.atol * scale + self.rtol * cpu.abs()
-    }
 }

@@ -1,5 +1,5 @@
 //! Running jobs on the device: the same rounds and chunks as the CPU twins
-//! ([`crate::cpu::drive`]), each chunk as three dispatches (draw, sample, reduce) in one
+//! ([`crate::engine::drive::drive`]), each chunk as three dispatches (draw, sample, reduce) in one
 //! submission, its row moments read back and merged in f64.
 
 use bytemuck::Pod;
@@ -7,11 +7,12 @@ use bytemuck::Pod;
 use super::GpuError;
 use super::buffers::{read_back, upload};
 use super::device::{Gpu, Pipeline, scoped};
+use crate::cpu::draw_permutations::StreamDigest;
 use crate::cpu::types::{
     BoundedCase, KatCase, Moments, STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, Slice,
 };
-use crate::cpu::{self, Chunk, GameBatch, Job, JobResult, JobShape, Kind, StreamDigest, config};
 use crate::csr::CsrBatch;
+use crate::engine::{self, Chunk, GameBatch, Job, JobResult, JobShape, Kind, config};
 use crate::estimate::SampleOptions;
 use crate::game::ModelParams;
 
@@ -56,7 +57,7 @@ enum Stage {
 }
 
 impl Gpu {
-    /// Estimates `jobs` on the device: the GPU twin of [`crate::cpu::run_jobs`], equal to
+    /// Estimates `jobs` on the device: the GPU twin of [`crate::engine::twins::run_jobs`], equal to
     /// it within [`super::TOLERANCE`] (permutations bit for bit). Chunks follow
     /// [`Gpu::chunk_limits`].
     ///
@@ -70,7 +71,7 @@ impl Gpu {
         sampling: &SampleOptions,
     ) -> Result<Vec<JobResult>, GpuError> {
         let limits = self.limits;
-        cpu::drive(
+        engine::drive::drive(
             batch,
             games,
             jobs,
@@ -89,7 +90,7 @@ impl Gpu {
     }
 
     /// Per job, the digest of its permutation stream as the device draws it (compare with
-    /// [`crate::cpu::permutation_digests`]).
+    /// [`crate::engine::twins::permutation_digests`]).
     pub fn permutation_digests(
         &mut self,
         batch: &CsrBatch,
@@ -98,13 +99,13 @@ impl Gpu {
         sampling: &SampleOptions,
     ) -> Result<Vec<StreamDigest>, GpuError> {
         let limits = self.limits;
-        cpu::digest_with(batch, games, jobs, sampling, &limits, |chunk| {
+        engine::drive::digest_with(batch, games, jobs, sampling, &limits, |chunk| {
             self.run_chunk::<u32>(chunk, Stage::Draw)
         })
     }
 
     /// Exact Shapley (Owen) values of `jobs` by enumeration: the GPU twin of
-    /// [`crate::cpu::exact_jobs`]. The device evaluates every coalition of every surrogate
+    /// [`crate::engine::twins::exact_jobs`]. The device evaluates every coalition of every surrogate
     /// game (in f32); Möbius and table games take their tables from the CPU; the tables
     /// become values in f64 on the CPU. Equal to the CPU within [`super::TOLERANCE`].
     ///
@@ -117,7 +118,7 @@ impl Gpu {
         model: &ModelParams,
     ) -> Result<Vec<JobResult>, GpuError> {
         let limits = self.limits;
-        cpu::exact_with(batch, games, jobs, model, &limits, |chunk, _| {
+        engine::drive::exact_with(batch, games, jobs, model, &limits, |chunk, _| {
             let values: Vec<f32> = self.run_chunk(chunk, Stage::Exact)?;
             Ok::<_, GpuError>(values.into_iter().map(f64::from).collect())
         })
@@ -353,7 +354,7 @@ impl Gpu {
     }
 }
 
-fn check_players(plan: &cpu::ChunkPlan, shapes: &[JobShape]) -> Result<(), GpuError> {
+fn check_players(plan: &engine::ChunkPlan, shapes: &[JobShape]) -> Result<(), GpuError> {
     for part in &plan.parts {
         let players = shapes[part.job].players;
         if players > super::MAX_PLAYERS {

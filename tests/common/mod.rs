@@ -4,7 +4,8 @@
 
 use creditflow::csr::CsrBatch;
 use creditflow::generate::{GenOptions, Topology, episode};
-use creditflow::validate::{Episode, Record, ValidateOptions, parse_and_validate};
+use creditflow::model::{Episode, Record};
+use creditflow::validate::{ValidateOptions, parse_and_validate};
 
 pub fn parse_episode(json: &str) -> Episode {
     match parse_and_validate(json, 1, 0, &ValidateOptions::default()).expect("valid episode") {

@@ -14,7 +14,7 @@ use crate::estimate::SampleOptions;
 use crate::game::{Aggregate, Level, Link, ModelParams, Surrogate};
 
 use super::jobs::{GameBatch, Job, JobGame, JobShape, Kind};
-use super::types::{
+use crate::cpu::types::{
     AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, CANARY, Config, LINK_LINEAR, LINK_LOGISTIC,
     LINK_SATURATING, MobiusGame, Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
 };

@@ -1,108 +1,15 @@
-//! Input records as they appear on a JSONL line (DESIGN §2), before validation.
+//! Reading one JSONL line into the input schema ([`crate::schema`]).
 //!
 //! Parsing goes through `serde_path_to_error` so that a type error names the field
 //! (`messages[3].score`), and through a small scanner that recovers the record id from
 //! a line that is not valid JSON. Unknown fields are ignored.
 
-use serde::Deserialize;
-
 use crate::error::{ErrorKind, RecordError};
-
-/// An id written as a JSON string or number; numbers are kept as their decimal text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RawId(pub String);
-
-impl<'de> Deserialize<'de> for RawId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            S(String),
-            I(i64),
-            U(u64),
-        }
-        match Either::deserialize(d) {
-            Ok(Either::S(s)) => Ok(RawId(s)),
-            Ok(Either::I(i)) => Ok(RawId(i.to_string())),
-            Ok(Either::U(u)) => Ok(RawId(u.to_string())),
-            Err(_) => Err(serde::de::Error::custom("expected a string or integer id")),
-        }
-    }
-}
-
-/// One input line: an episode (has `messages`) or a game (has `game`).
-#[derive(Debug, Default, Deserialize)]
-pub struct RawRecord {
-    /// Record id (string or integer).
-    pub id: Option<RawId>,
-    /// Agent names; when absent, taken from the messages in order of first appearance.
-    pub agents: Option<Vec<String>>,
-    /// Episode messages in causal order.
-    pub messages: Option<Vec<RawMessage>>,
-    /// The evaluator's verdict.
-    pub outcome: Option<RawOutcome>,
-    /// Measured v(S) over agent coalitions, indexed by bitmask over `agents`.
-    pub coalition_values: Option<Vec<f64>>,
-    /// A general cooperative game.
-    pub game: Option<RawGame>,
-}
-
-/// One message of an episode (DESIGN §2.1).
-#[derive(Debug, Default, Deserialize)]
-pub struct RawMessage {
-    /// Message id; defaults to the message's 0-based index as text.
-    pub id: Option<RawId>,
-    /// Author; `null` or absent marks an environment message.
-    pub agent: Option<String>,
-    /// Ids of earlier messages this one depended on; absent = filled by `--provenance`.
-    pub parents: Option<Vec<RawId>>,
-    /// Signed helpfulness in [-1, 1].
-    pub score: Option<f64>,
-    /// Redundancy group.
-    pub group: Option<RawId>,
-    /// Marks a final answer for structural credit.
-    #[serde(rename = "final", default)]
-    pub is_final: bool,
-    /// The message text (any JSON value; kept for preference pairs).
-    pub text: Option<serde_json::Value>,
-    /// Other candidate responses for the same context.
-    pub alternatives: Option<Vec<RawAlternative>>,
-}
-
-/// An alternative response for the same context.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub struct RawAlternative {
-    /// The alternative's text.
-    pub text: serde_json::Value,
-    /// Its judge score, if any.
-    pub score: Option<f64>,
-}
-
-/// The evaluator's verdict on an episode.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawOutcome {
-    /// R: the system-level score.
-    pub reward: Option<f64>,
-    /// R0: the score with every agent ablated (default 0).
-    pub baseline: Option<f64>,
-    /// Success; default `reward >= --threshold`.
-    pub success: Option<bool>,
-}
-
-/// A cooperative game in sparse Möbius form or as a table (DESIGN §2.2).
-#[derive(Debug, Default, Deserialize)]
-pub struct RawGame {
-    /// Number of players.
-    pub players: Option<u64>,
-    /// Möbius terms `[coefficient, [players...]]`.
-    pub terms: Option<Vec<(f64, Vec<u64>)>>,
-    /// v(S) for every bitmask S.
-    pub table: Option<Vec<f64>>,
-}
+use crate::schema::InputRecord;
 
 /// Parses one line into a raw record; a parse failure names the field and, where the
 /// line still shows one, the record id.
-pub fn parse_line(text: &str, line: u64) -> Result<RawRecord, RecordError> {
+pub fn parse_line(text: &str, line: u64) -> Result<InputRecord, RecordError> {
     if !text.trim_start().starts_with('{') {
         // serde would read a JSON array positionally into the record's fields.
         return Err(RecordError::new(
@@ -114,7 +21,7 @@ pub fn parse_line(text: &str, line: u64) -> Result<RawRecord, RecordError> {
         ));
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let parsed: Result<RawRecord, _> = serde_path_to_error::deserialize(&mut de);
+    let parsed: Result<InputRecord, _> = serde_path_to_error::deserialize(&mut de);
     let result = parsed
         .map_err(|e| (e.path().to_string(), e.into_inner()))
         .and_then(|r| de.end().map(|()| r).map_err(|e| (String::new(), e)));
