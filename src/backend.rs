@@ -7,24 +7,14 @@
 //! for with `--backend gpu`, because it is far slower than the CPU path (it exists to
 //! prove correctness: see docs/semantics.md).
 
+pub use crate::options::BackendChoice;
+
 use crate::csr::CsrBatch;
 use crate::engine::{GameBatch, Job, JobGame};
 use crate::error::RecordError;
 use crate::gpu::{Gpu, GpuError};
 use crate::model::{GameForm, Record};
 use crate::score::{McGame, Precomputed, ScoreOptions, mc_requests};
-
-/// Where Monte Carlo estimates are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum BackendChoice {
-    /// A hardware GPU adapter when there is one, else the CPU.
-    #[default]
-    Auto,
-    /// The CPU (rayon over records).
-    Cpu,
-    /// The GPU (any adapter, software ones included); an error when there is none.
-    Gpu,
-}
 
 /// Resolves `auto`: true when the run should use the GPU. `gpu` without an adapter is
 /// an error.

@@ -93,9 +93,9 @@ pub enum Error {
     /// A bad record under `--strict`.
     #[error("{0}")]
     Record(#[from] RecordError),
-    /// An option value is invalid (e.g. `--alpha 2`).
-    #[error("invalid option: {0}")]
-    Option(String),
+    /// An option value is invalid (e.g. `alpha = 2`).
+    #[error(transparent)]
+    Option(#[from] crate::options::OptionError),
     /// The GPU backend failed (no adapter for `--backend gpu`, or a device error).
     #[error("GPU backend: {0}")]
     Gpu(#[from] crate::gpu::GpuError),

@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -465,22 +465,4 @@ pub fn read_gold(path: &Path) -> Result<Vec<GoldLabel>, EvalError> {
         out.push(label);
     }
     Ok(out)
-}
-
-/// Command-line arguments of `creditflow eval-failures`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct EvalArgs {
-    /// Predictions: JSON Lines with `id` and `first_error` (score output) or
-    /// `mistake_agent`/`mistake_step`.
-    pub pred: PathBuf,
-    /// Gold labels: a Who&When log directory or file, or JSON Lines of labels or episodes.
-    pub gold: PathBuf,
-}
-
-/// Runs `creditflow eval-failures`: prints agent- and step-level accuracy, overall and per
-/// subset, to stdout.
-pub fn run_eval(args: &EvalArgs) -> anyhow::Result<()> {
-    let report = evaluate(&args.pred, &args.gold)?;
-    print!("{report}");
-    Ok(())
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::stream::{Stream, tag};
 
 /// Provenance shape of generated episodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Topology {
     /// Each message depends on the previous one.
     Chain,
@@ -30,29 +30,29 @@ pub enum Topology {
     Dag,
 }
 
+crate::options::names!(Topology {
+    Chain => "chain",
+    Star => "star",
+    Prefix => "prefix",
+    Dag => "dag",
+});
+
 /// What to generate.
-#[derive(Debug, Clone, Copy, clap::Args)]
+#[derive(Debug, Clone, Copy)]
 pub struct GenOptions {
     /// Number of episodes.
-    #[arg(long, default_value_t = 1000)]
     pub episodes: u64,
     /// Agents per episode.
-    #[arg(long, default_value_t = 4)]
     pub agents: u32,
     /// Agent messages per episode (plus one environment task message).
-    #[arg(long, default_value_t = 32)]
     pub messages: u32,
     /// Provenance topology.
-    #[arg(long, value_enum, default_value_t = Topology::Prefix)]
     pub topology: Topology,
     /// Probability that a message repeats an earlier message's content (redundancy group).
-    #[arg(long, default_value_t = 0.1)]
     pub groups: f64,
     /// Fraction of episodes with a saboteur (negative scores).
-    #[arg(long, default_value_t = 0.2)]
     pub saboteurs: f64,
     /// Random seed.
-    #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 

@@ -78,10 +78,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde_json::{Map, Value, json};
 
 /// Speakers that are the environment rather than agents, as lowercase keys with every
@@ -738,66 +737,5 @@ fn merge_scores(episodes: &mut [Value], scores: &Path) -> Result<(), ImportError
         scored.insert((ep, step), line_no);
         messages[step as usize]["score"] = json!(score);
     }
-    Ok(())
-}
-
-/// Command-line arguments of `creditflow import`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ImportArgs {
-    /// A log (.json), a JSON Lines file of logs (.jsonl), or a directory of .json logs.
-    pub input: PathBuf,
-    /// Where to write the episode JSONL (default: standard output).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-    /// How to fill in `parents`: every earlier message, the first plus the previous one,
-    /// or none.
-    #[arg(long, value_enum, default_value_t = Provenance::Prefix)]
-    pub provenance: Provenance,
-    /// `outcome.reward` of every episode.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub reward: f64,
-    /// JSON Lines file of per-step scores, `{"episode": ID, "step": i, "score": x}`.
-    #[arg(long, value_name = "FILE")]
-    pub scores: Option<PathBuf>,
-}
-
-/// Runs `creditflow import`: writes one episode per line and a one-line summary to stderr.
-pub fn run_import(args: &ImportArgs) -> anyhow::Result<()> {
-    let opts = ImportOptions {
-        provenance: args.provenance,
-        reward: args.reward,
-        scores: args.scores.clone(),
-    };
-    let episodes = import_path(&args.input, &opts)?;
-    let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut sink = BufWriter::new(sink);
-    let (mut messages, mut environment) = (0usize, 0usize);
-    for episode in &episodes {
-        let list = episode["messages"]
-            .as_array()
-            .map_or(&[][..], Vec::as_slice);
-        messages += list.len();
-        environment += list.iter().filter(|m| m["agent"].is_null()).count();
-        serde_json::to_writer(&mut sink, episode)?;
-        sink.write_all(b"\n")?;
-    }
-    sink.flush()?;
-    let target = args
-        .output
-        .as_ref()
-        .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
-    eprintln!(
-        "imported {} episodes, {} messages ({} environment) from {} to {}",
-        episodes.len(),
-        messages,
-        environment,
-        args.input.display(),
-        target
-    );
     Ok(())
 }

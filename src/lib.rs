@@ -20,6 +20,7 @@ pub mod generate;
 pub mod gpu;
 pub mod import;
 pub mod model;
+pub mod options;
 pub mod output;
 pub mod pipeline;
 pub mod read;

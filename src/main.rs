@@ -6,21 +6,31 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
-use creditflow::backend::BackendChoice;
-use creditflow::estimate::{Method, SampleOptions};
-use creditflow::game::{Aggregate, Link, ModelParams};
-use creditflow::generate::GenOptions;
-use creditflow::pipeline::{RunOptions, Sinks, run_score, run_score_with};
-use creditflow::score::{MessageCreditKind, Players, ScoreOptions};
-use creditflow::signals::{FirstErrorMethod, SignalOptions, Split};
-use creditflow::validate::{Provenance, ValidateOptions};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use creditflow::generate::{GenOptions, Topology};
+use creditflow::import::ImportOptions;
+use creditflow::options::{
+    Aggregate, BackendChoice, FirstErrorMethod, LinkKind, MessageCreditKind, Method, Players,
+    Provenance, RunOptions, Settings, Split,
+};
+use creditflow::pipeline::{Sinks, run_score, run_score_with};
+
+/// A clap parser for one of the library's named choices (`Players::NAMES`, …): the
+/// names and their parsing live in the library, the command line only lists them.
+fn choice<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).map(|s| s.parse::<T>().expect("a listed name"))
+}
 
 #[derive(Parser)]
 #[command(
     name = "creditflow",
     version,
-    about = "Shapley credit and training signals for multi-agent LLM episodes"
+    about = "Shapley credit and training signals for multi-agent LLM episodes",
+    allow_negative_numbers = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,20 +44,13 @@ enum Command {
     /// Write a seeded synthetic batch of episodes as JSONL.
     Gen(GenArgs),
     /// Convert OpenAI-style chat logs (AG2/AutoGen, Magentic-One, Who&When) into episodes.
-    Import(creditflow::import::ImportArgs),
+    Import(ImportArgs),
     /// Score on both backends with one seed and report the largest differences per field.
     Verify(Box<ScoreArgs>),
     /// Measure marginals per second of the estimators on standard synthetic batches.
     Bench(BenchArgs),
     /// Compare first-error predictions with gold mistake_agent / mistake_step labels.
-    EvalFailures(creditflow::eval::EvalArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LinkKind {
-    Linear,
-    Logistic,
-    Saturating,
+    EvalFailures(EvalArgs),
 }
 
 #[derive(clap::Args)]
@@ -58,13 +61,13 @@ struct ScoreArgs {
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Which credits to compute.
-    #[arg(long, value_enum, default_value_t = Players::Both)]
+    #[arg(long, value_parser = choice::<Players>(Players::NAMES), default_value_t = Players::Both)]
     players: Players,
     /// Message credit: Owen value (agents as unions) or flat Shapley.
-    #[arg(long, value_enum, default_value_t = MessageCreditKind::Owen)]
+    #[arg(long, value_parser = choice::<MessageCreditKind>(MessageCreditKind::NAMES), default_value_t = MessageCreditKind::Owen)]
     message_credit: MessageCreditKind,
     /// Estimator.
-    #[arg(long, value_enum, default_value_t = Method::Auto)]
+    #[arg(long, value_parser = choice::<Method>(Method::NAMES), default_value_t = Method::Auto)]
     method: Method,
     /// Monte Carlo permutations per record (antithetic pairs: rounded up to even).
     #[arg(long, default_value_t = 1024)]
@@ -82,7 +85,7 @@ struct ScoreArgs {
     #[arg(long)]
     strict: bool,
     /// Parents for messages without a `parents` field.
-    #[arg(long, value_enum, default_value_t = Provenance::Prefix)]
+    #[arg(long, value_parser = choice::<Provenance>(Provenance::NAMES), default_value_t = Provenance::Prefix)]
     provenance: Provenance,
     /// `outcome.success` defaults to reward >= threshold.
     #[arg(long, default_value_t = 0.5)]
@@ -91,10 +94,10 @@ struct ScoreArgs {
     #[arg(long, default_value_t = 0.5)]
     alpha: f64,
     /// Aggregate over parents' presences.
-    #[arg(long, value_enum, default_value_t = Aggregate::Mean)]
+    #[arg(long, value_parser = choice::<Aggregate>(Aggregate::NAMES), default_value_t = Aggregate::Mean)]
     aggregate: Aggregate,
     /// Link from team quality Q to value v.
-    #[arg(long, value_enum, default_value_t = LinkKind::Linear)]
+    #[arg(long, value_parser = choice::<LinkKind>(LinkKind::NAMES), default_value_t = LinkKind::Linear)]
     link: LinkKind,
     /// Logistic slope κ.
     #[arg(long, default_value_t = 10.0)]
@@ -106,13 +109,13 @@ struct ScoreArgs {
     #[arg(long, default_value_t = 1.0)]
     cap: f64,
     /// Success-branch message rewards: Owen credit or the label split of agent credit.
-    #[arg(long, value_enum, default_value_t = Split::Owen)]
+    #[arg(long, value_parser = choice::<Split>(Split::NAMES), default_value_t = Split::Owen)]
     split: Split,
     /// ρ: the negative share of harmful messages in the label split.
     #[arg(long, default_value_t = 0.25)]
     rho: f64,
     /// How the first error of a failed episode is found.
-    #[arg(long, value_enum, default_value_t = FirstErrorMethod::Label)]
+    #[arg(long, value_parser = choice::<FirstErrorMethod>(FirstErrorMethod::NAMES), default_value_t = FirstErrorMethod::Label)]
     first_error: FirstErrorMethod,
     /// η: reward of a repair attempt after the first error.
     #[arg(long, default_value_t = 0.5)]
@@ -134,7 +137,7 @@ struct ScoreArgs {
     threads: Option<usize>,
     /// Monte Carlo backend: a hardware GPU when present (auto), the CPU, or any GPU
     /// adapter including software ones (gpu; an error when there is none).
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = choice::<BackendChoice>(BackendChoice::NAMES), default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
 }
 
@@ -144,17 +147,50 @@ struct BenchArgs {
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
     /// `auto`: add GPU rows when any adapter exists (software ones too); `cpu`: CPU only.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    #[arg(long, value_parser = choice::<BackendChoice>(BackendChoice::NAMES), default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
 }
 
 #[derive(clap::Args)]
 struct GenArgs {
-    #[command(flatten)]
-    opts: GenOptions,
+    /// Number of episodes.
+    #[arg(long, default_value_t = 1000)]
+    episodes: u64,
+    /// Agents per episode.
+    #[arg(long, default_value_t = 4)]
+    agents: u32,
+    /// Agent messages per episode (plus one environment task message).
+    #[arg(long, default_value_t = 32)]
+    messages: u32,
+    /// Provenance topology.
+    #[arg(long, value_parser = choice::<Topology>(Topology::NAMES), default_value_t = Topology::Prefix)]
+    topology: Topology,
+    /// Probability that a message repeats an earlier message's content (redundancy group).
+    #[arg(long, default_value_t = 0.1)]
+    groups: f64,
+    /// Fraction of episodes with a saboteur (negative scores).
+    #[arg(long, default_value_t = 0.2)]
+    saboteurs: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Output JSONL (default: standard output).
     #[arg(short, long)]
     output: Option<PathBuf>,
+}
+
+impl GenArgs {
+    fn options(&self) -> GenOptions {
+        GenOptions {
+            episodes: self.episodes,
+            agents: self.agents,
+            messages: self.messages,
+            topology: self.topology,
+            groups: self.groups,
+            saboteurs: self.saboteurs,
+            seed: self.seed,
+        }
+    }
 }
 
 fn output_writer(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
@@ -167,75 +203,44 @@ fn output_writer(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
     })
 }
 
-fn check_range(name: &str, x: f64, lo: f64, hi: f64) -> Result<()> {
-    if !(x.is_finite() && x >= lo && x <= hi) {
-        bail!("--{name} must be a number in [{lo}, {hi}], got {x}");
-    }
-    Ok(())
-}
-
 fn run_options(a: &ScoreArgs) -> Result<RunOptions> {
-    check_range("alpha", a.alpha, 0.0, 1.0)?;
-    check_range("rho", a.rho, 0.0, f64::MAX)?;
-    check_range("kappa", a.kappa, 0.0, f64::MAX)?;
-    check_range("eta", a.eta, 0.0, f64::MAX)?;
-    check_range("gamma", a.gamma, 0.0, f64::MAX)?;
-    check_range("tau", a.tau, f64::MIN, f64::MAX)?;
-    check_range("cap", a.cap, f64::MIN, f64::MAX)?;
-    check_range("threshold", a.threshold, f64::MIN, f64::MAX)?;
-    if a.samples == 0 || a.samples > u32::MAX as u64 {
-        bail!("--samples must be between 1 and {}", u32::MAX);
-    }
-    if let Some(t) = a.target_se {
-        check_range("target-se", t, f64::MIN_POSITIVE, f64::MAX)?;
-    }
     if let Some(t) = a.threads {
+        if t == 0 {
+            bail!("--threads must be at least 1");
+        }
         rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build_global()?;
     }
-    let link = match a.link {
-        LinkKind::Linear => Link::Linear,
-        LinkKind::Logistic => Link::Logistic {
-            kappa: a.kappa,
-            tau: a.tau,
-        },
-        LinkKind::Saturating => Link::Saturating { cap: a.cap },
-    };
-    let opts = RunOptions {
-        score: ScoreOptions {
-            model: ModelParams {
-                alpha: a.alpha,
-                aggregate: a.aggregate,
-                link,
-            },
-            players: a.players,
-            message_credit: a.message_credit,
-            method: a.method,
-            sampling: SampleOptions {
-                samples: a.samples,
-                target_se: a.target_se,
-                max_samples: a.max_samples.max(2),
-                seed: a.seed,
-            },
-            validate: ValidateOptions {
-                provenance: a.provenance,
-                threshold: a.threshold,
-            },
-            signals: SignalOptions {
-                split: a.split,
-                rho: a.rho,
-                first_error: a.first_error,
-                eta: a.eta,
-                gamma: a.gamma,
-                pairs: a.pairs.is_some(),
-            },
-        },
+    let settings = Settings {
+        players: a.players,
+        message_credit: a.message_credit,
+        method: a.method,
+        samples: a.samples,
+        target_se: a.target_se,
+        max_samples: a.max_samples,
+        seed: a.seed,
+        provenance: a.provenance,
+        threshold: a.threshold,
+        alpha: a.alpha,
+        aggregate: a.aggregate,
+        link: a.link,
+        kappa: a.kappa,
+        tau: a.tau,
+        cap: a.cap,
+        split: a.split,
+        rho: a.rho,
+        first_error: a.first_error,
+        eta: a.eta,
+        gamma: a.gamma,
+        pairs: a.pairs.is_some(),
         strict: a.strict,
-        chunk_records: a.chunk,
+        chunk: a.chunk,
         backend: a.backend,
     };
-    Ok(opts)
+    settings
+        .build()
+        .map_err(|e| anyhow::anyhow!("--{}: {}", e.option.replace('_', "-"), e.message))
 }
 
 fn open_input(path: &PathBuf) -> Result<(Box<dyn Read>, Option<u64>)> {
@@ -333,13 +338,84 @@ fn score(a: &ScoreArgs) -> Result<()> {
     Ok(())
 }
 
+/// Command-line arguments of `creditflow eval-failures`.
+#[derive(Debug, Clone, clap::Args)]
+struct EvalArgs {
+    /// Predictions: JSON Lines with `id` and `first_error` (score output) or
+    /// `mistake_agent`/`mistake_step`.
+    pred: PathBuf,
+    /// Gold labels: a Who&When log directory or file, or JSON Lines of labels or episodes.
+    gold: PathBuf,
+}
+
+/// Command-line arguments of `creditflow import`.
+#[derive(Debug, Clone, clap::Args)]
+struct ImportArgs {
+    /// A log (.json), a JSON Lines file of logs (.jsonl), or a directory of .json logs.
+    input: PathBuf,
+    /// Where to write the episode JSONL (default: standard output).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// How to fill in `parents`: every earlier message, the first plus the previous one,
+    /// or none.
+    #[arg(long, value_parser = choice::<Provenance>(Provenance::NAMES), default_value_t = Provenance::Prefix)]
+    provenance: Provenance,
+    /// `outcome.reward` of every episode.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    reward: f64,
+    /// JSON Lines file of per-step scores, `{"episode": ID, "step": i, "score": x}`.
+    #[arg(long, value_name = "FILE")]
+    scores: Option<PathBuf>,
+}
+
+/// Runs `creditflow import`: writes one episode per line and a one-line summary to stderr.
+fn run_import(args: &ImportArgs) -> Result<()> {
+    let opts = ImportOptions {
+        provenance: args.provenance,
+        reward: args.reward,
+        scores: args.scores.clone(),
+    };
+    let episodes = creditflow::import::import_path(&args.input, &opts)?;
+    let sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = BufWriter::new(sink);
+    let (mut messages, mut environment) = (0usize, 0usize);
+    for episode in &episodes {
+        let list = episode["messages"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        messages += list.len();
+        environment += list.iter().filter(|m| m["agent"].is_null()).count();
+        serde_json::to_writer(&mut sink, episode)?;
+        sink.write_all(b"\n")?;
+    }
+    sink.flush()?;
+    let target = args
+        .output
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    eprintln!(
+        "imported {} episodes, {} messages ({} environment) from {} to {}",
+        episodes.len(),
+        messages,
+        environment,
+        args.input.display(),
+        target
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Score(a) => score(&a),
         Command::Gen(g) => {
             let out = output_writer(&g.output)?;
-            creditflow::generate::write_batch(out, &g.opts)?;
+            creditflow::generate::write_batch(out, &g.options())?;
             Ok(())
         }
         Command::Verify(a) => {
@@ -400,7 +476,11 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Import(a) => creditflow::import::run_import(&a),
-        Command::EvalFailures(a) => creditflow::eval::run_eval(&a),
+        Command::Import(a) => run_import(&a),
+        Command::EvalFailures(a) => {
+            let report = creditflow::eval::evaluate(&a.pred, &a.gold)?;
+            print!("{report}");
+            Ok(())
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! every record in parallel (rayon), and write the results in input order. Memory is
 //! bounded by the chunk size, whatever the input's length.
 
+pub use crate::options::RunOptions;
+
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, Write};
@@ -10,39 +12,14 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::backend::{self, BackendChoice};
+use crate::backend::{self};
 use crate::csr::CsrBuilder;
 use crate::error::{Error, ErrorKind, RecordError};
 use crate::gpu::GpuError;
 use crate::model::Record;
 use crate::output::{ErrorOut, OutRecord};
-use crate::score::{Precomputed, ScoreOptions, score_record, score_record_using};
+use crate::score::{Precomputed, score_record, score_record_using};
 use crate::validate::parse_and_validate;
-
-/// Options of a `score` run.
-#[derive(Debug, Clone, Copy)]
-pub struct RunOptions {
-    /// Scoring options.
-    pub score: ScoreOptions,
-    /// Stop at the first bad record with an error (non-zero exit).
-    pub strict: bool,
-    /// Records per chunk: bounds memory (default 4096).
-    pub chunk_records: usize,
-    /// Where Monte Carlo estimates are computed (the library default is the CPU; the
-    /// command line defaults to `auto`).
-    pub backend: BackendChoice,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            score: ScoreOptions::default(),
-            strict: false,
-            chunk_records: 4096,
-            backend: BackendChoice::Cpu,
-        }
-    }
-}
 
 /// What a run did, for the summary on stderr.
 #[derive(Debug, Clone, Default)]
@@ -222,6 +199,7 @@ pub fn run_score_with<R: BufRead, W: Write>(
     opts: &RunOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<Summary, Error> {
+    opts.validate()?;
     let start = Instant::now();
     let mut summary = Summary::default();
     let gpu = backend::use_gpu(opts.backend)?;

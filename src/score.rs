@@ -1,77 +1,22 @@
 //! Scoring one validated record: pick the estimator, compute raw credits on the
 //! episode's CSR view, calibrate them to R − R0, and build the output record.
 
+pub use crate::options::{MessageCreditKind, Players, ScoreOptions};
+
 use crate::csr::{EpisodeView, NO_AGENT};
 use crate::error::{ErrorKind, RecordError};
 use crate::estimate::{
     AUTO_EXACT_PLAYERS, McEstimate, Method, SampleOptions, closed_form, exact, permutation,
 };
-use crate::game::{Evaluator, Level, Mobius, ModelParams, Surrogate, Table, calibrate};
+use crate::game::{Evaluator, Level, Mobius, Surrogate, Table, calibrate};
 use crate::model::{Episode, Game, GameForm, Record};
 use crate::output::FirstError;
 use crate::output::{AgentCredit, EpisodeOut, GameOut, MessageCredit, OutRecord, clean};
 use crate::signals::{
-    FirstErrorMethod, SignalOptions, Split, first_error_counterfactual, first_error_label,
-    preference_pairs, repair_rewards, split_by_labels,
+    FirstErrorMethod, Split, first_error_counterfactual, first_error_label, preference_pairs,
+    repair_rewards, split_by_labels,
 };
 use crate::stream::tag;
-use crate::validate::ValidateOptions;
-
-/// Which credits to compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Players {
-    /// Agent credit only.
-    Agents,
-    /// Message credit (agent credit too when message credit is the Owen value, as the
-    /// sum of each agent's message credits).
-    Messages,
-    /// Both (default).
-    #[default]
-    Both,
-}
-
-/// How message credit is defined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum MessageCreditKind {
-    /// The Owen value with agents as a priori unions: refines agent credit exactly.
-    #[default]
-    Owen,
-    /// Flat Shapley values of the message game.
-    Shapley,
-}
-
-/// Everything that shapes scoring.
-#[derive(Debug, Clone, Copy)]
-pub struct ScoreOptions {
-    /// The surrogate model.
-    pub model: ModelParams,
-    /// Which credits.
-    pub players: Players,
-    /// Owen or flat Shapley message credit.
-    pub message_credit: MessageCreditKind,
-    /// The estimator.
-    pub method: Method,
-    /// Monte Carlo budget and seed.
-    pub sampling: SampleOptions,
-    /// Validation options.
-    pub validate: ValidateOptions,
-    /// Training-signal options.
-    pub signals: SignalOptions,
-}
-
-impl Default for ScoreOptions {
-    fn default() -> Self {
-        ScoreOptions {
-            model: ModelParams::default(),
-            players: Players::Both,
-            message_credit: MessageCreditKind::Owen,
-            method: Method::Auto,
-            sampling: SampleOptions::default(),
-            validate: ValidateOptions::default(),
-            signals: SignalOptions::default(),
-        }
-    }
-}
 
 /// Raw (uncalibrated) credits of one episode.
 #[derive(Debug, Clone, Default)]

@@ -37,71 +37,13 @@
 //! `assistant`, everything else as `user` (with `name`). Without a usable alternative
 //! the record says which side is needed (`"needs": "chosen"` or `"rejected"`).
 
+pub use crate::options::{FirstErrorMethod, SignalOptions, Split};
+
 use serde_json::{Value, json};
 
 use crate::csr::{EpisodeView, NO_AGENT};
 use crate::game::{Level, Link, ModelParams, Surrogate};
 use crate::model::Episode;
-
-/// How success-branch message rewards are split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Split {
-    /// The Owen message credit.
-    #[default]
-    Owen,
-    /// The label split of agent credit.
-    Label,
-}
-
-/// How the first error of a failed episode is found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum FirstErrorMethod {
-    /// The earliest harmful message by score.
-    #[default]
-    Label,
-    /// The earliest message whose removal lifts the predicted reward to success.
-    Counterfactual,
-}
-
-impl FirstErrorMethod {
-    /// The name written to `first_error.method`.
-    pub fn name(self) -> &'static str {
-        match self {
-            FirstErrorMethod::Label => "label",
-            FirstErrorMethod::Counterfactual => "counterfactual",
-        }
-    }
-}
-
-/// Options of the training signals.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SignalOptions {
-    /// Success-branch split.
-    pub split: Split,
-    /// ρ of the label split.
-    pub rho: f64,
-    /// First-error method.
-    pub first_error: FirstErrorMethod,
-    /// η: reward of a repair attempt.
-    pub eta: f64,
-    /// γ: penalty of a message that builds on the error.
-    pub gamma: f64,
-    /// Build preference pairs.
-    pub pairs: bool,
-}
-
-impl Default for SignalOptions {
-    fn default() -> Self {
-        SignalOptions {
-            split: Split::Owen,
-            rho: 0.25,
-            first_error: FirstErrorMethod::Label,
-            eta: 0.5,
-            gamma: 0.5,
-            pairs: false,
-        }
-    }
-}
 
 /// The label split of every agent's credit over its messages, on an episode's view:
 /// one reward per message-game player. Redundant copies are the later members of a group.

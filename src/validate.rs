@@ -3,6 +3,8 @@
 //! (DESIGN §2.3). Also fills in provenance for logs without parents and decides
 //! structural credit for episodes without scores (DESIGN §3.1).
 
+pub use crate::options::{Provenance, ValidateOptions};
+
 use std::collections::HashMap;
 
 use crate::error::{ErrorKind, RecordError};
@@ -13,37 +15,6 @@ use crate::schema::{InputGame, InputRecord};
 pub const MAX_TABLE_PLAYERS: u32 = 20;
 /// Most players a Möbius game may have.
 pub const MAX_GAME_PLAYERS: u64 = 1 << 24;
-
-/// How parents are filled in for messages whose `parents` field is absent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provenance {
-    /// Every earlier message (broadcast group chats).
-    #[default]
-    Prefix,
-    /// The previous message plus the first message.
-    Chain,
-    /// No parents: the message is a root.
-    None,
-}
-
-/// Options that shape validation.
-#[derive(Debug, Clone, Copy)]
-pub struct ValidateOptions {
-    /// Provenance for messages without `parents`.
-    pub provenance: Provenance,
-    /// `outcome.success` defaults to `reward >= threshold`.
-    pub threshold: f64,
-}
-
-impl Default for ValidateOptions {
-    fn default() -> Self {
-        ValidateOptions {
-            provenance: Provenance::Prefix,
-            threshold: 0.5,
-        }
-    }
-}
 
 struct Ctx<'a> {
     id: &'a str,

@@ -874,14 +874,20 @@ fn eval_errors_name_the_line() {
 fn run_import_writes_one_episode_per_line() {
     let tmp = TempDir::new("run");
     let output = tmp.0.join("episodes.jsonl");
-    let args = ImportArgs {
-        input: bundled(),
-        output: Some(output.clone()),
-        provenance: Provenance::None,
-        reward: -0.5,
-        scores: None,
-    };
-    run_import(&args).unwrap();
+    let bin = env!("CARGO_BIN_EXE_creditflow");
+    let run = std::process::Command::new(bin)
+        .arg("import")
+        .arg(bundled())
+        .arg("-o")
+        .arg(&output)
+        .args(["--provenance", "none", "--reward", "-0.5"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let written: Vec<Value> = fs::read_to_string(&output)
         .unwrap()
         .lines()
@@ -899,9 +905,19 @@ fn run_import_writes_one_episode_per_line() {
         "pred.jsonl",
         &[json!({"id": "hand-crafted/6", "mistake_agent": "Orchestrator", "mistake_step": 5})],
     );
-    let args = EvalArgs { pred, gold: output };
-    run_eval(&args).unwrap();
-    let report = evaluate(&args.pred, &args.gold).unwrap();
+    let run = std::process::Command::new(bin)
+        .arg("eval-failures")
+        .arg(&pred)
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = evaluate(&pred, &output).unwrap();
+    assert_eq!(String::from_utf8(run.stdout).unwrap(), report.to_string());
     assert_eq!(report.overall.agent_correct, 1);
     assert_eq!(report.overall.step_correct, 1);
     assert_eq!(report.missing.len(), 3);

@@ -8,32 +8,10 @@
 //! Standard errors come from Welford's algorithm over *pair means* (the two halves of a
 //! pair are correlated; pairs are independent), so se = sd(pair means)/√pairs.
 
+pub use crate::options::SampleOptions;
+
 use crate::game::Evaluator;
 use crate::stream::Stream;
-
-/// How many samples to draw.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SampleOptions {
-    /// Permutations per record (rounded up to an even number: antithetic pairs).
-    pub samples: u64,
-    /// Adaptive mode: sample until every credit's SE ≤ this (or the budget is spent).
-    pub target_se: Option<f64>,
-    /// Most permutations per record in adaptive mode.
-    pub max_samples: u64,
-    /// The seed.
-    pub seed: u64,
-}
-
-impl Default for SampleOptions {
-    fn default() -> Self {
-        SampleOptions {
-            samples: 1024,
-            target_se: None,
-            max_samples: 1 << 20,
-            seed: 0,
-        }
-    }
-}
 
 /// Pairs per adaptive round; the stopping rule is checked between rounds only, so the
 /// result does not depend on timing.

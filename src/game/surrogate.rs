@@ -6,81 +6,10 @@
 //!
 //! [`CsrBatch`]: crate::csr::CsrBatch
 
+pub use crate::options::{Aggregate, Link, ModelParams};
+
 use super::Evaluator;
 use crate::csr::{EpisodeView, NO_AGENT};
-
-/// How a message's presence combines its parents' presences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Aggregate {
-    /// The mean of the parents' presences.
-    #[default]
-    Mean,
-    /// The minimum: a message needs all its inputs.
-    Min,
-    /// The maximum: any input suffices.
-    Max,
-}
-
-/// The link from team quality Q to value v.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Link {
-    /// v = Q.
-    Linear,
-    /// v = 1 / (1 + exp(−κ (Q − τ))).
-    Logistic {
-        /// Slope κ.
-        kappa: f64,
-        /// Threshold τ.
-        tau: f64,
-    },
-    /// v = min(Q, cap).
-    Saturating {
-        /// The cap.
-        cap: f64,
-    },
-}
-
-impl Link {
-    /// Applies the link.
-    #[inline]
-    pub fn apply(&self, q: f64) -> f64 {
-        match *self {
-            Link::Linear => q,
-            Link::Logistic { kappa, tau } => 1.0 / (1.0 + (-kappa * (q - tau)).exp()),
-            Link::Saturating { cap } => q.min(cap),
-        }
-    }
-}
-
-/// Parameters of the surrogate model.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ModelParams {
-    /// Self-sufficiency α ∈ [0, 1] of a message whose inputs were ablated.
-    pub alpha: f64,
-    /// Aggregate over parents.
-    pub aggregate: Aggregate,
-    /// Link from Q to v.
-    pub link: Link,
-}
-
-impl Default for ModelParams {
-    fn default() -> Self {
-        ModelParams {
-            alpha: 0.5,
-            aggregate: Aggregate::Mean,
-            link: Link::Linear,
-        }
-    }
-}
-
-impl ModelParams {
-    /// True when v is a linear combination of unanimity games over provenance paths,
-    /// so the closed form applies (linear link, mean aggregate; groups checked per episode).
-    pub fn is_linear(&self) -> bool {
-        self.link == Link::Linear && self.aggregate == Aggregate::Mean
-    }
-}
 
 /// Who the players are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
