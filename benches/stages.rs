@@ -174,7 +174,7 @@ fn end_to_end(c: &mut Criterion) {
     }
     let mut backends = vec![("cpu", BackendChoice::Cpu)];
     // A software adapter (lavapipe) proves correctness, not speed: bench hardware only.
-    if matches!(creditflow::backend::use_gpu(BackendChoice::Auto), Ok(true)) {
+    if creditflow::backend::hardware_gpu_available() {
         backends.push(("gpu", BackendChoice::Gpu));
     }
     for (backend_name, backend) in backends {

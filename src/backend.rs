@@ -1,27 +1,125 @@
-//! Backend choice for the Monte Carlo stage: the multithreaded CPU path, or the GPU
-//! computing a chunk's sampled games ahead of scoring ([`precompute_chunk`]), whose
-//! estimates the scorer then reads through [`Precomputed`].
+//! Where a chunk's jobs run. The CPU executes every job with the reference estimators
+//! ([`crate::engine::execute`]); with a GPU, the chunk's permutation jobs run there
+//! (`crate::gpu`) and the rest on the CPU. Both execute the same job list, so the plan
+//! and the finish never know which backend ran.
 //!
 //! `--backend auto` uses a hardware adapter (discrete, integrated or virtual GPU) when
 //! wgpu finds one; a software adapter such as Mesa's lavapipe is used only when asked
 //! for with `--backend gpu`, because it is far slower than the CPU path (it exists to
-//! prove correctness: see docs/semantics.md).
+//! prove correctness: see docs/semantics.md). The adapter is probed on the first chunk
+//! that has permutation jobs, never for runs without sampled work.
 
 pub use crate::options::BackendChoice;
 
 use crate::csr::CsrBatch;
-use crate::engine::{GameBatch, Job, JobGame};
-use crate::error::RecordError;
-use crate::gpu::{Gpu, GpuError};
-use crate::model::{GameForm, Record};
-use crate::score::{McGame, Precomputed, ScoreOptions, mc_requests};
+use crate::engine::execute::run_cpu;
+use crate::engine::{Estimator, GameBatch, Job, JobResult};
+use crate::error::Error;
+use crate::options::ScoreOptions;
 
-/// Resolves `auto`: true when the run should use the GPU. `gpu` without an adapter is
-/// an error.
-pub fn use_gpu(choice: BackendChoice) -> Result<bool, GpuError> {
+/// A run's backend, resolved on first use.
+#[derive(Debug)]
+pub struct Backend {
+    choice: BackendChoice,
+    /// `Some(true)` once a GPU adapter was found and chosen, `Some(false)` for the CPU.
+    gpu: Option<bool>,
+    /// Chunks whose GPU work the device refused (too large for it), run on the CPU
+    /// instead, and the first reason.
+    pub fallbacks: (u64, Option<String>),
+}
+
+impl Backend {
+    /// A backend for `choice`; nothing is probed yet.
+    pub fn new(choice: BackendChoice) -> Self {
+        Backend {
+            choice,
+            gpu: (choice == BackendChoice::Cpu).then_some(false),
+            fallbacks: (0, None),
+        }
+    }
+
+    /// True once the run has used (or chosen) a GPU adapter.
+    pub fn uses_gpu(&self) -> bool {
+        self.gpu == Some(true)
+    }
+
+    /// The backend for the summary: `cpu`, or the GPU adapter's description.
+    pub fn describe(&self) -> String {
+        if self.uses_gpu() {
+            gpu_describe()
+        } else {
+            "cpu".to_string()
+        }
+    }
+
+    /// The results of `jobs` (in order) over the chunk's `batch` and `games`.
+    pub fn execute(
+        &mut self,
+        batch: &CsrBatch,
+        games: &GameBatch,
+        jobs: &[Job],
+        opts: &ScoreOptions,
+    ) -> Result<Vec<JobResult>, Error> {
+        let (model, sampling) = (&opts.model, &opts.sampling);
+        let sampled: Vec<usize> = (0..jobs.len())
+            .filter(|&k| jobs[k].estimator == Estimator::Permutation)
+            .collect();
+        if sampled.is_empty() || !self.resolve()? {
+            return Ok(run_cpu(batch, games, jobs, model, sampling));
+        }
+        let gpu_jobs: Vec<Job> = sampled.iter().map(|&k| jobs[k]).collect();
+        let gpu_results = match gpu_run(batch, games, &gpu_jobs, opts)? {
+            Ok(r) => r,
+            Err(why) => {
+                self.fallbacks.0 += 1;
+                self.fallbacks.1.get_or_insert(why);
+                return Ok(run_cpu(batch, games, jobs, model, sampling));
+            }
+        };
+        let rest: Vec<Job> = jobs
+            .iter()
+            .filter(|j| j.estimator != Estimator::Permutation)
+            .copied()
+            .collect();
+        let mut cpu = run_cpu(batch, games, &rest, model, sampling).into_iter();
+        let mut gpu = gpu_results.into_iter();
+        Ok(jobs
+            .iter()
+            .map(|j| {
+                let next = if j.estimator == Estimator::Permutation {
+                    gpu.next()
+                } else {
+                    cpu.next()
+                };
+                next.expect("one result per job")
+            })
+            .collect())
+    }
+
+    /// Resolves `auto` on first use: true when the run should use the GPU. `gpu` without an
+    /// adapter is an error.
+    fn resolve(&mut self) -> Result<bool, Error> {
+        if let Some(g) = self.gpu {
+            return Ok(g);
+        }
+        let g = gpu_available(self.choice)?;
+        self.gpu = Some(g);
+        Ok(g)
+    }
+}
+
+/// True when `--backend auto` would use a GPU: a hardware adapter exists (probes it).
+pub fn hardware_gpu_available() -> bool {
+    gpu_available(BackendChoice::Auto).unwrap_or(false)
+}
+
+/// Whether `choice` resolves to a GPU adapter (`Auto`: a hardware one).
+#[cfg(feature = "gpu")]
+fn gpu_available(choice: BackendChoice) -> Result<bool, Error> {
+    use crate::gpu::Gpu;
     match choice {
         BackendChoice::Cpu => Ok(false),
-        BackendChoice::Gpu => Gpu::shared().map(|_| true),
+        BackendChoice::Gpu => Gpu::shared().map(|_| true).map_err(Error::Gpu),
         BackendChoice::Auto => Ok(match Gpu::shared() {
             Ok(g) => {
                 let gpu = g.lock().unwrap_or_else(|e| e.into_inner());
@@ -32,72 +130,56 @@ pub fn use_gpu(choice: BackendChoice) -> Result<bool, GpuError> {
     }
 }
 
-/// Describes the adapter the run uses, for the summary.
-pub fn describe() -> String {
-    match Gpu::shared() {
+/// Without the `gpu` feature there is no adapter: `auto` is the CPU, `gpu` an error.
+#[cfg(not(feature = "gpu"))]
+fn gpu_available(choice: BackendChoice) -> Result<bool, Error> {
+    match choice {
+        BackendChoice::Gpu => Err(Error::NoGpuSupport),
+        _ => Ok(false),
+    }
+}
+
+/// Runs permutation jobs on the GPU: `Ok(Ok(results))`, `Ok(Err(why))` when the device
+/// refuses the work (the caller runs it on the CPU), or a device failure.
+#[cfg(feature = "gpu")]
+fn gpu_run(
+    batch: &CsrBatch,
+    games: &GameBatch,
+    jobs: &[Job],
+    opts: &ScoreOptions,
+) -> Result<Result<Vec<JobResult>, String>, Error> {
+    use crate::gpu::GpuError;
+    match crate::gpu::run_jobs(batch, games, jobs, &opts.model, &opts.sampling) {
+        Ok(r) => Ok(Ok(r)),
+        Err(
+            e @ (GpuError::NoAdapter(_)
+            | GpuError::Device(_)
+            | GpuError::Wgpu { .. }
+            | GpuError::Readback(_)),
+        ) => Err(Error::Gpu(e)),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_run(
+    _batch: &CsrBatch,
+    _games: &GameBatch,
+    _jobs: &[Job],
+    _opts: &ScoreOptions,
+) -> Result<Result<Vec<JobResult>, String>, Error> {
+    Err(Error::NoGpuSupport)
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_describe() -> String {
+    match crate::gpu::Gpu::shared() {
         Ok(g) => g.lock().unwrap_or_else(|e| e.into_inner()).describe(),
         Err(e) => e.to_string(),
     }
 }
 
-/// Computes on the GPU every Monte Carlo estimate the chunk's records need. `slot[k]`
-/// is record k's index in `batch`. Returns one [`Precomputed`] per record (empty for
-/// records that are not sampled or are bad), or the GPU's error, in which case the
-/// caller scores the chunk on the CPU.
-pub fn precompute_chunk(
-    parsed: &[Result<Record, RecordError>],
-    slot: &[Option<usize>],
-    batch: &CsrBatch,
-    opts: &ScoreOptions,
-) -> Result<Vec<Precomputed>, GpuError> {
-    let mut games = Vec::new();
-    let mut jobs = Vec::new();
-    let mut owner = Vec::new();
-    for (k, r) in parsed.iter().enumerate() {
-        let Ok(rec) = r else { continue };
-        let view = slot[k].map(|i| batch.episode(i));
-        for (game, tag) in mc_requests(rec, view, opts) {
-            let (record, ordinal, job_game) = match (rec, game) {
-                (Record::Game(g), _) => {
-                    games.push(g);
-                    let i = games.len() - 1;
-                    let jg = match g.form {
-                        GameForm::Mobius(_) => JobGame::Mobius(i),
-                        GameForm::Table(_) => JobGame::Table(i),
-                    };
-                    (0, g.ordinal as u32, jg)
-                }
-                (Record::Episode(ep), kind) => {
-                    let jg = match kind {
-                        McGame::SurrogateAgents => JobGame::SurrogateAgents,
-                        McGame::SurrogateMessages => JobGame::SurrogateMessages,
-                        McGame::SurrogateOwen => JobGame::SurrogateOwen,
-                        McGame::Game => unreachable!("episodes request surrogate games"),
-                    };
-                    (
-                        slot[k].expect("a valid episode has a CSR slot") as u32,
-                        ep.ordinal as u32,
-                        jg,
-                    )
-                }
-            };
-            jobs.push(Job {
-                record,
-                ordinal,
-                tag,
-                game: job_game,
-            });
-            owner.push((k, game, tag));
-        }
-    }
-    let mut out = vec![Precomputed::default(); parsed.len()];
-    if jobs.is_empty() {
-        return Ok(out);
-    }
-    let game_batch = GameBatch::new(&games)?;
-    let results = crate::gpu::run_jobs(batch, &game_batch, &jobs, &opts.model, &opts.sampling)?;
-    for ((k, game, tag), res) in owner.into_iter().zip(results) {
-        out[k].results.push(((game, tag), res.players, res.unions));
-    }
-    Ok(out)
+#[cfg(not(feature = "gpu"))]
+fn gpu_describe() -> String {
+    "cpu".to_string()
 }

@@ -57,6 +57,30 @@ pub struct CsrBatch {
     pub groups: Vec<u32>,
     /// Per group: q_G (the group's score).
     pub group_scores: Vec<f64>,
+    /// Per message: record-local player index in the agent game (the index of its author
+    /// among the record's active agents) or [`NO_AGENT`].
+    pub agent_players: Vec<u32>,
+    /// Row offsets into [`active_agents`](Self::active_agents): always `records + 1` long,
+    /// starts at 0, last element equals `active_agents.len()`.
+    pub active_offsets: Vec<u32>,
+    /// Per record: its active agents (agents with at least one message), in agent order:
+    /// player p of the agent game is agent `active_agents[p]`.
+    pub active_agents: Vec<u32>,
+    /// Per record, `active + 1` record-local offsets (from 0 to `player_count`) into the
+    /// record's rows of [`union_members`](Self::union_members) and
+    /// [`union_messages`](Self::union_messages): the record's row starts at
+    /// `active_offsets[r] + r`.
+    pub union_offsets: Vec<u32>,
+    /// Per record (`player_count` entries, starting at the record's player offset): the
+    /// Owen unions — per active agent, its message-game players in message order.
+    pub union_members: Vec<u32>,
+    /// The same rows as messages: per active agent, its messages in order (the members of
+    /// the agent game's players).
+    pub union_messages: Vec<u32>,
+    /// Row offsets of each record's players: always `records + 1` long.
+    pub player_offsets: Vec<u32>,
+    /// Per message-game player (rows by `player_offsets`): its record-local message.
+    pub player_messages: Vec<u32>,
 }
 
 /// A batch would need an index past `u32::MAX`.
@@ -82,6 +106,8 @@ impl CsrBuilder {
     pub fn new() -> Self {
         let mut b = CsrBuilder::default();
         b.batch.parent_offsets.push(0);
+        b.batch.active_offsets.push(0);
+        b.batch.player_offsets.push(0);
         b
     }
 
@@ -115,6 +141,7 @@ impl CsrBuilder {
             b.groups.push(m.group);
         }
         b.group_scores.extend_from_slice(&ep.group_scores);
+        b.derive_rows(message_offset as usize, ep.agents.len());
         b.records.push(RecordMeta {
             message_offset,
             message_count: n as u32,
@@ -129,6 +156,9 @@ impl CsrBuilder {
     }
 
     /// The finished batch; its invariants are checked (a violation is a bug and panics).
+    ///
+    /// (Defined below [`CsrBatch::derive_rows`], which appends the derived rows of the
+    /// record just pushed.)
     pub fn finish(self) -> CsrBatch {
         let b = self.batch;
         if let Err(e) = b.check() {
@@ -139,6 +169,52 @@ impl CsrBuilder {
 }
 
 impl CsrBatch {
+    /// Appends the derived rows of the record whose messages start at `m0` (its per-message
+    /// rows already pushed): agent-game players, active agents, unions, player messages.
+    /// O(messages + agents).
+    fn derive_rows(&mut self, m0: usize, agent_count: usize) {
+        let authors = &self.authors[m0..];
+        let mut count = vec![0u32; agent_count];
+        for &a in authors {
+            if a != NO_AGENT {
+                count[a as usize] += 1;
+            }
+        }
+        // Compact agent-game player of each agent, and each union's start.
+        let mut compact = vec![NO_AGENT; agent_count];
+        let mut start = vec![0u32; agent_count];
+        let mut at = 0u32;
+        for (a, &c) in count.iter().enumerate() {
+            if c > 0 {
+                compact[a] = (self.active_agents.len()
+                    - self.active_offsets[self.active_offsets.len() - 1] as usize)
+                    as u32;
+                self.active_agents.push(a as u32);
+                self.union_offsets.push(at);
+                start[a] = at;
+                at += c;
+            }
+        }
+        self.union_offsets.push(at);
+        self.active_offsets.push(self.active_agents.len() as u32);
+        let p0 = self.union_members.len();
+        self.union_members.resize(p0 + at as usize, 0);
+        self.union_messages.resize(p0 + at as usize, 0);
+        for (m, &a) in authors.iter().enumerate() {
+            if a == NO_AGENT {
+                self.agent_players.push(NO_AGENT);
+                continue;
+            }
+            self.agent_players.push(compact[a as usize]);
+            let slot = p0 + start[a as usize] as usize;
+            self.union_members[slot] = self.players[m0 + m];
+            self.union_messages[slot] = m as u32;
+            start[a as usize] += 1;
+            self.player_messages.push(m as u32);
+        }
+        self.player_offsets.push(self.player_messages.len() as u32);
+    }
+
     /// Flattens episodes; fails only when the batch would overflow u32 indices.
     pub fn from_episodes<'a>(eps: impl IntoIterator<Item = &'a Episode>) -> Result<Self, Overflow> {
         let mut b = CsrBuilder::new();
@@ -164,6 +240,14 @@ impl CsrBatch {
         let m0 = meta.message_offset as usize;
         let m1 = m0 + meta.message_count as usize;
         let g0 = meta.group_offset as usize;
+        let (a0, a1) = (
+            self.active_offsets[r] as usize,
+            self.active_offsets[r + 1] as usize,
+        );
+        let (p0, p1) = (
+            self.player_offsets[r] as usize,
+            self.player_offsets[r + 1] as usize,
+        );
         EpisodeView {
             meta,
             parent_offsets: &self.parent_offsets[m0..=m1],
@@ -172,6 +256,12 @@ impl CsrBatch {
             players: &self.players[m0..m1],
             groups: &self.groups[m0..m1],
             group_scores: &self.group_scores[g0..g0 + meta.group_count as usize],
+            agent_players: &self.agent_players[m0..m1],
+            active_agents: &self.active_agents[a0..a1],
+            union_offsets: &self.union_offsets[a0 + r..=a1 + r],
+            union_members: &self.union_members[p0..p1],
+            union_messages: &self.union_messages[p0..p1],
+            player_messages: &self.player_messages[p0..p1],
         }
     }
 
@@ -184,8 +274,17 @@ impl CsrBatch {
         if *self.parent_offsets.last().unwrap() as usize != self.parents.len() {
             return Err("last parent offset must equal parents.len()".into());
         }
-        if self.players.len() != m || self.groups.len() != m {
+        if self.players.len() != m || self.groups.len() != m || self.agent_players.len() != m {
             return Err("per-message arrays differ in length".into());
+        }
+        let r = self.records.len();
+        if self.active_offsets.len() != r + 1
+            || self.player_offsets.len() != r + 1
+            || self.union_offsets.len() != self.active_agents.len() + r
+            || self.union_members.len() != self.player_messages.len()
+            || self.union_messages.len() != self.player_messages.len()
+        {
+            return Err("derived rows do not match the records".into());
         }
         let mut next_msg = 0u32;
         let mut next_group = 0u32;
@@ -228,6 +327,9 @@ impl CsrBatch {
             if player != meta.player_count {
                 return Err(format!("record {r}: player_count is wrong"));
             }
+            if let Err(e) = v.check_derived() {
+                return Err(format!("record {r}: {e}"));
+            }
         }
         if next_msg as usize != m || next_group as usize != self.group_scores.len() {
             return Err("records do not cover the per-message arrays".into());
@@ -253,6 +355,18 @@ pub struct EpisodeView<'a> {
     pub groups: &'a [u32],
     /// Per group: q_G.
     pub group_scores: &'a [f64],
+    /// Per message: agent-game player or [`NO_AGENT`].
+    pub agent_players: &'a [u32],
+    /// Agents with at least one message, in agent order: the players of the agent game.
+    pub active_agents: &'a [u32],
+    /// `active_agents.len() + 1` offsets from 0 into `union_members` / `union_messages`.
+    pub union_offsets: &'a [u32],
+    /// The Owen unions of the message game: per active agent, its players in message order.
+    pub union_members: &'a [u32],
+    /// Per active agent, its messages in order.
+    pub union_messages: &'a [u32],
+    /// Per message-game player, its message.
+    pub player_messages: &'a [u32],
 }
 
 impl<'a> EpisodeView<'a> {
@@ -276,28 +390,64 @@ impl<'a> EpisodeView<'a> {
         self.group_scores.len() != self.len()
     }
 
-    /// Agents with at least one message, in agent order: the players of the agent game.
-    pub fn active_agents(&self) -> Vec<u32> {
-        self.messages_by_agent()
-            .iter()
-            .enumerate()
-            .filter(|(_, ms)| !ms.is_empty())
-            .map(|(a, _)| a as u32)
+    /// Number of unions (active agents).
+    pub fn union_count(&self) -> usize {
+        self.active_agents.len()
+    }
+
+    /// Union `u`: the message-game players of active agent `u`, in message order. O(1).
+    pub fn union(&self, u: usize) -> &'a [u32] {
+        &self.union_members[self.union_offsets[u] as usize..self.union_offsets[u + 1] as usize]
+    }
+
+    /// The messages of active agent `u`, in order. O(1).
+    pub fn union_messages_of(&self, u: usize) -> &'a [u32] {
+        &self.union_messages[self.union_offsets[u] as usize..self.union_offsets[u + 1] as usize]
+    }
+
+    /// The Owen unions as owned lists (for the estimators' `&[Vec<usize>]` interface).
+    pub fn unions(&self) -> Vec<Vec<usize>> {
+        (0..self.union_count())
+            .map(|u| self.union(u).iter().map(|&p| p as usize).collect())
             .collect()
     }
 
-    /// The Owen unions of the message game: per active agent (in agent order), its
-    /// message-game players in message order.
-    pub fn unions(&self) -> Vec<Vec<usize>> {
-        self.messages_by_agent()
-            .into_iter()
-            .filter(|ms| !ms.is_empty())
-            .map(|ms| {
-                ms.into_iter()
-                    .map(|m| self.players[m as usize] as usize)
-                    .collect()
-            })
-            .collect()
+    /// Checks the derived rows against the per-message rows: O(messages + agents).
+    fn check_derived(&self) -> Result<(), String> {
+        let n = self.meta.player_count as usize;
+        if self.player_messages.len() != n
+            || self.union_offsets.first() != Some(&0)
+            || *self.union_offsets.last().unwrap_or(&0) as usize != n
+            || self.union_offsets.len() != self.active_agents.len() + 1
+        {
+            return Err("derived row lengths are wrong".into());
+        }
+        for u in 0..self.union_count() {
+            let a = self.active_agents[u];
+            let ms = self.union_messages_of(u);
+            if ms.is_empty() || self.union(u).len() != ms.len() {
+                return Err(format!("union {u} is empty or misaligned"));
+            }
+            for (&m, &p) in ms.iter().zip(self.union(u)) {
+                let m = m as usize;
+                if self.authors.get(m) != Some(&a)
+                    || self.agent_players[m] != u as u32
+                    || self.players[m] != p
+                    || self.player_messages[p as usize] as usize != m
+                {
+                    return Err(format!("union {u} does not match message {m}"));
+                }
+            }
+        }
+        let owned = self
+            .agent_players
+            .iter()
+            .filter(|&&p| p != NO_AGENT)
+            .count();
+        if owned != n {
+            return Err("agent-game players do not cover the messages with an agent".into());
+        }
+        Ok(())
     }
 
     /// The messages of each agent, in order: `result[a]` lists record-local message indices.

@@ -38,6 +38,9 @@ pub enum ErrorKind {
     MethodNotApplicable,
     /// The record is neither an episode (`messages`) nor a game (`game`).
     UnknownRecord,
+    /// An option value is invalid (only from the per-record library calls; a run checks
+    /// its options before reading any record).
+    InvalidOption,
 }
 
 /// A bad input record: what, where and which field.
@@ -97,8 +100,13 @@ pub enum Error {
     #[error(transparent)]
     Option(#[from] crate::options::OptionError),
     /// The GPU backend failed (no adapter for `--backend gpu`, or a device error).
+    #[cfg(feature = "gpu")]
     #[error("GPU backend: {0}")]
     Gpu(#[from] crate::gpu::GpuError),
+    /// `--backend gpu` in a build without the `gpu` feature.
+    #[cfg(not(feature = "gpu"))]
+    #[error("this creditflow was built without the `gpu` feature; use --backend cpu or auto")]
+    NoGpuSupport,
     /// Writing JSON output failed.
     #[error("JSON output error: {0}")]
     Json(#[from] serde_json::Error),

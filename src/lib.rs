@@ -15,14 +15,17 @@ pub mod engine;
 pub mod error;
 pub mod estimate;
 pub mod eval;
+pub mod finish;
 pub mod game;
 pub mod generate;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod import;
 pub mod model;
 pub mod options;
 pub mod output;
 pub mod pipeline;
+pub mod plan;
 pub mod read;
 pub mod schema;
 pub mod score;

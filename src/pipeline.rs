@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::backend::{self};
+use crate::backend::Backend;
 use crate::csr::CsrBuilder;
 use crate::error::{Error, ErrorKind, RecordError};
-use crate::gpu::GpuError;
+use crate::finish::{finish_episode, finish_game};
 use crate::model::Record;
 use crate::output::{ErrorOut, OutRecord};
-use crate::score::{Precomputed, score_record, score_record_using};
+use crate::plan::{JobList, Plan, PlanKind};
 use crate::validate::parse_and_validate;
 
 /// What a run did, for the summary on stderr.
@@ -202,12 +202,7 @@ pub fn run_score_with<R: BufRead, W: Write>(
     opts.validate()?;
     let start = Instant::now();
     let mut summary = Summary::default();
-    let gpu = backend::use_gpu(opts.backend)?;
-    summary.backend = if gpu {
-        backend::describe()
-    } else {
-        "cpu".to_string()
-    };
+    let mut backend = Backend::new(opts.backend);
     let mut seen: HashSet<u128> = HashSet::new();
     let mut line_no = 0u64;
     let mut ordinal = 0u64;
@@ -276,45 +271,57 @@ pub fn run_score_with<R: BufRead, W: Write>(
         }
         let batch = builder.finish();
         let sopts = opts.score;
-        // On the GPU the chunk's sampled games are estimated ahead; a chunk the device
-        // refuses is scored on the CPU (the numbers stay right, only slower).
-        let mut pre: Option<Vec<Precomputed>> = None;
-        if gpu {
-            match backend::precompute_chunk(&parsed, &slot, &batch, &sopts) {
-                Ok(p) => pre = Some(p),
-                Err(
-                    e @ (GpuError::NoAdapter(_)
-                    | GpuError::Device(_)
-                    | GpuError::Wgpu { .. }
-                    | GpuError::Readback(_)),
-                ) => {
-                    return Err(Error::Gpu(e));
+        // Plan: each valid record once, its jobs appended to the chunk's job list.
+        let mut list = JobList::new();
+        let plans: Vec<Option<Plan>> = parsed
+            .iter_mut()
+            .zip(&slot)
+            .map(|(r, s)| {
+                let planned = match r {
+                    Ok(Record::Episode(ep)) => {
+                        let i = s.expect("a valid episode has a CSR slot");
+                        list.plan_episode(ep, batch.episode(i), i as u32, &sopts)
+                    }
+                    Ok(Record::Game(g)) => list.plan_game(g, &sopts),
+                    Err(_) => return None,
+                };
+                match planned {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        *r = Err(e);
+                        None
+                    }
                 }
-                Err(e) => {
-                    summary.gpu_fallbacks.0 += 1;
-                    summary.gpu_fallbacks.1.get_or_insert_with(|| e.to_string());
+            })
+            .collect();
+        // Estimate: one job list, on the CPU or (permutation jobs) the GPU.
+        let job_results = backend.execute(&batch, &list.games, &list.jobs, &sopts)?;
+        // Finish: every record from its plan and its jobs' results.
+        let results: Vec<Result<(OutRecord, Vec<serde_json::Value>), RecordError>> = parsed
+            .par_iter()
+            .zip(slot.par_iter())
+            .zip(plans.par_iter())
+            .map(|((r, s), plan)| match (r, plan) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(rec), Some(plan)) => {
+                    let jobs = &list.jobs[plan.jobs.clone()];
+                    let res = &job_results[plan.jobs.clone()];
+                    Ok(match (rec, &plan.kind) {
+                        (Record::Episode(ep), PlanKind::Episode(p)) => {
+                            let view = batch.episode(s.expect("a valid episode has a CSR slot"));
+                            let (o, pairs) = finish_episode(ep, view, p, jobs, res, &sopts);
+                            (OutRecord::Episode(o), pairs)
+                        }
+                        (Record::Game(g), PlanKind::Game) => (
+                            OutRecord::Game(finish_game(g, &jobs[0], &res[0])),
+                            Vec::new(),
+                        ),
+                        _ => unreachable!("a record's plan is of its kind"),
+                    })
                 }
-            }
-        }
-        let results: Vec<Result<(OutRecord, Vec<serde_json::Value>), RecordError>> = match pre {
-            None => parsed
-                .par_iter()
-                .zip(slot.par_iter())
-                .map(|(r, s)| match r {
-                    Ok(rec) => score_record(rec, s.map(|i| batch.episode(i)), &sopts),
-                    Err(e) => Err(e.clone()),
-                })
-                .collect(),
-            Some(pre) => parsed
-                .par_iter()
-                .zip(slot.par_iter())
-                .zip(pre.into_par_iter())
-                .map(|((r, s), mut p)| match r {
-                    Ok(rec) => score_record_using(rec, s.map(|i| batch.episode(i)), &sopts, &mut p),
-                    Err(e) => Err(e.clone()),
-                })
-                .collect(),
-        };
+                (Ok(_), None) => unreachable!("a valid record has a plan"),
+            })
+            .collect();
         let lines: Vec<String> = results
             .par_iter()
             .map(|r| match r {
@@ -383,5 +390,7 @@ pub fn run_score_with<R: BufRead, W: Write>(
         w.flush()?;
     }
     summary.elapsed = start.elapsed();
+    summary.backend = backend.describe();
+    summary.gpu_fallbacks = backend.fallbacks.clone();
     Ok(summary)
 }

@@ -14,7 +14,7 @@ use common::{TOPOLOGIES, batch, generated, parse_episode};
 use creditflow::cpu;
 use creditflow::cpu::types::{BoundedCase, KatCase};
 use creditflow::csr::CsrBatch;
-use creditflow::engine::{self, ChunkLimits, GameBatch, Job, JobGame, JobResult};
+use creditflow::engine::{self, ChunkLimits, Estimator, GameBatch, Job, JobGame, JobResult};
 use creditflow::estimate::permutation;
 use creditflow::estimate::{McEstimate, SampleOptions};
 use creditflow::game::{Aggregate, Level, Link, ModelParams, Surrogate};
@@ -108,6 +108,7 @@ fn surrogate_jobs(b: &CsrBatch) -> Vec<Job> {
             (JobGame::SurrogateOwen, tag::PERMUTATION),
         ] {
             jobs.push(Job {
+                estimator: Estimator::Permutation,
                 record: r as u32,
                 ordinal,
                 tag: t,
@@ -123,6 +124,7 @@ fn game_jobs(games: &[Game]) -> Vec<Job> {
         .iter()
         .enumerate()
         .map(|(i, g)| Job {
+            estimator: Estimator::Permutation,
             record: 0,
             ordinal: g.ordinal as u32,
             tag: tag::PERMUTATION,
@@ -734,6 +736,7 @@ fn gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory() {
     let big = generated(Topology::Star, 3, 1400, 0.0, 5, 1);
     let bb = batch(&big);
     let agents = Job {
+        estimator: Estimator::Permutation,
         record: 0,
         ordinal: 0,
         tag: 0,
@@ -754,6 +757,7 @@ fn gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory() {
     // Its Owen job walks 1400 players per thread: equal to the CPU where the driver lets a
     // thread loop that long, else refused up front (llvmpipe) — never truncated.
     let owen = [Job {
+        estimator: Estimator::Permutation,
         game: JobGame::SurrogateOwen,
         ..agents
     }];
@@ -832,6 +836,7 @@ fn gpu_never_returns_numbers_from_loops_the_driver_cut_short() {
         let b = batch(&eps);
         let jobs: Vec<Job> = (0..b.len() as u32)
             .map(|r| Job {
+                estimator: Estimator::Permutation,
                 record: r,
                 ordinal: r,
                 tag: 0,

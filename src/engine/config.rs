@@ -9,9 +9,9 @@
 //! keyed by the job's ordinal and the pair's global index), so integer outputs do not
 //! depend on the limits.
 
-use crate::csr::{CsrBatch, NO_AGENT};
+use crate::csr::CsrBatch;
 use crate::estimate::SampleOptions;
-use crate::game::{Aggregate, Level, Link, ModelParams, Surrogate};
+use crate::game::{Aggregate, Level, Link, ModelParams};
 
 use super::jobs::{GameBatch, Job, JobGame, JobShape, Kind};
 use crate::cpu::types::{
@@ -473,8 +473,7 @@ pub fn encode(
         words.extend_from_slice(&shape.union_members);
         match job.game {
             JobGame::SurrogateAgents | JobGame::SurrogateMessages | JobGame::SurrogateOwen => {
-                let g =
-                    encode_surrogate(batch, job.record as usize, shape.level, model, &mut words);
+                let g = encode_surrogate(batch, job.record as usize, shape.level, &mut words);
                 game_words.extend_from_slice(bytemuck::cast_slice(&[g]));
             }
             JobGame::Mobius(gi) => {
@@ -534,18 +533,16 @@ pub fn encode(
     }
 }
 
-/// Appends the rows of record `r`'s surrogate game at `level` to `words`.
+/// Appends the rows of record `r`'s surrogate game at `level` to `words`: copies of the
+/// batch's rows (parents, owners, groups, scores, members), nothing rebuilt.
 fn encode_surrogate(
     batch: &CsrBatch,
     r: usize,
     level: Level,
-    model: &ModelParams,
     words: &mut Vec<u32>,
 ) -> SurrogateGame {
     let view = batch.episode(r);
-    let game = Surrogate::new(view, *model, level);
     let n = view.len();
-    let players = crate::game::Evaluator::players(&game);
     let mut g = SurrogateGame {
         messages: n as u32,
         groups: view.group_scores.len() as u32,
@@ -557,27 +554,26 @@ fn encode_surrogate(
     g.parents = words.len() as u32;
     words.extend_from_slice(&view.parents[p0 as usize..view.parent_offsets[n] as usize]);
     g.owners = words.len() as u32;
-    let owners_at = words.len();
-    words.resize(owners_at + n, NO_AGENT);
-    for p in 0..players {
-        for &m in game.members(p) {
-            words[owners_at + m as usize] = p as u32;
-        }
-    }
+    words.extend_from_slice(match level {
+        Level::Agents => view.agent_players,
+        Level::Messages => view.players,
+    });
     g.group_of = words.len() as u32;
     words.extend_from_slice(view.groups);
     g.scores = words.len() as u32;
     words.extend(view.group_scores.iter().map(|&q| (q as f32).to_bits()));
     g.member_offsets = words.len() as u32;
-    let mut total = 0u32;
-    words.push(0);
-    for p in 0..players {
-        total += game.members(p).len() as u32;
-        words.push(total);
-    }
-    g.members = words.len() as u32;
-    for p in 0..players {
-        words.extend_from_slice(game.members(p));
+    match level {
+        Level::Agents => {
+            words.extend_from_slice(view.union_offsets);
+            g.members = words.len() as u32;
+            words.extend_from_slice(view.union_messages);
+        }
+        Level::Messages => {
+            words.extend(0..=view.player_messages.len() as u32);
+            g.members = words.len() as u32;
+            words.extend_from_slice(view.player_messages);
+        }
     }
     g
 }

@@ -8,7 +8,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::csr::{CsrBatch, EpisodeView, Overflow};
+use crate::csr::{CsrBatch, Overflow};
 use crate::estimate::McEstimate;
 use crate::game::{Level, Link, Mobius, ModelParams, Table};
 use crate::model::{Game, GameForm};
@@ -31,9 +31,34 @@ pub enum JobGame {
     Table(usize),
 }
 
-/// One estimate to compute.
+/// How a job is estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Estimator {
+    /// Enumeration of all 2^n coalitions.
+    Exact,
+    /// A polynomial closed form (surrogate Owen and flat Shapley message values under the
+    /// linear model, Möbius games).
+    ClosedForm,
+    /// Antithetic permutation sampling (Owen sampling for Owen jobs).
+    Permutation,
+}
+
+impl Estimator {
+    /// The name written to the output's `method` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Estimator::Exact => "exact",
+            Estimator::ClosedForm => "closed-form",
+            Estimator::Permutation => "permutation",
+        }
+    }
+}
+
+/// One estimate to compute: a game and its estimator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Job {
+    /// How it is estimated. The sampling drivers ([`super::drive`]) take permutation jobs.
+    pub estimator: Estimator,
     /// Index into the [`CsrBatch`] (surrogate jobs; ignored otherwise).
     pub record: u32,
     /// The Philox record word: `Episode::ordinal` or `Game::ordinal`.
@@ -117,37 +142,62 @@ impl GameBatch {
     pub fn new(games: &[&Game]) -> Result<Self, Overflow> {
         let mut b = GameBatch::default();
         for g in games {
-            let ordinal = fits(g.ordinal as usize, "record ordinal")?;
-            let mut meta = GameMeta {
-                players: g.players,
-                ordinal,
-                ..GameMeta::default()
-            };
-            match &g.form {
-                GameForm::Mobius(terms) => {
-                    meta.kind = GAME_MOBIUS;
-                    meta.term_offset = fits(b.coefficients.len(), "term count")?;
-                    meta.term_count = fits(terms.len(), "term count")?;
-                    fits(b.coefficients.len() + terms.len() + 1, "term count")?;
-                    let size: usize = terms.iter().map(|(_, s)| s.len()).sum();
-                    fits(b.term_players.len() + size, "term player count")?;
-                    for (c, set) in terms {
-                        b.coefficients.push(*c);
-                        b.term_players.extend_from_slice(set);
-                        b.term_offsets.push(b.term_players.len() as u32);
-                    }
-                }
-                GameForm::Table(t) => {
-                    meta.kind = GAME_TABLE;
-                    meta.table_offset = fits(b.tables.len(), "table length")?;
-                    meta.table_len = fits(t.len(), "table length")?;
-                    fits(b.tables.len() + t.len(), "table length")?;
-                    b.tables.extend_from_slice(t);
-                }
-            }
-            b.games.push(meta);
+            b.push(g)?;
         }
         Ok(b)
+    }
+
+    /// Appends a validated game; returns its index. On overflow the batch is unchanged.
+    pub fn push(&mut self, g: &Game) -> Result<usize, Overflow> {
+        let ordinal = fits(g.ordinal as usize, "record ordinal")?;
+        match &g.form {
+            GameForm::Mobius(terms) => {
+                let term_offset = fits(self.coefficients.len(), "term count")?;
+                let term_count = fits(terms.len(), "term count")?;
+                fits(self.coefficients.len() + terms.len() + 1, "term count")?;
+                let size: usize = terms.iter().map(|(_, s)| s.len()).sum();
+                fits(self.term_players.len() + size, "term player count")?;
+                for (c, set) in terms {
+                    self.coefficients.push(*c);
+                    self.term_players.extend_from_slice(set);
+                    self.term_offsets.push(self.term_players.len() as u32);
+                }
+                self.games.push(GameMeta {
+                    kind: GAME_MOBIUS,
+                    players: g.players,
+                    term_offset,
+                    term_count,
+                    ordinal,
+                    ..GameMeta::default()
+                });
+                Ok(self.games.len() - 1)
+            }
+            GameForm::Table(t) => self.push_table(g.players, t, g.ordinal),
+        }
+    }
+
+    /// Appends a table game of `players` players (`values` has 2^players entries, e.g. an
+    /// episode's measured coalition values); returns its index.
+    pub fn push_table(
+        &mut self,
+        players: u32,
+        values: &[f64],
+        ordinal: u64,
+    ) -> Result<usize, Overflow> {
+        let ordinal = fits(ordinal as usize, "record ordinal")?;
+        let table_offset = fits(self.tables.len(), "table length")?;
+        let table_len = fits(values.len(), "table length")?;
+        fits(self.tables.len() + values.len(), "table length")?;
+        self.tables.extend_from_slice(values);
+        self.games.push(GameMeta {
+            kind: GAME_TABLE,
+            players,
+            table_offset,
+            table_len,
+            ordinal,
+            ..GameMeta::default()
+        });
+        Ok(self.games.len() - 1)
     }
 
     /// Number of games.
@@ -292,12 +342,15 @@ impl JobShape {
                 let groups = view.group_scores.len() as u64;
                 let owned = view.meta.player_count as u64;
                 let (level, players) = match job.game {
-                    JobGame::SurrogateAgents => (Level::Agents, view.active_agents().len() as u32),
+                    JobGame::SurrogateAgents => (Level::Agents, view.active_agents.len() as u32),
                     _ => (Level::Messages, view.meta.player_count),
                 };
                 let (union_offsets, union_members, owen) = if job.game == JobGame::SurrogateOwen {
-                    let (o, u) = agent_unions(&view);
-                    (o, u, true)
+                    (
+                        view.union_offsets.to_vec(),
+                        view.union_members.to_vec(),
+                        true,
+                    )
                 } else {
                     let (o, u) = whole(players);
                     (o, u, false)
@@ -388,18 +441,6 @@ fn largest(offsets: &[u32], owen: bool) -> u32 {
         return 0;
     }
     offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
-}
-
-/// The Owen unions of the message game: per active agent (in agent order), its players in
-/// message order, as CSR (offsets from 0, members).
-pub fn agent_unions(view: &EpisodeView) -> (Vec<u32>, Vec<u32>) {
-    let mut offsets = vec![0u32];
-    let mut members = Vec::new();
-    for u in view.unions() {
-        members.extend(u.iter().map(|&p| p as u32));
-        offsets.push(members.len() as u32);
-    }
-    (offsets, members)
 }
 
 /// The value scale of `job`'s game: a bound on |v| (at least 1), the unit of the GPU

@@ -6,13 +6,14 @@
 
 pub mod config;
 pub mod drive;
+pub mod execute;
 pub mod jobs;
 pub mod kernels;
 pub mod tolerance;
 pub mod twins;
 
 pub use config::{Chunk, ChunkLimits, ChunkPlan, Layout, PlanError, Request};
-pub use jobs::{GameBatch, GameMeta, Job, JobGame, JobResult, JobShape, Kind};
+pub use jobs::{Estimator, GameBatch, GameMeta, Job, JobGame, JobResult, JobShape, Kind};
 pub use tolerance::{TOLERANCE, Tolerance};
 
 /// Pairs per job: the CPU estimators' rule, so both paths draw the same pairs.

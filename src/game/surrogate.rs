@@ -26,13 +26,12 @@ pub struct Surrogate<'a> {
     view: EpisodeView<'a>,
     params: ModelParams,
     level: Level,
-    /// Active agent (player of the agent game) → agent index in the episode.
-    agent_of: Vec<u32>,
-    /// Message → owning player or [`NO_AGENT`].
-    owners: Vec<u32>,
-    /// Player → its messages (CSR rows).
-    member_offsets: Vec<u32>,
-    members: Vec<u32>,
+    /// Message → owning player or [`NO_AGENT`] (a row of the batch).
+    owners: &'a [u32],
+    /// Player → its messages: rows of `members` by `member_offsets`, or (message level)
+    /// one message per player when `member_offsets` is `None` (rows of the batch).
+    member_offsets: Option<&'a [u32]>,
+    members: &'a [u32],
     /// Row offsets of each message's children slots (CSR), for incremental propagation.
     child_offsets: Vec<u32>,
     present: Vec<bool>,
@@ -53,46 +52,20 @@ pub struct Surrogate<'a> {
 }
 
 impl<'a> Surrogate<'a> {
-    /// The game of `view` at `level`. O(messages + parents).
+    /// The game of `view` at `level`. O(messages + parents): owners and members are the
+    /// batch's derived rows, only the children rows are built here.
     pub fn new(view: EpisodeView<'a>, params: ModelParams, level: Level) -> Self {
         let n = view.len();
-        // Agents without messages are null players: the agent game keeps only active
-        // agents, numbered in agent order (see `agent_of`).
-        let agent_of = view.active_agents();
-        let mut compact = vec![NO_AGENT; view.meta.agent_count as usize];
-        for (p, &a) in agent_of.iter().enumerate() {
-            compact[a as usize] = p as u32;
-        }
-        let players = match level {
-            Level::Agents => agent_of.len(),
-            Level::Messages => view.meta.player_count as usize,
+        // Agents without messages are null players: the agent game keeps only the active
+        // agents, numbered in agent order (`view.active_agents`).
+        let (owners, members, member_offsets) = match level {
+            Level::Agents => (
+                view.agent_players,
+                view.union_messages,
+                Some(view.union_offsets),
+            ),
+            Level::Messages => (view.players, view.player_messages, None),
         };
-        let mut member_offsets = vec![0u32; players + 1];
-        let owner = |m: usize| match level {
-            Level::Agents => match view.authors[m] {
-                NO_AGENT => NO_AGENT,
-                a => compact[a as usize],
-            },
-            Level::Messages => view.players[m],
-        };
-        for m in 0..n {
-            let o = owner(m);
-            if o != NO_AGENT {
-                member_offsets[o as usize + 1] += 1;
-            }
-        }
-        for p in 0..players {
-            member_offsets[p + 1] += member_offsets[p];
-        }
-        let mut fill = member_offsets.clone();
-        let mut members = vec![0u32; member_offsets[players] as usize];
-        for m in 0..n {
-            let o = owner(m);
-            if o != NO_AGENT {
-                members[fill[o as usize] as usize] = m as u32;
-                fill[o as usize] += 1;
-            }
-        }
         let mut child_offsets = vec![0u32; n + 1];
         for m in 0..n {
             for &p in view.parents_of(m) {
@@ -106,13 +79,11 @@ impl<'a> Surrogate<'a> {
         for &g in view.groups {
             group_size[g as usize] += 1;
         }
-        let owners = (0..n).map(owner).collect();
         let slots = child_offsets[n] as usize;
         Surrogate {
             view,
             params,
             level,
-            agent_of,
             owners,
             member_offsets,
             members,
@@ -153,61 +124,34 @@ impl<'a> Surrogate<'a> {
 
     /// Agents with at least one message, in agent order: player p of the agent game is
     /// agent `active_agents()[p]` of the episode.
-    pub fn active_agents(&self) -> &[u32] {
-        &self.agent_of
+    pub fn active_agents(&self) -> &'a [u32] {
+        self.view.active_agents
     }
 
     /// Messages of player `p`.
-    pub fn members(&self, p: usize) -> &[u32] {
-        &self.members[self.member_offsets[p] as usize..self.member_offsets[p + 1] as usize]
+    pub fn members(&self, p: usize) -> &'a [u32] {
+        match self.member_offsets {
+            Some(o) => &self.members[o[p] as usize..o[p + 1] as usize],
+            None => &self.members[p..p + 1],
+        }
     }
 
     /// Presence of message `m` given its parents' presences in `e`.
     #[inline]
     fn presence(&self, m: usize, e: &[f64]) -> f64 {
-        let ps = self.view.parents_of(m);
-        if ps.is_empty() {
-            return 1.0;
-        }
-        let agg = match self.params.aggregate {
-            Aggregate::Mean => ps.iter().map(|&p| e[p as usize]).sum::<f64>() / ps.len() as f64,
-            Aggregate::Min => ps
-                .iter()
-                .map(|&p| e[p as usize])
-                .fold(f64::INFINITY, f64::min),
-            Aggregate::Max => ps
-                .iter()
-                .map(|&p| e[p as usize])
-                .fold(f64::NEG_INFINITY, f64::max),
-        };
-        self.params.alpha + (1.0 - self.params.alpha) * agg
+        presence(&self.view, &self.params, m, e)
     }
 
     /// v of the coalition whose message presence is `present(m)`; a full evaluation,
     /// O(messages + parents). Uses (and overwrites) the scratch arrays.
     pub fn value_with(&mut self, present: impl Fn(usize) -> bool) -> f64 {
-        let n = self.view.len();
-        let mut e = std::mem::take(&mut self.e);
-        for m in 0..n {
-            e[m] = if present(m) {
-                self.presence(m, &e)
-            } else {
-                0.0
-            };
-        }
-        self.group_max.iter_mut().for_each(|g| *g = 0.0);
-        for m in 0..n {
-            let g = self.view.groups[m] as usize;
-            self.group_max[g] = self.group_max[g].max(e[m]);
-        }
-        let q: f64 = self
-            .group_max
-            .iter()
-            .zip(self.view.group_scores)
-            .map(|(x, s)| x * s)
-            .sum();
-        self.e = e;
-        self.params.link.apply(q)
+        evaluate(
+            &self.view,
+            &self.params,
+            &mut self.e,
+            &mut self.group_max,
+            present,
+        )
     }
 
     #[inline]
@@ -245,19 +189,81 @@ impl<'a> Surrogate<'a> {
     }
 }
 
+/// Presence of message `m` of `view` given its parents' presences in `e`.
+#[inline]
+fn presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64]) -> f64 {
+    let ps = view.parents_of(m);
+    if ps.is_empty() {
+        return 1.0;
+    }
+    let agg = match params.aggregate {
+        Aggregate::Mean => ps.iter().map(|&p| e[p as usize]).sum::<f64>() / ps.len() as f64,
+        Aggregate::Min => ps
+            .iter()
+            .map(|&p| e[p as usize])
+            .fold(f64::INFINITY, f64::min),
+        Aggregate::Max => ps
+            .iter()
+            .map(|&p| e[p as usize])
+            .fold(f64::NEG_INFINITY, f64::max),
+    };
+    params.alpha + (1.0 - params.alpha) * agg
+}
+
+/// The full evaluation behind [`Surrogate::value_with`] and [`value_of`], on scratch `e`
+/// (one per message) and `group_max` (one per group).
+fn evaluate(
+    view: &EpisodeView,
+    params: &ModelParams,
+    e: &mut [f64],
+    group_max: &mut [f64],
+    present: impl Fn(usize) -> bool,
+) -> f64 {
+    let n = view.len();
+    for m in 0..n {
+        let x = if present(m) {
+            presence(view, params, m, e)
+        } else {
+            0.0
+        };
+        e[m] = x;
+    }
+    group_max.iter_mut().for_each(|g| *g = 0.0);
+    for m in 0..n {
+        let g = view.groups[m] as usize;
+        group_max[g] = group_max[g].max(e[m]);
+    }
+    let q: f64 = group_max
+        .iter()
+        .zip(view.group_scores)
+        .map(|(x, s)| x * s)
+        .sum();
+    params.link.apply(q)
+}
+
+/// v of the coalition whose message presence is `present(m)` in `view`'s surrogate game,
+/// without building the incremental game (v(∅) and v(N) for calibration).
+/// O(messages + parents).
+pub fn value_of(view: EpisodeView, params: &ModelParams, present: impl Fn(usize) -> bool) -> f64 {
+    let mut e = vec![0.0; view.len()];
+    let mut group_max = vec![0.0; view.group_scores.len()];
+    evaluate(&view, params, &mut e, &mut group_max, present)
+}
+
 impl Evaluator for Surrogate<'_> {
     fn players(&self) -> usize {
-        self.member_offsets.len() - 1
+        match self.member_offsets {
+            Some(o) => o.len() - 1,
+            None => self.members.len(),
+        }
     }
 
     fn value_mask(&mut self, mask: u64) -> f64 {
-        let owners = std::mem::take(&mut self.owners);
-        let v = self.value_with(|m| {
+        let owners = self.owners;
+        self.value_with(|m| {
             let o = owners[m];
             o == NO_AGENT || mask >> o & 1 == 1
-        });
-        self.owners = owners;
-        v
+        })
     }
 
     fn init(&mut self) -> f64 {
@@ -290,10 +296,9 @@ impl Evaluator for Surrogate<'_> {
     /// presences, so a change δ of e_p is pushed to each present child as weight·δ (one
     /// pass over children); min and max recompute changed children from their parents.
     fn add(&mut self, player: usize) -> f64 {
-        let r = self.member_offsets[player] as usize..self.member_offsets[player + 1] as usize;
         let mut lo = usize::MAX;
-        for k in r {
-            let m = self.members[k] as usize;
+        for &m in self.members(player) {
+            let m = m as usize;
             self.present[m] = true;
             self.dirty[m] = true;
             self.join_parents(m);

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{Gpu, GpuError};
 use crate::bench::{BenchRow, generated_episodes, random_mobius};
 use crate::csr::CsrBatch;
-use crate::engine::{GameBatch, Job, JobGame};
+use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::estimate::SampleOptions;
 use crate::game::ModelParams;
 use crate::generate::{GenOptions, Topology};
@@ -58,6 +58,7 @@ pub fn bench_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> 
     let batch = GameBatch::new(&games.iter().collect::<Vec<_>>()).expect("bench games fit u32");
     let jobs: Vec<Job> = (0..n_games)
         .map(|g| Job {
+            estimator: Estimator::Permutation,
             record: 0,
             ordinal: g as u32,
             tag: 0,
@@ -86,6 +87,7 @@ pub fn bench_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> 
             CsrBatch::from_episodes(&generated_episodes(&spec)).expect("bench batch fits u32");
         let jobs: Vec<Job> = (0..csr.len())
             .map(|r| Job {
+                estimator: Estimator::Permutation,
                 record: r as u32,
                 ordinal: r as u32,
                 tag: 0,

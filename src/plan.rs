@@ -1,0 +1,300 @@
+//! Planning: the one place where a record's estimators are decided.
+//!
+//! Each validated record gets one [`Plan`], built once: the estimator jobs it needs (in a
+//! chunk-wide job list that either backend executes, see [`crate::engine::execute`] and
+//! `crate::backend`) and where its credits come from in their results. The finish step
+//! ([`crate::finish`]) reads the results as the plan says and never re-decides.
+//!
+//! The rule (`--method auto`): an episode is enumerated exactly when its agent game and
+//! (if message credit is wanted) its message game have at most
+//! [`AUTO_EXACT_PLAYERS`] players; else the closed form where it applies (linear link,
+//! `mean` aggregate, no redundancy groups, and for the Owen value a state table within
+//! bounds); else permutation sampling. Measured coalition values are enumerated exactly.
+//! A Möbius game uses its closed form, a table game enumeration.
+
+use std::ops::Range;
+
+use crate::csr::{EpisodeView, NO_AGENT};
+use crate::engine::{Estimator, GameBatch, Job, JobGame};
+use crate::error::{ErrorKind, RecordError};
+use crate::estimate::{AUTO_EXACT_PLAYERS, closed_form, exact};
+use crate::game::surrogate;
+use crate::model::{Episode, Game, GameForm};
+use crate::options::{MessageCreditKind, Method, Players, ScoreOptions};
+use crate::stream::tag;
+
+/// Where an episode's agent credit comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentSource {
+    /// No agent credit (message Shapley only).
+    None,
+    /// The players of job `k` (of the plan's jobs) are the episode's active agents.
+    ActiveAgents(usize),
+    /// Job `k` is an Owen job: an active agent's credit is the sum of its union's
+    /// message credits, its standard error the union estimate's.
+    Unions(usize),
+    /// The players of job `k` are all the episode's agents (measured coalition values).
+    AllAgents(usize),
+}
+
+/// An episode's plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodePlan {
+    /// The name written to the output's `method` field.
+    pub method: &'static str,
+    /// v(∅) of the agent game (surrogate or measured), for calibration.
+    pub v_empty: f64,
+    /// v(N).
+    pub v_full: f64,
+    /// R0: the outcome's baseline, or (measured values) v(∅) when the outcome has none.
+    pub baseline: f64,
+    /// Where agent credit comes from.
+    pub agents: AgentSource,
+    /// The job whose players are the message-game players' credits, if message credit is
+    /// computed from the game (not for measured coalition values: label split).
+    pub messages: Option<usize>,
+}
+
+/// What the finish step does with a record's results.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanKind {
+    /// An episode.
+    Episode(EpisodePlan),
+    /// A game record: job 0 holds its Shapley values.
+    Game,
+}
+
+/// One record's plan: its jobs (a range of the chunk's job list) and how to read them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The record's jobs in the chunk's job list. The first job's sample count is the
+    /// record's `samples`.
+    pub jobs: Range<usize>,
+    /// How the results are read.
+    pub kind: PlanKind,
+}
+
+/// A chunk's job list, filled as records are planned.
+#[derive(Debug, Default)]
+pub struct JobList {
+    /// The jobs, in record order.
+    pub jobs: Vec<Job>,
+    /// The Möbius and table games the jobs name (game records and measured coalition
+    /// values).
+    pub games: GameBatch,
+}
+
+fn too_large(id: &str, line: u64, field: &str, msg: String) -> RecordError {
+    RecordError::new(Some(id.to_string()), line, field, ErrorKind::TooLarge, msg)
+}
+
+impl JobList {
+    /// An empty list.
+    pub fn new() -> Self {
+        JobList::default()
+    }
+
+    fn push(&mut self, estimator: Estimator, record: u32, ordinal: u64, tag: u32, game: JobGame) {
+        self.jobs.push(Job {
+            estimator,
+            record,
+            ordinal: ordinal as u32,
+            tag,
+            game,
+        });
+    }
+
+    /// Plans episode `ep`, which is record `record` of the chunk's CSR batch (`view`).
+    /// Adds its jobs; on an error nothing is added.
+    pub fn plan_episode(
+        &mut self,
+        ep: &Episode,
+        view: EpisodeView,
+        record: u32,
+        opts: &ScoreOptions,
+    ) -> Result<Plan, RecordError> {
+        let start = self.jobs.len();
+        if let Some(cv) = &ep.coalition_values {
+            let players = ep.agents.len() as u32;
+            let i = self
+                .games
+                .push_table(players, cv, ep.ordinal)
+                .map_err(|o| too_large(&ep.id, ep.line, "coalition_values", o.to_string()))?;
+            self.push(
+                Estimator::Exact,
+                0,
+                ep.ordinal,
+                tag::PERMUTATION,
+                JobGame::Table(i),
+            );
+            return Ok(Plan {
+                jobs: start..self.jobs.len(),
+                kind: PlanKind::Episode(EpisodePlan {
+                    method: "exact+label-split",
+                    v_empty: cv[0],
+                    v_full: cv[cv.len() - 1],
+                    baseline: ep.baseline.unwrap_or(cv[0]),
+                    agents: AgentSource::AllAgents(0),
+                    messages: None,
+                }),
+            });
+        }
+        let want_msgs = opts.players != Players::Agents;
+        let owen = opts.message_credit == MessageCreditKind::Owen;
+        // Agent credit as the sum of Owen message credit needs the Owen closed form.
+        let owen_path = !want_msgs || owen;
+        let a = view.active_agents.len();
+        let np = view.meta.player_count as usize;
+        let closed_ok = opts.model.is_linear()
+            && closed_form::applies(&view)
+            && if owen_path {
+                closed_form::owen_states(&view) <= closed_form::MAX_OWEN_STATES
+            } else {
+                a <= exact::MAX_EXACT_PLAYERS || opts.players == Players::Messages
+            };
+        let estimator = match opts.method {
+            Method::Auto => {
+                if a <= AUTO_EXACT_PLAYERS && (!want_msgs || np <= AUTO_EXACT_PLAYERS) {
+                    Estimator::Exact
+                } else if closed_ok {
+                    Estimator::ClosedForm
+                } else {
+                    Estimator::Permutation
+                }
+            }
+            Method::Exact => Estimator::Exact,
+            Method::ClosedForm => Estimator::ClosedForm,
+            Method::Permutation => Estimator::Permutation,
+        };
+        match estimator {
+            Estimator::Exact if a > exact::MAX_EXACT_PLAYERS => {
+                return Err(too_large(
+                    &ep.id,
+                    ep.line,
+                    "agents",
+                    format!(
+                        "{a} agents with messages; exact enumeration handles at most {}",
+                        exact::MAX_EXACT_PLAYERS
+                    ),
+                ));
+            }
+            Estimator::Exact if want_msgs && np > exact::MAX_EXACT_PLAYERS => {
+                return Err(too_large(
+                    &ep.id,
+                    ep.line,
+                    "messages",
+                    format!(
+                        "{np} messages with an agent; exact enumeration handles at most {} (use --method permutation or closed-form)",
+                        exact::MAX_EXACT_PLAYERS
+                    ),
+                ));
+            }
+            Estimator::ClosedForm if !closed_ok => {
+                return Err(RecordError::new(
+                    Some(ep.id.clone()),
+                    ep.line,
+                    "messages",
+                    ErrorKind::MethodNotApplicable,
+                    "the closed form needs --link linear, --aggregate mean, no redundancy groups, and a state table within bounds (use --method permutation)",
+                ));
+            }
+            _ => {}
+        }
+        let ordinal = ep.ordinal;
+        let add = |l: &mut Self, e, t, g| l.push(e, record, ordinal, t, g);
+        let sampled = estimator == Estimator::Permutation;
+        let (agents, messages) = if want_msgs && owen {
+            // The Owen value: message credit, and agent credit as its union sums.
+            add(self, estimator, tag::PERMUTATION, JobGame::SurrogateOwen);
+            (AgentSource::Unions(0), Some(0))
+        } else if want_msgs {
+            // Flat message Shapley values, and (both) the agent game apart: sampled on its
+            // own stream, or enumerated next to a closed form.
+            add(
+                self,
+                estimator,
+                tag::PERMUTATION,
+                JobGame::SurrogateMessages,
+            );
+            if opts.players == Players::Both {
+                let (e, t) = if sampled {
+                    (Estimator::Permutation, tag::AGENT_PERMUTATION)
+                } else {
+                    (Estimator::Exact, tag::PERMUTATION)
+                };
+                add(self, e, t, JobGame::SurrogateAgents);
+                (AgentSource::ActiveAgents(1), Some(0))
+            } else {
+                (AgentSource::None, Some(0))
+            }
+        } else if estimator == Estimator::ClosedForm {
+            // Agent credit alone by the closed form: the Owen value's union sums.
+            add(self, estimator, tag::PERMUTATION, JobGame::SurrogateOwen);
+            (AgentSource::Unions(0), None)
+        } else {
+            add(self, estimator, tag::PERMUTATION, JobGame::SurrogateAgents);
+            (AgentSource::ActiveAgents(0), None)
+        };
+        let params = &opts.model;
+        let v_empty = surrogate::value_of(view, params, |m| view.authors[m] == NO_AGENT);
+        let v_full = surrogate::value_of(view, params, |_| true);
+        Ok(Plan {
+            jobs: start..self.jobs.len(),
+            kind: PlanKind::Episode(EpisodePlan {
+                method: estimator.name(),
+                v_empty,
+                v_full,
+                baseline: ep.baseline.unwrap_or(0.0),
+                agents,
+                messages,
+            }),
+        })
+    }
+
+    /// Plans game record `g`. Adds its one job; on an error nothing is added.
+    pub fn plan_game(&mut self, g: &Game, opts: &ScoreOptions) -> Result<Plan, RecordError> {
+        let n = g.players as usize;
+        let estimator = match (&g.form, opts.method) {
+            (GameForm::Mobius(_), Method::Auto | Method::ClosedForm) => Estimator::ClosedForm,
+            (GameForm::Mobius(_), Method::Exact) => {
+                if n > exact::MAX_EXACT_PLAYERS {
+                    return Err(too_large(
+                        &g.id,
+                        g.line,
+                        "game.players",
+                        format!(
+                            "{n} players; exact enumeration handles at most {}",
+                            exact::MAX_EXACT_PLAYERS
+                        ),
+                    ));
+                }
+                Estimator::Exact
+            }
+            (GameForm::Table(_), Method::Auto | Method::Exact) => Estimator::Exact,
+            (GameForm::Table(_), Method::ClosedForm) => {
+                return Err(RecordError::new(
+                    Some(g.id.clone()),
+                    g.line,
+                    "game.table",
+                    ErrorKind::TooLarge,
+                    "a table game has no closed form; use --method exact or permutation",
+                ));
+            }
+            (_, Method::Permutation) => Estimator::Permutation,
+        };
+        let i = self
+            .games
+            .push(g)
+            .map_err(|o| too_large(&g.id, g.line, "game", o.to_string()))?;
+        let game = match g.form {
+            GameForm::Mobius(_) => JobGame::Mobius(i),
+            GameForm::Table(_) => JobGame::Table(i),
+        };
+        let start = self.jobs.len();
+        self.push(estimator, 0, g.ordinal, tag::PERMUTATION, game);
+        Ok(Plan {
+            jobs: start..self.jobs.len(),
+            kind: PlanKind::Game,
+        })
+    }
+}
