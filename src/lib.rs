@@ -7,6 +7,7 @@
 //! [`output`] (one record out per record in) — driven by [`pipeline`] for whole files.
 //! [`generate`] writes synthetic batches.
 
+pub mod arrays;
 pub mod backend;
 pub mod bench;
 pub mod cpu;

@@ -409,6 +409,42 @@ fn run_import(args: &ImportArgs) -> Result<()> {
     Ok(())
 }
 
+/// The GPU rows of `creditflow bench` and their ratios to the CPU rows.
+#[cfg(feature = "gpu")]
+fn gpu_bench(rows: &[creditflow::bench::BenchRow], scale: f64) -> Result<()> {
+    match creditflow::gpu::Gpu::new() {
+        Err(e) => println!("gpu      (none: {e})"),
+        Ok(mut gpu) => {
+            let gpu_rows = creditflow::gpu::bench_rows(&mut gpu, scale)?;
+            for r in &gpu_rows {
+                println!(
+                    "gpu      {:<62} {:>14} {:>9.3} {:>16.0}",
+                    r.name,
+                    r.marginals,
+                    r.seconds,
+                    r.rate()
+                );
+            }
+            // Rows 1.. are the GPU twins of the CPU's incremental rows 0, 2, 4.
+            for (g, c) in gpu_rows.iter().skip(1).zip(rows.iter().step_by(2)) {
+                println!(
+                    "gpu / cpu: {:.2}x  ({} vs {})",
+                    g.rate() / c.rate(),
+                    g.name,
+                    c.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_bench(_rows: &[creditflow::bench::BenchRow], _scale: f64) -> Result<()> {
+    println!("gpu      (none: built without the `gpu` feature)");
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -449,30 +485,7 @@ fn main() -> Result<()> {
                 }
             }
             if b.backend != BackendChoice::Cpu {
-                match creditflow::gpu::Gpu::new() {
-                    Err(e) => println!("gpu      (none: {e})"),
-                    Ok(mut gpu) => {
-                        let gpu_rows = creditflow::gpu::bench_rows(&mut gpu, b.scale)?;
-                        for r in &gpu_rows {
-                            println!(
-                                "gpu      {:<62} {:>14} {:>9.3} {:>16.0}",
-                                r.name,
-                                r.marginals,
-                                r.seconds,
-                                r.rate()
-                            );
-                        }
-                        // Rows 1.. are the GPU twins of the CPU's incremental rows 0, 2, 4.
-                        for (g, c) in gpu_rows.iter().skip(1).zip(rows.iter().step_by(2)) {
-                            println!(
-                                "gpu / cpu: {:.2}x  ({} vs {})",
-                                g.rate() / c.rate(),
-                                g.name,
-                                c.name
-                            );
-                        }
-                    }
-                }
+                gpu_bench(&rows, b.scale)?;
             }
             Ok(())
         }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::arrays::{ArraysBuilder, BatchArrays};
 use crate::backend::Backend;
 use crate::csr::CsrBuilder;
 use crate::error::{Error, ErrorKind, RecordError};
@@ -193,11 +194,92 @@ pub fn run_score<R: BufRead, W: Write>(
 
 /// [`run_score`] that also writes preference pairs and per-message reward rows.
 pub fn run_score_with<R: BufRead, W: Write>(
-    mut input: R,
+    input: R,
     mut output: W,
     mut sinks: Sinks<'_>,
     opts: &RunOptions,
+    progress: impl FnMut(u64),
+) -> Result<Summary, Error> {
+    let result = score_chunks(input, opts, progress, |results| {
+        let lines: Vec<String> = results
+            .par_iter()
+            .map(|r| match r {
+                Ok((o, _)) => serde_json::to_string(o),
+                Err(e) => serde_json::to_string(&OutRecord::Error(ErrorOut::from(e))),
+            })
+            .collect::<Result<_, _>>()?;
+        for (r, line) in results.iter().zip(lines) {
+            if let Ok((OutRecord::Episode(e), pairs)) = r {
+                if let Some(w) = sinks.pairs.as_mut() {
+                    for p in pairs {
+                        serde_json::to_writer(&mut **w, p)?;
+                        w.write_all(b"\n")?;
+                    }
+                }
+                if let Some(w) = sinks.rewards.as_mut() {
+                    for m in &e.messages {
+                        let row = RewardRow {
+                            episode: &e.id,
+                            message: &m.id,
+                            agent: &m.agent,
+                            turn: m.index,
+                            reward: m.reward,
+                            credit: m.credit,
+                            branch: e.branch,
+                        };
+                        serde_json::to_writer(&mut **w, &row)?;
+                        w.write_all(b"\n")?;
+                    }
+                }
+            }
+            output.write_all(line.as_bytes())?;
+            output.write_all(b"\n")?;
+        }
+        Ok(())
+    });
+    output.flush()?;
+    if let Some(w) = sinks.pairs.as_mut() {
+        w.flush()?;
+    }
+    if let Some(w) = sinks.rewards.as_mut() {
+        w.flush()?;
+    }
+    result
+}
+
+/// Scores every record of `input` into arrays ([`BatchArrays`]); bad records are in
+/// the summary's errors (or, under `strict`, the run's error).
+pub fn score_arrays<R: BufRead>(
+    input: R,
+    opts: &RunOptions,
+) -> Result<(BatchArrays, Summary), Error> {
+    let mut arrays = ArraysBuilder::new();
+    let summary = score_chunks(
+        input,
+        opts,
+        |_| {},
+        |results| {
+            for (out, _) in results.iter().flatten() {
+                arrays.push(out);
+            }
+            Ok(())
+        },
+    )?;
+    Ok((arrays.finish(), summary))
+}
+
+/// One record's result: its output and preference-pair records, or why it is bad.
+pub type Scored = Result<(OutRecord, Vec<serde_json::Value>), RecordError>;
+
+/// The streaming run itself: reads, validates, plans, estimates and finishes `input`
+/// chunk by chunk and hands each chunk's results, in input order, to `consume`. Under
+/// `strict` the records before the first bad one are consumed, then the run fails with
+/// it. `progress` is called with the bytes consumed after each chunk.
+pub fn score_chunks<R: BufRead>(
+    mut input: R,
+    opts: &RunOptions,
     mut progress: impl FnMut(u64),
+    mut consume: impl FnMut(&[Scored]) -> Result<(), Error>,
 ) -> Result<Summary, Error> {
     opts.validate()?;
     let start = Instant::now();
@@ -322,39 +404,12 @@ pub fn run_score_with<R: BufRead, W: Write>(
                 (Ok(_), None) => unreachable!("a valid record has a plan"),
             })
             .collect();
-        let lines: Vec<String> = results
-            .par_iter()
-            .map(|r| match r {
-                Ok((o, _)) => serde_json::to_string(o),
-                Err(e) => serde_json::to_string(&OutRecord::Error(ErrorOut::from(e))),
-            })
-            .collect::<Result<_, _>>()?;
-        for (r, line) in results.into_iter().zip(lines) {
+        let mut stop = None;
+        for (k, r) in results.iter().enumerate() {
             summary.records += 1;
             match r {
                 Ok((OutRecord::Episode(e), pairs)) => {
-                    if let Some(w) = sinks.pairs.as_mut() {
-                        for p in &pairs {
-                            serde_json::to_writer(&mut **w, p)?;
-                            w.write_all(b"\n")?;
-                        }
-                    }
                     summary.pairs += pairs.len() as u64;
-                    if let Some(w) = sinks.rewards.as_mut() {
-                        for m in &e.messages {
-                            let row = RewardRow {
-                                episode: &e.id,
-                                message: &m.id,
-                                agent: &m.agent,
-                                turn: m.index,
-                                reward: m.reward,
-                                credit: m.credit,
-                                branch: e.branch,
-                            };
-                            serde_json::to_writer(&mut **w, &row)?;
-                            w.write_all(b"\n")?;
-                        }
-                    }
                     summary.episodes += 1;
                     summary.successes += u64::from(e.branch == "success");
                     *summary.methods.entry(e.method.clone()).or_default() += 1;
@@ -371,23 +426,22 @@ pub fn run_score_with<R: BufRead, W: Write>(
                 Ok((OutRecord::Error(_), _)) => {}
                 Err(e) => {
                     if opts.strict {
-                        output.flush()?;
-                        return Err(Error::Record(e));
+                        stop = Some(k);
+                        break;
                     }
-                    summary.errors.push(e);
+                    summary.errors.push(e.clone());
                 }
             }
-            output.write_all(line.as_bytes())?;
-            output.write_all(b"\n")?;
         }
+        if let Some(k) = stop {
+            consume(&results[..k])?;
+            let Some(Err(e)) = results.into_iter().nth(k) else {
+                unreachable!("the record that stopped the run is an error")
+            };
+            return Err(Error::Record(e));
+        }
+        consume(&results)?;
         progress(bytes);
-    }
-    output.flush()?;
-    if let Some(w) = sinks.pairs.as_mut() {
-        w.flush()?;
-    }
-    if let Some(w) = sinks.rewards.as_mut() {
-        w.flush()?;
     }
     summary.elapsed = start.elapsed();
     summary.backend = backend.describe();

@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::gpu::TOLERANCE;
+use crate::engine::TOLERANCE;
 
 /// The largest differences seen in one field.
 #[derive(Debug, Clone, Default)]

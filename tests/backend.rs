@@ -26,6 +26,13 @@ fn batch_file(name: &str, args: &[&str]) -> PathBuf {
     path
 }
 
+#[cfg(not(feature = "gpu"))]
+fn have_gpu() -> bool {
+    eprintln!("SKIPPED: built without the `gpu` feature");
+    false
+}
+
+#[cfg(feature = "gpu")]
 fn have_gpu() -> bool {
     if creditflow::gpu::Gpu::shared().is_ok() {
         return true;
@@ -121,7 +128,12 @@ fn gpu_backend_without_an_adapter_is_a_clear_error_and_auto_falls_back() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no GPU adapter"), "{err}");
+    let want = if cfg!(feature = "gpu") {
+        "no GPU adapter"
+    } else {
+        "built without the `gpu` feature"
+    };
+    assert!(err.contains(want), "{err}");
     let out = bin()
         .args([
             "score",
@@ -139,4 +151,24 @@ fn gpu_backend_without_an_adapter_is_a_clear_error_and_auto_falls_back() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("on cpu"));
     let _ = std::fs::remove_file(eps);
+}
+
+#[test]
+fn runs_without_sampled_work_never_probe_the_gpu() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/episodes.jsonl");
+    // Every record of the example is exact: with no permutation job, even `--backend gpu`
+    // with an adapter name that matches nothing succeeds, because nothing is probed.
+    for backend in ["auto", "gpu"] {
+        let out = bin()
+            .args(["score", "--backend", backend])
+            .arg(&example)
+            .env("WGPU_ADAPTER_NAME", "no-such-adapter-anywhere")
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "--backend {backend}: {err}");
+        assert!(!err.contains("XDG_RUNTIME_DIR"), "loader noise: {err}");
+        assert!(!err.contains("Monte Carlo permutations"), "{err}");
+    }
 }

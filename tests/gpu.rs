@@ -7,19 +7,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::MutexGuard;
-
 use common::{TOPOLOGIES, batch, generated, parse_episode};
-use creditflow::cpu;
-use creditflow::cpu::types::{BoundedCase, KatCase};
 use creditflow::csr::CsrBatch;
 use creditflow::engine::{self, ChunkLimits, Estimator, GameBatch, Job, JobGame, JobResult};
 use creditflow::estimate::permutation;
 use creditflow::estimate::{McEstimate, SampleOptions};
 use creditflow::game::{Aggregate, Level, Link, ModelParams, Surrogate};
 use creditflow::generate::Topology;
-use creditflow::gpu::{self, Gpu, GpuError, TOLERANCE};
 use creditflow::model::{Episode, Game, GameForm};
 use creditflow::stream::{Stream, tag};
 
@@ -433,378 +427,459 @@ fn cpu_exact_twin_equals_exact_enumeration_exactly() {
     );
 }
 
-// ---------------------------------------------------------------- GPU (needs an adapter)
+#[cfg(feature = "gpu")]
+mod on_a_device {
+    use super::*;
+    use creditflow::cpu;
+    use creditflow::cpu::types::{BoundedCase, KatCase};
+    use creditflow::gpu::{self, Gpu, GpuError, TOLERANCE};
+    use std::io::Write;
+    use std::sync::MutexGuard;
 
-/// The shared device, or None (with a loud message) when there is no adapter and
-/// CREDITFLOW_REQUIRE_GPU is not set.
-fn device(test: &str) -> Option<MutexGuard<'static, Gpu>> {
-    match Gpu::shared() {
-        Ok(g) => Some(g.lock().unwrap_or_else(|e| e.into_inner())),
-        Err(e) => {
-            if std::env::var("CREDITFLOW_REQUIRE_GPU").is_ok_and(|v| v == "1") {
-                panic!("CREDITFLOW_REQUIRE_GPU=1 but no GPU adapter: {e}");
+    // ---------------------------------------------------------------- GPU (needs an adapter)
+
+    /// The shared device, or None (with a loud message) when there is no adapter and
+    /// CREDITFLOW_REQUIRE_GPU is not set.
+    fn device(test: &str) -> Option<MutexGuard<'static, Gpu>> {
+        match Gpu::shared() {
+            Ok(g) => Some(g.lock().unwrap_or_else(|e| e.into_inner())),
+            Err(e) => {
+                if std::env::var("CREDITFLOW_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                    panic!("CREDITFLOW_REQUIRE_GPU=1 but no GPU adapter: {e}");
+                }
+                // Straight to stderr, past the test harness's capture, so that a skip is seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n*** SKIPPED {test}: no GPU adapter ({e}). Install a Vulkan driver (Debian: mesa-vulkan-drivers) to run the GPU tests. ***\n"
+                );
+                None
             }
-            // Straight to stderr, past the test harness's capture, so that a skip is seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED {test}: no GPU adapter ({e}). Install a Vulkan driver (Debian: mesa-vulkan-drivers) to run the GPU tests. ***\n"
+        }
+    }
+
+    fn assert_within(cpu: &McEstimate, gpu: &McEstimate, scale: f64, what: &str) -> f64 {
+        assert_eq!(cpu.samples, gpu.samples, "{what}: samples");
+        assert_eq!(cpu.mean.len(), gpu.mean.len(), "{what}: players");
+        let mut worst = 0f64;
+        for (i, (c, g)) in cpu.mean.iter().zip(&gpu.mean).enumerate() {
+            assert!(
+                TOLERANCE.allows(*c, *g, scale),
+                "{what}: mean[{i}] cpu {c} gpu {g} (scale {scale})"
             );
-            None
+            worst = worst.max((c - g).abs() / scale);
         }
+        for (i, (c, g)) in cpu.se.iter().zip(&gpu.se).enumerate() {
+            assert!(
+                TOLERANCE.allows(*c, *g, scale),
+                "{what}: se[{i}] cpu {c} gpu {g} (scale {scale})"
+            );
+            worst = worst.max((c - g).abs() / scale);
+        }
+        worst
     }
-}
 
-fn assert_within(cpu: &McEstimate, gpu: &McEstimate, scale: f64, what: &str) -> f64 {
-    assert_eq!(cpu.samples, gpu.samples, "{what}: samples");
-    assert_eq!(cpu.mean.len(), gpu.mean.len(), "{what}: players");
-    let mut worst = 0f64;
-    for (i, (c, g)) in cpu.mean.iter().zip(&gpu.mean).enumerate() {
-        assert!(
-            TOLERANCE.allows(*c, *g, scale),
-            "{what}: mean[{i}] cpu {c} gpu {g} (scale {scale})"
-        );
-        worst = worst.max((c - g).abs() / scale);
-    }
-    for (i, (c, g)) in cpu.se.iter().zip(&gpu.se).enumerate() {
-        assert!(
-            TOLERANCE.allows(*c, *g, scale),
-            "{what}: se[{i}] cpu {c} gpu {g} (scale {scale})"
-        );
-        worst = worst.max((c - g).abs() / scale);
-    }
-    worst
-}
-
-fn compare(
-    b: &CsrBatch,
-    games: &GameBatch,
-    jobs: &[Job],
-    model: &ModelParams,
-    cpu_r: &[JobResult],
-    gpu_r: &[JobResult],
-) -> f64 {
-    assert_eq!(cpu_r.len(), gpu_r.len());
-    let mut worst = 0f64;
-    for (j, ((job, c), g)) in jobs.iter().zip(cpu_r).zip(gpu_r).enumerate() {
-        let scale = engine::jobs::value_scale(b, games, job, model);
-        let what = format!("job {j} {job:?} {model:?}");
-        worst = worst.max(assert_within(&c.players, &g.players, scale, &what));
-        match (&c.unions, &g.unions) {
-            (Some(cu), Some(gu)) => {
-                worst = worst.max(assert_within(cu, gu, scale, &format!("{what} unions")))
+    fn compare(
+        b: &CsrBatch,
+        games: &GameBatch,
+        jobs: &[Job],
+        model: &ModelParams,
+        cpu_r: &[JobResult],
+        gpu_r: &[JobResult],
+    ) -> f64 {
+        assert_eq!(cpu_r.len(), gpu_r.len());
+        let mut worst = 0f64;
+        for (j, ((job, c), g)) in jobs.iter().zip(cpu_r).zip(gpu_r).enumerate() {
+            let scale = engine::jobs::value_scale(b, games, job, model);
+            let what = format!("job {j} {job:?} {model:?}");
+            worst = worst.max(assert_within(&c.players, &g.players, scale, &what));
+            match (&c.unions, &g.unions) {
+                (Some(cu), Some(gu)) => {
+                    worst = worst.max(assert_within(cu, gu, scale, &format!("{what} unions")))
+                }
+                (None, None) => {}
+                _ => panic!("{what}: unions present on one side only"),
             }
-            (None, None) => {}
-            _ => panic!("{what}: unions present on one side only"),
         }
+        worst
     }
-    worst
-}
 
-#[test]
-fn gpu_philox_known_answer_vectors() {
-    let Some(gpu) = device("gpu_philox_known_answer_vectors") else {
-        return;
-    };
-    let mut cases = vec![
-        KatCase::new([0; 4], [0; 2]),
-        KatCase::new([u32::MAX; 4], [u32::MAX; 2]),
-        KatCase::new(
-            [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
-            [0xa4093822, 0x299f31d0],
-        ),
-    ];
-    let got = gpu.philox_kat(&cases).unwrap();
-    assert_eq!(got[0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
-    assert_eq!(got[1], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
-    assert_eq!(got[2], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]);
-    let mut s = Stream::new(77, 0, 0, 0);
-    for _ in 0..200 {
-        cases.push(KatCase::new(
-            [s.next_u32(), s.next_u32(), s.next_u32(), s.next_u32()],
-            [s.next_u32(), s.next_u32()],
-        ));
+    #[test]
+    fn gpu_philox_known_answer_vectors() {
+        let Some(gpu) = device("gpu_philox_known_answer_vectors") else {
+            return;
+        };
+        let mut cases = vec![
+            KatCase::new([0; 4], [0; 2]),
+            KatCase::new([u32::MAX; 4], [u32::MAX; 2]),
+            KatCase::new(
+                [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+                [0xa4093822, 0x299f31d0],
+            ),
+        ];
+        let got = gpu.philox_kat(&cases).unwrap();
+        assert_eq!(got[0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+        assert_eq!(got[1], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+        assert_eq!(got[2], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]);
+        let mut s = Stream::new(77, 0, 0, 0);
+        for _ in 0..200 {
+            cases.push(KatCase::new(
+                [s.next_u32(), s.next_u32(), s.next_u32(), s.next_u32()],
+                [s.next_u32(), s.next_u32()],
+            ));
+        }
+        let got = gpu.philox_kat(&cases).unwrap();
+        let mut want = vec![[0u32; 4]; cases.len()];
+        cpu::philox_kat::philox_kat(&cases, &mut want);
+        assert_eq!(got, want);
     }
-    let got = gpu.philox_kat(&cases).unwrap();
-    let mut want = vec![[0u32; 4]; cases.len()];
-    cpu::philox_kat::philox_kat(&cases, &mut want);
-    assert_eq!(got, want);
-}
 
-#[test]
-fn gpu_bounded_draws_equal_the_cpu_including_rejections() {
-    let Some(gpu) = device("gpu_bounded_draws_equal_the_cpu_including_rejections") else {
-        return;
-    };
-    // 2^31 + 1 rejects about half of all draws; 3·2^30 a quarter; the others exercise
-    // the limb mulhi on small and huge bounds.
-    let bounds = [
-        1u32,
-        2,
-        7,
-        64,
-        65,
-        1000,
-        65_537,
-        (1 << 31) + 1,
-        3 << 30,
-        u32::MAX,
-    ];
-    let count = 64;
-    let cases: Vec<BoundedCase> = bounds
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| BoundedCase {
-            seed_lo: 0xdead_beef,
-            seed_hi: i as u32,
-            record: 3,
-            sample: i as u32,
-            tag: 1,
-            n,
-            count,
-            out_offset: i as u32 * count,
-        })
-        .collect();
-    let len = bounds.len() * count as usize;
-    let got = gpu.draw_bounded(&cases, len).unwrap();
-    let mut want = vec![0u32; len];
-    cpu::draw_bounded::draw_bounded(&cases, &mut want);
-    assert_eq!(got, want);
-}
-
-#[test]
-fn gpu_permutations_equal_the_cpu_streams() {
-    let Some(mut gpu) = device("gpu_permutations_equal_the_cpu_streams") else {
-        return;
-    };
-    let eps = episodes();
-    let b = batch(&eps);
-    // 1 player, 100 players (not a multiple of the workgroup size), and the largest size.
-    let gs = vec![
-        mobius_game(1, 1, 1),
-        table_game(2, 1),
-        mobius_game(3, 100, 50),
-        mobius_game(4, gpu::MAX_PLAYERS, 10),
-    ];
-    let games = game_batch(&gs);
-    let mut jobs = surrogate_jobs(&b);
-    jobs.extend(game_jobs(&gs));
-    // 70 pairs of small jobs: more threads than one workgroup, not a multiple of it.
-    let s = samples(140);
-    let big = jobs.len() - 1;
-    let (small_jobs, big_job) = (&jobs[..big], &jobs[big..]);
-    for limits in [ChunkLimits::CPU, TINY] {
-        gpu.set_chunk_limits(limits);
-        let want = engine::twins::permutation_digests(&b, &games, small_jobs, &s, &limits).unwrap();
-        let got = gpu.permutation_digests(&b, &games, small_jobs, &s).unwrap();
-        assert_eq!(got, want, "{limits:?}");
+    #[test]
+    fn gpu_bounded_draws_equal_the_cpu_including_rejections() {
+        let Some(gpu) = device("gpu_bounded_draws_equal_the_cpu_including_rejections") else {
+            return;
+        };
+        // 2^31 + 1 rejects about half of all draws; 3·2^30 a quarter; the others exercise
+        // the limb mulhi on small and huge bounds.
+        let bounds = [
+            1u32,
+            2,
+            7,
+            64,
+            65,
+            1000,
+            65_537,
+            (1 << 31) + 1,
+            3 << 30,
+            u32::MAX,
+        ];
+        let count = 64;
+        let cases: Vec<BoundedCase> = bounds
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| BoundedCase {
+                seed_lo: 0xdead_beef,
+                seed_hi: i as u32,
+                record: 3,
+                sample: i as u32,
+                tag: 1,
+                n,
+                count,
+                out_offset: i as u32 * count,
+            })
+            .collect();
+        let len = bounds.len() * count as usize;
+        let got = gpu.draw_bounded(&cases, len).unwrap();
+        let mut want = vec![0u32; len];
+        cpu::draw_bounded::draw_bounded(&cases, &mut want);
+        assert_eq!(got, want);
     }
-    gpu.set_chunk_limits(ChunkLimits::CPU);
-    let s2 = samples(4);
-    let want =
-        engine::twins::permutation_digests(&b, &games, big_job, &s2, &ChunkLimits::CPU).unwrap();
-    assert_eq!(
-        gpu.permutation_digests(&b, &games, big_job, &s2).unwrap(),
-        want,
-        "{} players",
-        gpu::MAX_PLAYERS
-    );
-    // The digests are of real streams: a 1-player job's stream is all zeros and differs
-    // from a 100-player job's.
-    let mut zeros = cpu::draw_permutations::StreamDigest::default();
-    zeros.update(&vec![0u32; 70]);
-    let one = jobs.len() - 4;
-    assert_eq!(
-        gpu.permutation_digests(&b, &games, &jobs[one..one + 1], &s)
-            .unwrap()[0],
-        zeros
-    );
-}
 
-#[test]
-fn gpu_estimates_match_the_cpu_for_every_estimator_game_aggregate_and_link() {
-    let Some(mut gpu) =
-        device("gpu_estimates_match_the_cpu_for_every_estimator_game_aggregate_and_link")
-    else {
-        return;
-    };
-    let eps = episodes();
-    let b = batch(&eps);
-    let gs = general_games();
-    let games = game_batch(&gs);
-    let mut jobs = surrogate_jobs(&b);
-    jobs.extend(game_jobs(&gs));
-    let s = samples(40);
-    let mut worst = 0f64;
-    gpu.set_chunk_limits(TINY);
-    for model in models() {
+    #[test]
+    fn gpu_permutations_equal_the_cpu_streams() {
+        let Some(mut gpu) = device("gpu_permutations_equal_the_cpu_streams") else {
+            return;
+        };
+        let eps = episodes();
+        let b = batch(&eps);
+        // 1 player, 100 players (not a multiple of the workgroup size), and the largest size.
+        let gs = vec![
+            mobius_game(1, 1, 1),
+            table_game(2, 1),
+            mobius_game(3, 100, 50),
+            mobius_game(4, gpu::MAX_PLAYERS, 10),
+        ];
+        let games = game_batch(&gs);
+        let mut jobs = surrogate_jobs(&b);
+        jobs.extend(game_jobs(&gs));
+        // 70 pairs of small jobs: more threads than one workgroup, not a multiple of it.
+        let s = samples(140);
+        let big = jobs.len() - 1;
+        let (small_jobs, big_job) = (&jobs[..big], &jobs[big..]);
+        for limits in [ChunkLimits::CPU, TINY] {
+            gpu.set_chunk_limits(limits);
+            let want =
+                engine::twins::permutation_digests(&b, &games, small_jobs, &s, &limits).unwrap();
+            let got = gpu.permutation_digests(&b, &games, small_jobs, &s).unwrap();
+            assert_eq!(got, want, "{limits:?}");
+        }
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+        let s2 = samples(4);
+        let want = engine::twins::permutation_digests(&b, &games, big_job, &s2, &ChunkLimits::CPU)
+            .unwrap();
+        assert_eq!(
+            gpu.permutation_digests(&b, &games, big_job, &s2).unwrap(),
+            want,
+            "{} players",
+            gpu::MAX_PLAYERS
+        );
+        // The digests are of real streams: a 1-player job's stream is all zeros and differs
+        // from a 100-player job's.
+        let mut zeros = cpu::draw_permutations::StreamDigest::default();
+        zeros.update(&vec![0u32; 70]);
+        let one = jobs.len() - 4;
+        assert_eq!(
+            gpu.permutation_digests(&b, &games, &jobs[one..one + 1], &s)
+                .unwrap()[0],
+            zeros
+        );
+    }
+
+    #[test]
+    fn gpu_estimates_match_the_cpu_for_every_estimator_game_aggregate_and_link() {
+        let Some(mut gpu) =
+            device("gpu_estimates_match_the_cpu_for_every_estimator_game_aggregate_and_link")
+        else {
+            return;
+        };
+        let eps = episodes();
+        let b = batch(&eps);
+        let gs = general_games();
+        let games = game_batch(&gs);
+        let mut jobs = surrogate_jobs(&b);
+        jobs.extend(game_jobs(&gs));
+        let s = samples(40);
+        let mut worst = 0f64;
+        gpu.set_chunk_limits(TINY);
+        for model in models() {
+            let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
+        }
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+        let model = ModelParams::default();
         let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
         let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
         worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
+        eprintln!(
+            "largest |gpu - cpu| / scale: {worst:.3e} (tolerance atol {:.0e})",
+            TOLERANCE.atol
+        );
     }
-    gpu.set_chunk_limits(ChunkLimits::CPU);
-    let model = ModelParams::default();
-    let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
-    let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
-    worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
-    eprintln!(
-        "largest |gpu - cpu| / scale: {worst:.3e} (tolerance atol {:.0e})",
-        TOLERANCE.atol
-    );
-}
 
-#[test]
-fn gpu_exact_enumeration_matches_the_cpu_for_every_aggregate_and_link() {
-    let Some(mut gpu) =
-        device("gpu_exact_enumeration_matches_the_cpu_for_every_aggregate_and_link")
-    else {
-        return;
-    };
-    let (b, games, jobs) = exact_fixture();
-    gpu.set_chunk_limits(TINY);
-    for model in models() {
-        let want = engine::twins::exact_jobs(&b, &games, &jobs, &model).unwrap();
-        let got = gpu.exact_jobs(&b, &games, &jobs, &model).unwrap();
+    #[test]
+    fn gpu_exact_enumeration_matches_the_cpu_for_every_aggregate_and_link() {
+        let Some(mut gpu) =
+            device("gpu_exact_enumeration_matches_the_cpu_for_every_aggregate_and_link")
+        else {
+            return;
+        };
+        let (b, games, jobs) = exact_fixture();
+        gpu.set_chunk_limits(TINY);
+        for model in models() {
+            let want = engine::twins::exact_jobs(&b, &games, &jobs, &model).unwrap();
+            let got = gpu.exact_jobs(&b, &games, &jobs, &model).unwrap();
+            compare(&b, &games, &jobs, &model, &want, &got);
+        }
+    }
+
+    #[test]
+    fn gpu_adaptive_sampling_stops_where_the_cpu_stops() {
+        let Some(mut gpu) = device("gpu_adaptive_sampling_stops_where_the_cpu_stops") else {
+            return;
+        };
+        let eps = generated(Topology::Dag, 3, 6, 0.2, 7, 3);
+        let b = batch(&eps);
+        let gs = general_games();
+        let games = game_batch(&gs);
+        let mut jobs = surrogate_jobs(&b);
+        jobs.extend(game_jobs(&gs));
+        let model = ModelParams::default();
+        let s = SampleOptions {
+            target_se: Some(0.02),
+            max_samples: 400,
+            seed: 3,
+            ..SampleOptions::default()
+        };
+        gpu.set_chunk_limits(TINY);
+        let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+        let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
         compare(&b, &games, &jobs, &model, &want, &got);
     }
-}
 
-#[test]
-fn gpu_adaptive_sampling_stops_where_the_cpu_stops() {
-    let Some(mut gpu) = device("gpu_adaptive_sampling_stops_where_the_cpu_stops") else {
-        return;
-    };
-    let eps = generated(Topology::Dag, 3, 6, 0.2, 7, 3);
-    let b = batch(&eps);
-    let gs = general_games();
-    let games = game_batch(&gs);
-    let mut jobs = surrogate_jobs(&b);
-    jobs.extend(game_jobs(&gs));
-    let model = ModelParams::default();
-    let s = SampleOptions {
-        target_se: Some(0.02),
-        max_samples: 400,
-        seed: 3,
-        ..SampleOptions::default()
-    };
-    gpu.set_chunk_limits(TINY);
-    let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
-    let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
-    compare(&b, &games, &jobs, &model, &want, &got);
-}
-
-#[test]
-fn gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory() {
-    let Some(mut gpu) =
-        device("gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory")
-    else {
-        return;
-    };
-    gpu.set_chunk_limits(ChunkLimits::CPU);
-    let model = ModelParams::default();
-    let s = samples(8);
-    // Empty batch, no jobs.
-    assert!(
-        gpu.run_jobs(&CsrBatch::default(), &GameBatch::default(), &[], &model, &s)
-            .unwrap()
-            .is_empty()
-    );
-    // Environment-only and one-agent episodes (records 12 and 13 of `episodes()`).
-    let eps = episodes();
-    let b = batch(&eps);
-    let n = eps.len();
-    let jobs: Vec<Job> = surrogate_jobs(&b)
-        .into_iter()
-        .filter(|j| j.record as usize >= n - 3)
-        .collect();
-    let want = engine::twins::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s).unwrap();
-    let got = gpu
-        .run_jobs(&b, &GameBatch::default(), &jobs, &model, &s)
-        .unwrap();
-    compare(&b, &GameBatch::default(), &jobs, &model, &want, &got);
-    assert!(
-        got[0].players.mean.is_empty() && got[0].players.samples == 8,
-        "environment only"
-    );
-    assert_eq!(
-        got[2].unions.as_ref().unwrap().mean.len(),
-        0,
-        "environment only: no unions"
-    );
-    assert_eq!(got[3].players.mean.len(), 1, "one agent");
-    // An episode whose per-thread state (2 words per message + 1 per group) is past the
-    // 16 KiB a workgroup may share, 64 threads over: handled, and equal to the CPU.
-    let big = generated(Topology::Star, 3, 1400, 0.0, 5, 1);
-    let bb = batch(&big);
-    let agents = Job {
-        estimator: Estimator::Permutation,
-        record: 0,
-        ordinal: 0,
-        tag: 0,
-        game: JobGame::SurrogateAgents,
-    };
-    let shape = engine::JobShape::new(&bb, &GameBatch::default(), &agents);
-    assert!(
-        shape.scratch_stride() * 4 > 16384,
-        "{} bytes",
-        shape.scratch_stride() * 4
-    );
-    let s = samples(6);
-    let want = engine::twins::run_jobs(&bb, &GameBatch::default(), &[agents], &model, &s).unwrap();
-    let got = gpu
-        .run_jobs(&bb, &GameBatch::default(), &[agents], &model, &s)
-        .unwrap();
-    compare(&bb, &GameBatch::default(), &[agents], &model, &want, &got);
-    // Its Owen job walks 1400 players per thread: equal to the CPU where the driver lets a
-    // thread loop that long, else refused up front (llvmpipe) — never truncated.
-    let owen = [Job {
-        estimator: Estimator::Permutation,
-        game: JobGame::SurrogateOwen,
-        ..agents
-    }];
-    match gpu.run_jobs(&bb, &GameBatch::default(), &owen, &model, &s) {
-        Ok(got) => {
-            let want =
-                engine::twins::run_jobs(&bb, &GameBatch::default(), &owen, &model, &s).unwrap();
-            compare(&bb, &GameBatch::default(), &owen, &model, &want, &got);
-        }
-        Err(GpuError::Plan(engine::PlanError::LoopBudget { .. })) => {
-            assert!(gpu.loop_cap().is_some())
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
-#[test]
-fn gpu_loop_cap_is_measured_and_respected() {
-    let Some(mut gpu) = device("gpu_loop_cap_is_measured_and_respected") else {
-        return;
-    };
-    let asked = [10u32, 60_000, 70_000, 1 << 20];
-    let got = gpu.loop_probe(&asked).unwrap();
-    let mut twin = vec![0u32; asked.len()];
-    cpu::loop_probe::loop_probe(&asked, &mut twin);
-    match gpu.loop_cap() {
-        None => assert_eq!(got, twin, "no cap was measured, so loops must run in full"),
-        Some(cap) => {
-            assert_eq!(got[0], 10);
-            assert!(
-                got[3] < 1 << 20 && cap < got[3] as u64,
-                "cap {cap}, probe {got:?}"
-            );
-            eprintln!(
-                "{}: loops capped at {} iterations per invocation",
-                gpu.describe(),
-                got[3]
-            );
-        }
-    }
-    // A walk longer than the cap is refused; every accepted job was checked above.
-    if let Some(cap) = gpu.loop_cap() {
+    #[test]
+    fn gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory() {
+        let Some(mut gpu) =
+            device("gpu_edge_cases_empty_environment_only_one_agent_and_past_workgroup_memory")
+        else {
+            return;
+        };
         gpu.set_chunk_limits(ChunkLimits::CPU);
-        let n = (cap / 4 + 10) as u32;
-        let gs = vec![mobius_game(1, n.min(gpu::MAX_PLAYERS), 3)];
+        let model = ModelParams::default();
+        let s = samples(8);
+        // Empty batch, no jobs.
+        assert!(
+            gpu.run_jobs(&CsrBatch::default(), &GameBatch::default(), &[], &model, &s)
+                .unwrap()
+                .is_empty()
+        );
+        // Environment-only and one-agent episodes (records 12 and 13 of `episodes()`).
+        let eps = episodes();
+        let b = batch(&eps);
+        let n = eps.len();
+        let jobs: Vec<Job> = surrogate_jobs(&b)
+            .into_iter()
+            .filter(|j| j.record as usize >= n - 3)
+            .collect();
+        let want = engine::twins::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s).unwrap();
+        let got = gpu
+            .run_jobs(&b, &GameBatch::default(), &jobs, &model, &s)
+            .unwrap();
+        compare(&b, &GameBatch::default(), &jobs, &model, &want, &got);
+        assert!(
+            got[0].players.mean.is_empty() && got[0].players.samples == 8,
+            "environment only"
+        );
+        assert_eq!(
+            got[2].unions.as_ref().unwrap().mean.len(),
+            0,
+            "environment only: no unions"
+        );
+        assert_eq!(got[3].players.mean.len(), 1, "one agent");
+        // An episode whose per-thread state (2 words per message + 1 per group) is past the
+        // 16 KiB a workgroup may share, 64 threads over: handled, and equal to the CPU.
+        let big = generated(Topology::Star, 3, 1400, 0.0, 5, 1);
+        let bb = batch(&big);
+        let agents = Job {
+            estimator: Estimator::Permutation,
+            record: 0,
+            ordinal: 0,
+            tag: 0,
+            game: JobGame::SurrogateAgents,
+        };
+        let shape = engine::JobShape::new(&bb, &GameBatch::default(), &agents);
+        assert!(
+            shape.scratch_stride() * 4 > 16384,
+            "{} bytes",
+            shape.scratch_stride() * 4
+        );
+        let s = samples(6);
+        let want =
+            engine::twins::run_jobs(&bb, &GameBatch::default(), &[agents], &model, &s).unwrap();
+        let got = gpu
+            .run_jobs(&bb, &GameBatch::default(), &[agents], &model, &s)
+            .unwrap();
+        compare(&bb, &GameBatch::default(), &[agents], &model, &want, &got);
+        // Its Owen job walks 1400 players per thread: equal to the CPU where the driver lets a
+        // thread loop that long, else refused up front (llvmpipe) — never truncated.
+        let owen = [Job {
+            estimator: Estimator::Permutation,
+            game: JobGame::SurrogateOwen,
+            ..agents
+        }];
+        match gpu.run_jobs(&bb, &GameBatch::default(), &owen, &model, &s) {
+            Ok(got) => {
+                let want =
+                    engine::twins::run_jobs(&bb, &GameBatch::default(), &owen, &model, &s).unwrap();
+                compare(&bb, &GameBatch::default(), &owen, &model, &want, &got);
+            }
+            Err(GpuError::Plan(engine::PlanError::LoopBudget { .. })) => {
+                assert!(gpu.loop_cap().is_some())
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn gpu_loop_cap_is_measured_and_respected() {
+        let Some(mut gpu) = device("gpu_loop_cap_is_measured_and_respected") else {
+            return;
+        };
+        let asked = [10u32, 60_000, 70_000, 1 << 20];
+        let got = gpu.loop_probe(&asked).unwrap();
+        let mut twin = vec![0u32; asked.len()];
+        cpu::loop_probe::loop_probe(&asked, &mut twin);
+        match gpu.loop_cap() {
+            None => assert_eq!(got, twin, "no cap was measured, so loops must run in full"),
+            Some(cap) => {
+                assert_eq!(got[0], 10);
+                assert!(
+                    got[3] < 1 << 20 && cap < got[3] as u64,
+                    "cap {cap}, probe {got:?}"
+                );
+                eprintln!(
+                    "{}: loops capped at {} iterations per invocation",
+                    gpu.describe(),
+                    got[3]
+                );
+            }
+        }
+        // A walk longer than the cap is refused; every accepted job was checked above.
+        if let Some(cap) = gpu.loop_cap() {
+            gpu.set_chunk_limits(ChunkLimits::CPU);
+            let n = (cap / 4 + 10) as u32;
+            let gs = vec![mobius_game(1, n.min(gpu::MAX_PLAYERS), 3)];
+            let games = game_batch(&gs);
+            let shape = engine::JobShape::new(&CsrBatch::default(), &games, &game_jobs(&gs)[0]);
+            let r = gpu.run_jobs(
+                &CsrBatch::default(),
+                &games,
+                &game_jobs(&gs),
+                &ModelParams::default(),
+                &samples(2),
+            );
+            if shape.sample_loops > cap {
+                assert!(
+                    matches!(r, Err(GpuError::Plan(engine::PlanError::LoopBudget { .. }))),
+                    "{r:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gpu_never_returns_numbers_from_loops_the_driver_cut_short() {
+        let Some(mut gpu) = device("gpu_never_returns_numbers_from_loops_the_driver_cut_short")
+        else {
+            return;
+        };
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+        let model = ModelParams::default();
+        let s = samples(8);
+        // Prefix episodes from small to past llvmpipe's loop cap: each run either equals the
+        // CPU or (on a capped driver) fails loudly, up front or through the kernels' check.
+        for messages in [24u32, 32, 36, 38, 44] {
+            let eps = generated(Topology::Prefix, 4, messages, 0.1, 3, 4);
+            let b = batch(&eps);
+            let jobs: Vec<Job> = (0..b.len() as u32)
+                .map(|r| Job {
+                    estimator: Estimator::Permutation,
+                    record: r,
+                    ordinal: r,
+                    tag: 0,
+                    game: JobGame::SurrogateOwen,
+                })
+                .collect();
+            match gpu.run_jobs(&b, &GameBatch::default(), &jobs, &model, &s) {
+                Ok(got) => {
+                    let want =
+                        engine::twins::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s)
+                            .unwrap();
+                    compare(&b, &GameBatch::default(), &jobs, &model, &want, &got);
+                }
+                Err(GpuError::LoopCap(_))
+                | Err(GpuError::Plan(engine::PlanError::LoopBudget { .. })) => {
+                    assert!(
+                        gpu.loop_cap().is_some(),
+                        "{messages} messages refused without a loop cap"
+                    );
+                    assert!(
+                        messages > 32,
+                        "{messages} messages should fit even a capped driver"
+                    );
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn gpu_refuses_what_it_cannot_do() {
+        let Some(mut gpu) = device("gpu_refuses_what_it_cannot_do") else {
+            return;
+        };
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+        let gs = vec![mobius_game(1, gpu::MAX_PLAYERS + 1, 3)];
         let games = game_batch(&gs);
-        let shape = engine::JobShape::new(&CsrBatch::default(), &games, &game_jobs(&gs)[0]);
         let r = gpu.run_jobs(
             &CsrBatch::default(),
             &games,
@@ -812,125 +887,58 @@ fn gpu_loop_cap_is_measured_and_respected() {
             &ModelParams::default(),
             &samples(2),
         );
-        if shape.sample_loops > cap {
-            assert!(
-                matches!(r, Err(GpuError::Plan(engine::PlanError::LoopBudget { .. }))),
-                "{r:?}"
+        assert!(matches!(r, Err(GpuError::TooManyPlayers { .. })), "{r:?}");
+        gpu.set_chunk_limits(TINY);
+        let gs = vec![mobius_game(1, 2000, 3)];
+        let games = game_batch(&gs);
+        let r = gpu.run_jobs(
+            &CsrBatch::default(),
+            &games,
+            &game_jobs(&gs),
+            &ModelParams::default(),
+            &samples(2),
+        );
+        assert!(matches!(r, Err(GpuError::Plan(_))), "{r:?}");
+    }
+
+    #[test]
+    fn gpu_bench_rows_cover_the_standard_workloads() {
+        let Some(mut gpu) = device("gpu_bench_rows_cover_the_standard_workloads") else {
+            return;
+        };
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+        let rows = gpu::bench_rows(&mut gpu, 0.001).unwrap();
+        assert_eq!(rows.len(), 4);
+        assert!(rows[0].name.contains("compilation") && rows[0].seconds > 0.0);
+        for r in &rows[1..] {
+            assert!(r.marginals > 0 && r.seconds > 0.0, "{r:?}");
+        }
+    }
+
+    /// `cargo test --release --test gpu -- --ignored --nocapture gpu_bench_report` prints the
+    /// GPU rows beside the CPU suite at the same scale.
+    #[test]
+    #[ignore]
+    fn gpu_bench_report() {
+        let Some(mut gpu) = device("gpu_bench_report") else {
+            return;
+        };
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+        let scale: f64 = std::env::var("BENCH_SCALE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.05);
+        for r in creditflow::bench::standard_suite(scale)
+            .iter()
+            .chain(&gpu::bench_rows(&mut gpu, scale).unwrap())
+        {
+            eprintln!(
+                "{:70} {:>12} marginals {:>8.3} s {:>14.0} marginals/s",
+                r.name,
+                r.marginals,
+                r.seconds,
+                r.rate()
             );
         }
-    }
-}
-
-#[test]
-fn gpu_never_returns_numbers_from_loops_the_driver_cut_short() {
-    let Some(mut gpu) = device("gpu_never_returns_numbers_from_loops_the_driver_cut_short") else {
-        return;
-    };
-    gpu.set_chunk_limits(ChunkLimits::CPU);
-    let model = ModelParams::default();
-    let s = samples(8);
-    // Prefix episodes from small to past llvmpipe's loop cap: each run either equals the
-    // CPU or (on a capped driver) fails loudly, up front or through the kernels' check.
-    for messages in [24u32, 32, 36, 38, 44] {
-        let eps = generated(Topology::Prefix, 4, messages, 0.1, 3, 4);
-        let b = batch(&eps);
-        let jobs: Vec<Job> = (0..b.len() as u32)
-            .map(|r| Job {
-                estimator: Estimator::Permutation,
-                record: r,
-                ordinal: r,
-                tag: 0,
-                game: JobGame::SurrogateOwen,
-            })
-            .collect();
-        match gpu.run_jobs(&b, &GameBatch::default(), &jobs, &model, &s) {
-            Ok(got) => {
-                let want =
-                    engine::twins::run_jobs(&b, &GameBatch::default(), &jobs, &model, &s).unwrap();
-                compare(&b, &GameBatch::default(), &jobs, &model, &want, &got);
-            }
-            Err(GpuError::LoopCap(_))
-            | Err(GpuError::Plan(engine::PlanError::LoopBudget { .. })) => {
-                assert!(
-                    gpu.loop_cap().is_some(),
-                    "{messages} messages refused without a loop cap"
-                );
-                assert!(
-                    messages > 32,
-                    "{messages} messages should fit even a capped driver"
-                );
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
-
-#[test]
-fn gpu_refuses_what_it_cannot_do() {
-    let Some(mut gpu) = device("gpu_refuses_what_it_cannot_do") else {
-        return;
-    };
-    gpu.set_chunk_limits(ChunkLimits::CPU);
-    let gs = vec![mobius_game(1, gpu::MAX_PLAYERS + 1, 3)];
-    let games = game_batch(&gs);
-    let r = gpu.run_jobs(
-        &CsrBatch::default(),
-        &games,
-        &game_jobs(&gs),
-        &ModelParams::default(),
-        &samples(2),
-    );
-    assert!(matches!(r, Err(GpuError::TooManyPlayers { .. })), "{r:?}");
-    gpu.set_chunk_limits(TINY);
-    let gs = vec![mobius_game(1, 2000, 3)];
-    let games = game_batch(&gs);
-    let r = gpu.run_jobs(
-        &CsrBatch::default(),
-        &games,
-        &game_jobs(&gs),
-        &ModelParams::default(),
-        &samples(2),
-    );
-    assert!(matches!(r, Err(GpuError::Plan(_))), "{r:?}");
-}
-
-#[test]
-fn gpu_bench_rows_cover_the_standard_workloads() {
-    let Some(mut gpu) = device("gpu_bench_rows_cover_the_standard_workloads") else {
-        return;
-    };
-    gpu.set_chunk_limits(ChunkLimits::CPU);
-    let rows = gpu::bench_rows(&mut gpu, 0.001).unwrap();
-    assert_eq!(rows.len(), 4);
-    assert!(rows[0].name.contains("compilation") && rows[0].seconds > 0.0);
-    for r in &rows[1..] {
-        assert!(r.marginals > 0 && r.seconds > 0.0, "{r:?}");
-    }
-}
-
-/// `cargo test --release --test gpu -- --ignored --nocapture gpu_bench_report` prints the
-/// GPU rows beside the CPU suite at the same scale.
-#[test]
-#[ignore]
-fn gpu_bench_report() {
-    let Some(mut gpu) = device("gpu_bench_report") else {
-        return;
-    };
-    gpu.set_chunk_limits(ChunkLimits::CPU);
-    let scale: f64 = std::env::var("BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.05);
-    for r in creditflow::bench::standard_suite(scale)
-        .iter()
-        .chain(&gpu::bench_rows(&mut gpu, scale).unwrap())
-    {
-        eprintln!(
-            "{:70} {:>12} marginals {:>8.3} s {:>14.0} marginals/s",
-            r.name,
-            r.marginals,
-            r.seconds,
-            r.rate()
-        );
     }
 }
