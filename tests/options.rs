@@ -67,8 +67,10 @@ fn threshold_must_be_finite() {
     assert_eq!(refused(|s| s.threshold = f64::NAN), "threshold");
     assert_eq!(refused(|s| s.threshold = f64::NEG_INFINITY), "threshold");
     // A negative threshold is a number like any other.
-    let mut s = Settings::default();
-    s.threshold = -0.5;
+    let s = Settings {
+        threshold: -0.5,
+        ..Settings::default()
+    };
     assert!(s.build().is_ok());
 }
 
