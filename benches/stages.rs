@@ -36,7 +36,7 @@ fn spec(episodes: u64, messages: u32) -> GenOptions {
 
 fn jsonl(spec: &GenOptions) -> Vec<String> {
     (0..spec.episodes)
-        .map(|i| episode(spec, i).to_string())
+        .map(|i| serde_json::to_string(&episode(spec, i)).expect("generated records serialize"))
         .collect()
 }
 

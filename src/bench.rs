@@ -13,7 +13,7 @@ use crate::game::{Level, Mobius, ModelParams, Surrogate};
 use crate::generate::{GenOptions, Topology, episode};
 use crate::model::{Episode, Record};
 use crate::stream::Stream;
-use crate::validate::{ValidateOptions, parse_and_validate};
+use crate::validate::{ValidateOptions, validate};
 
 /// A random Möbius game: `terms` terms of order 1..=`max_order` over `n` players,
 /// coefficients uniform in [−1, 1], drawn from the stream of `seed`.
@@ -33,13 +33,12 @@ pub fn random_mobius(n: usize, terms: usize, max_order: usize, seed: u64) -> Vec
 /// Generated episodes, validated.
 pub fn generated_episodes(opts: &GenOptions) -> Vec<Episode> {
     (0..opts.episodes)
-        .map(|i| {
-            let text = episode(opts, i).to_string();
-            match parse_and_validate(&text, i + 1, i, &ValidateOptions::default()) {
+        .map(
+            |i| match validate(episode(opts, i), i + 1, i, &ValidateOptions::default()) {
                 Ok(Record::Episode(e)) => e,
                 _ => unreachable!("generated episodes are valid"),
-            }
-        })
+            },
+        )
         .collect()
 }
 

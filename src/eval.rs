@@ -38,6 +38,7 @@ use crate::import::{
     ImportError, ImportOptions, Location, Provenance, describe, episode_from_log, id_text,
     import_path, is_jsonl, jsonl_record_id, read_jsonl, step_value, strip_suffix,
 };
+use crate::schema::InputRecord;
 
 /// Everything that can go wrong while reading predictions or gold labels.
 #[derive(Debug, thiserror::Error)]
@@ -431,6 +432,21 @@ fn label_of(record: &Value, id: String, at: &Location) -> Result<GoldLabel, Eval
     })
 }
 
+/// The gold label of an episode built by the importer: its `id` and `meta`, read as in
+/// the episode's JSON form (the labels live under `meta`; no other field holds one).
+fn imported_label(episode: InputRecord, at: &Location) -> Result<GoldLabel, EvalError> {
+    let mut record = serde_json::Map::new();
+    if let Some(id) = episode.id {
+        record.insert("id".into(), Value::String(id.0));
+    }
+    if let Some(meta) = episode.meta {
+        record.insert("meta".into(), meta);
+    }
+    let record = Value::Object(record);
+    let id = record_id(&record, at)?;
+    label_of(&record, id, at)
+}
+
 /// Reads gold labels from Who&When logs (a directory or `.json` file) or from a JSON
 /// Lines file (see the module docs).
 pub fn read_gold(path: &Path) -> Result<Vec<GoldLabel>, EvalError> {
@@ -443,8 +459,7 @@ pub fn read_gold(path: &Path) -> Result<Vec<GoldLabel>, EvalError> {
     if path.is_dir() || !is_jsonl(path) && path.extension().is_some_and(|e| e == "json") {
         let root = Location::file(path);
         for episode in import_path(path, &opts)? {
-            let id = record_id(&episode, &root)?;
-            out.push(label_of(&episode, id, &root)?);
+            out.push(imported_label(episode, &root)?);
         }
         return Ok(out);
     }
@@ -455,8 +470,8 @@ pub fn read_gold(path: &Path) -> Result<Vec<GoldLabel>, EvalError> {
         }
         let label = if record.get("history").is_some() {
             let id = jsonl_record_id(&record, line);
-            let episode = episode_from_log(&record, id.clone(), None, &at, &opts)?;
-            label_of(&episode, id, &at)?
+            let episode = episode_from_log(&record, id, None, &at, &opts)?;
+            imported_label(episode, &at)?
         } else {
             let id = record_id(&record, &at)?;
             label_of(&record, id, &at)?

@@ -12,8 +12,9 @@
 use std::io::Write;
 
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::schema::{Id, InputMessage, InputOutcome, InputRecord};
 use crate::stream::{Stream, tag};
 
 /// Provenance shape of generated episodes.
@@ -70,22 +71,28 @@ impl Default for GenOptions {
     }
 }
 
-/// Episode `i` of the batch described by `opts`.
-pub fn episode(opts: &GenOptions, i: u64) -> Value {
+/// Episode `i` of the batch described by `opts`, as an input record.
+pub fn episode(opts: &GenOptions, i: u64) -> InputRecord {
     let mut s = Stream::new(opts.seed, i as u32, (i >> 32) as u32, tag::GENERATE);
     let a = opts.agents.max(1);
     let agents: Vec<String> = (0..a).map(|k| format!("agent{k}")).collect();
     let saboteur = s.uniform() < opts.saboteurs;
-    let mut messages = vec![json!({"id": "m0", "agent": null, "parents": [], "text": "task"})];
+    let mut messages = vec![InputMessage {
+        id: Some(Id::from("m0")),
+        agent: None,
+        parents: Some(Vec::new()),
+        text: Some(Value::String("task".to_string())),
+        ..InputMessage::default()
+    }];
     // (score, group) of every agent message so far, for redundancy copies.
     let mut made: Vec<(f64, usize)> = Vec::new();
     let mut total = 0.0;
     for k in 1..=opts.messages as usize {
         let author = s.bounded(a) as usize;
-        let parents: Vec<String> = match opts.topology {
-            Topology::Chain => vec![format!("m{}", k - 1)],
-            Topology::Star => vec!["m0".to_string()],
-            Topology::Prefix => (0..k).map(|p| format!("m{p}")).collect(),
+        let parents: Vec<usize> = match opts.topology {
+            Topology::Chain => vec![k - 1],
+            Topology::Star => vec![0],
+            Topology::Prefix => (0..k).collect(),
             Topology::Dag => {
                 let want = 1 + s.bounded(3) as usize;
                 let mut ps: Vec<usize> = Vec::new();
@@ -96,7 +103,7 @@ pub fn episode(opts: &GenOptions, i: u64) -> Value {
                     }
                 }
                 ps.sort_unstable();
-                ps.into_iter().map(|p| format!("m{p}")).collect()
+                ps
             }
         };
         let copy = !made.is_empty() && s.uniform() < opts.groups;
@@ -110,16 +117,15 @@ pub fn episode(opts: &GenOptions, i: u64) -> Value {
         let score = (score * 1000.0).round() / 1000.0;
         made.push((score, group));
         total += score;
-        let mut m = json!({
-            "id": format!("m{k}"),
-            "agent": agents[author],
-            "parents": parents,
-            "score": score,
+        let grouped = copy || made.iter().filter(|x| x.1 == group).count() > 1;
+        messages.push(InputMessage {
+            id: Some(message_id(k)),
+            agent: Some(agents[author].clone()),
+            parents: Some(parents.into_iter().map(message_id).collect()),
+            score: Some(score),
+            group: grouped.then(|| group_id(group)),
+            ..InputMessage::default()
         });
-        if copy || made.iter().filter(|x| x.1 == group).count() > 1 {
-            m["group"] = json!(format!("g{group}"));
-        }
-        messages.push(m);
     }
     // Mark the originals of copied groups too, so groups are consistent.
     let mut counts = vec![0usize; made.len()];
@@ -128,7 +134,7 @@ pub fn episode(opts: &GenOptions, i: u64) -> Value {
     }
     for (k, &(_, g)) in made.iter().enumerate() {
         if counts[g] > 1 {
-            messages[k + 1]["group"] = json!(format!("g{g}"));
+            messages[k + 1].group = Some(group_id(g));
         }
     }
     let mean = if opts.messages > 0 {
@@ -138,12 +144,26 @@ pub fn episode(opts: &GenOptions, i: u64) -> Value {
     };
     let noise = 0.2 * (s.uniform() - 0.5);
     let reward = ((0.3 + mean + noise).clamp(0.0, 1.0) * 1000.0).round() / 1000.0;
-    json!({
-        "id": format!("gen-{i}"),
-        "agents": agents,
-        "messages": messages,
-        "outcome": {"reward": reward},
-    })
+    InputRecord {
+        id: Some(Id(format!("gen-{i}"))),
+        agents: Some(agents),
+        messages: Some(messages),
+        outcome: Some(InputOutcome {
+            reward: Some(reward),
+            ..InputOutcome::default()
+        }),
+        ..InputRecord::default()
+    }
+}
+
+/// The id of message `k`: `m{k}`.
+fn message_id(k: usize) -> Id {
+    Id(format!("m{k}"))
+}
+
+/// The id of redundancy group `g`: `g{g}`.
+fn group_id(g: usize) -> Id {
+    Id(format!("g{g}"))
 }
 
 /// Writes the whole batch as JSONL, generated in parallel chunks, in order.
@@ -154,8 +174,8 @@ pub fn write_batch<W: Write>(mut w: W, opts: &GenOptions) -> std::io::Result<()>
         let end = (start + CHUNK).min(opts.episodes);
         let lines: Vec<String> = (start..end)
             .into_par_iter()
-            .map(|i| episode(opts, i).to_string())
-            .collect();
+            .map(|i| serde_json::to_string(&episode(opts, i)))
+            .collect::<Result<_, _>>()?;
         for l in lines {
             w.write_all(l.as_bytes())?;
             w.write_all(b"\n")?;

@@ -81,7 +81,9 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+use crate::schema::{Id, InputMessage, InputOutcome, InputRecord};
 
 /// Speakers that are the environment rather than agents, as lowercase keys with every
 /// character other than ASCII letters and digits removed (see the module docs).
@@ -331,10 +333,11 @@ fn is_environment(base: &str) -> bool {
 }
 
 /// Imports every log under `path` (a `.json` file, a `.jsonl` file or a directory; see
-/// the module docs) and returns the episode records, in input order.
+/// the module docs) and returns the episode records, typed in the input schema
+/// ([`InputRecord`]; serialize one to get its JSONL line), in input order.
 ///
 /// Reads the whole input into memory; merges [`ImportOptions::scores`] when given.
-pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Vec<Value>, ImportError> {
+pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Vec<InputRecord>, ImportError> {
     if !opts.reward.is_finite() {
         return Err(ImportError::NonFiniteReward(opts.reward));
     }
@@ -352,7 +355,7 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
     }
 }
 
-fn read_logs(path: &Path, opts: &ImportOptions) -> Result<Vec<Value>, ImportError> {
+fn read_logs(path: &Path, opts: &ImportOptions) -> Result<Vec<InputRecord>, ImportError> {
     let meta = fs::metadata(path).map_err(io_error(path))?;
     if meta.is_dir() {
         let mut files = Vec::new();
@@ -496,7 +499,7 @@ pub(crate) fn step_value(value: &Value) -> Option<u64> {
 fn level_value(value: &Value) -> Value {
     match value {
         Value::String(s) => match s.trim().parse::<i64>() {
-            Ok(n) => json!(n),
+            Ok(n) => Value::from(n),
             Err(_) => value.clone(),
         },
         _ => value.clone(),
@@ -536,7 +539,7 @@ pub(crate) fn episode_from_log(
     subset: Option<String>,
     at: &Location,
     opts: &ImportOptions,
-) -> Result<Value, ImportError> {
+) -> Result<InputRecord, ImportError> {
     let (history, fields) = match log {
         Value::Array(history) => (history, None),
         Value::Object(fields) => match fields.get("history") {
@@ -588,31 +591,26 @@ pub(crate) fn episode_from_log(
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
         };
-        let mut out = Map::new();
-        out.insert("id".into(), json!(format!("m{i}")));
-        out.insert("agent".into(), json!(agent));
-        match opts.provenance {
-            Provenance::Prefix => {
-                let parents: Vec<String> = (0..i).map(|p| format!("m{p}")).collect();
-                out.insert("parents".into(), json!(parents));
-            }
-            Provenance::Chain => {
-                let parents: Vec<String> = match i {
-                    0 => vec![],
-                    1 => vec!["m0".into()],
-                    _ => vec!["m0".into(), format!("m{}", i - 1)],
-                };
-                out.insert("parents".into(), json!(parents));
-            }
-            Provenance::None => {}
-        }
-        out.insert("text".into(), Value::String(text));
-        for key in ["role", "name"] {
-            if let Some(Value::String(s)) = message.get(key) {
-                out.insert(key.into(), json!(s));
-            }
-        }
-        messages.push(Value::Object(out));
+        let parents: Option<Vec<usize>> = match opts.provenance {
+            Provenance::Prefix => Some((0..i).collect()),
+            Provenance::Chain => Some(match i {
+                0 => vec![],
+                1 => vec![0],
+                _ => vec![0, i - 1],
+            }),
+            Provenance::None => None,
+        };
+        // The source's `role` and `name`, kept when they are strings.
+        let label = |key: &str| message.get(key).filter(|v| v.is_string()).cloned();
+        messages.push(InputMessage {
+            id: Some(message_id(i)),
+            agent,
+            parents: parents.map(|ps| ps.into_iter().map(message_id).collect()),
+            text: Some(Value::String(text)),
+            role: label("role"),
+            name: label("name"),
+            ..InputMessage::default()
+        });
     }
 
     let mut meta = Map::new();
@@ -642,7 +640,7 @@ pub(crate) fn episode_from_log(
                     len: history.len(),
                 });
             }
-            meta.insert("mistake_step".into(), json!(step));
+            meta.insert("mistake_step".into(), Value::from(step));
         }
         if let Some(value) = fields.get("level").filter(|v| !v.is_null()) {
             meta.insert("level".into(), level_value(value));
@@ -654,30 +652,33 @@ pub(crate) fn episode_from_log(
         }
     }
     if let Some(subset) = subset {
-        meta.insert("subset".into(), json!(subset));
+        meta.insert("subset".into(), Value::String(subset));
     }
 
-    let mut outcome = Map::new();
-    outcome.insert("reward".into(), json!(opts.reward));
-    if let Some(success) = success {
-        outcome.insert("success".into(), json!(success));
-    }
-    let mut episode = Map::new();
-    episode.insert("id".into(), json!(id));
-    episode.insert("agents".into(), json!(agents));
-    episode.insert("messages".into(), Value::Array(messages));
-    episode.insert("outcome".into(), Value::Object(outcome));
-    if !meta.is_empty() {
-        episode.insert("meta".into(), Value::Object(meta));
-    }
-    Ok(Value::Object(episode))
+    Ok(InputRecord {
+        id: Some(Id(id)),
+        agents: Some(agents),
+        messages: Some(messages),
+        outcome: Some(InputOutcome {
+            reward: Some(opts.reward),
+            success,
+            ..InputOutcome::default()
+        }),
+        meta: (!meta.is_empty()).then_some(Value::Object(meta)),
+        ..InputRecord::default()
+    })
 }
 
-fn merge_scores(episodes: &mut [Value], scores: &Path) -> Result<(), ImportError> {
+/// The id of message `i`: `m{i}`, so that it names its position in `history`.
+fn message_id(i: usize) -> Id {
+    Id(format!("m{i}"))
+}
+
+fn merge_scores(episodes: &mut [InputRecord], scores: &Path) -> Result<(), ImportError> {
     let index: HashMap<String, usize> = episodes
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| Some((e.get("id")?.as_str()?.to_string(), i)))
+        .filter_map(|(i, e)| Some((e.id.as_ref()?.0.clone(), i)))
         .collect();
     let mut scored: HashMap<(usize, u64), usize> = HashMap::new();
     for (line_no, record) in read_jsonl(scores)? {
@@ -714,9 +715,7 @@ fn merge_scores(episodes: &mut [Value], scores: &Path) -> Result<(), ImportError
         let Some(&ep) = index.get(&episode) else {
             return Err(ImportError::UnknownEpisode { at, episode });
         };
-        let messages = episodes[ep]["messages"]
-            .as_array_mut()
-            .expect("episodes built by this module have a messages array");
+        let messages = episodes[ep].messages.as_deref_mut().unwrap_or_default();
         let len = messages.len();
         if step >= len as u64 {
             return Err(ImportError::StepOutOfRange {
@@ -735,7 +734,7 @@ fn merge_scores(episodes: &mut [Value], scores: &Path) -> Result<(), ImportError
             });
         }
         scored.insert((ep, step), line_no);
-        messages[step as usize]["score"] = json!(score);
+        messages[step as usize].score = Some(score);
     }
     Ok(())
 }

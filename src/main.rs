@@ -385,11 +385,9 @@ fn run_import(args: &ImportArgs) -> Result<()> {
     let mut sink = BufWriter::new(sink);
     let (mut messages, mut environment) = (0usize, 0usize);
     for episode in &episodes {
-        let list = episode["messages"]
-            .as_array()
-            .map_or(&[][..], Vec::as_slice);
+        let list = episode.messages.as_deref().unwrap_or_default();
         messages += list.len();
-        environment += list.iter().filter(|m| m["agent"].is_null()).count();
+        environment += list.iter().filter(|m| m.agent.is_none()).count();
         serde_json::to_writer(&mut sink, episode)?;
         sink.write_all(b"\n")?;
     }

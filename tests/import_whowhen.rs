@@ -39,6 +39,16 @@ fn shared() -> Option<PathBuf> {
     None
 }
 
+/// [`import_path`], each episode as its JSON value (what `creditflow import` writes), the
+/// form the assertions below index.
+fn import_json(path: &Path, opts: &ImportOptions) -> Result<Vec<Value>, ImportError> {
+    let episodes = import_path(path, opts)?;
+    Ok(episodes
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("an episode record serializes"))
+        .collect())
+}
+
 /// A temporary directory removed when dropped.
 struct TempDir(PathBuf);
 
@@ -148,7 +158,7 @@ fn check_episode(episode: &Value, id: &str, subset: &str, raw: &Value) -> bool {
 
 #[test]
 fn bundled_logs_import_one_message_per_history_entry() {
-    let episodes = import_path(&bundled(), &ImportOptions::default()).unwrap();
+    let episodes = import_json(&bundled(), &ImportOptions::default()).unwrap();
     let ids: Vec<&str> = episodes.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, BUNDLED_IDS, "sorted relative paths without extension");
 
@@ -168,13 +178,13 @@ fn bundled_logs_import_one_message_per_history_entry() {
     // Importing twice gives the same records.
     assert_eq!(
         episodes,
-        import_path(&bundled(), &ImportOptions::default()).unwrap()
+        import_json(&bundled(), &ImportOptions::default()).unwrap()
     );
 }
 
 #[test]
 fn magentic_one_variants_collapse_and_terminals_are_environment() {
-    let episodes = import_path(&bundled(), &ImportOptions::default()).unwrap();
+    let episodes = import_json(&bundled(), &ImportOptions::default()).unwrap();
     let m1 = episodes
         .iter()
         .find(|e| e["id"] == "hand-crafted/14")
@@ -257,7 +267,7 @@ fn normalize_agent_rules() {
 fn single_file_bare_array_and_jsonl_inputs() {
     let tmp = TempDir::new("forms");
     // One Who&When file: the id is its stem, there is no subset.
-    let single = import_path(
+    let single = import_json(
         &bundled().join("hand-crafted/6.json"),
         &ImportOptions::default(),
     )
@@ -275,7 +285,7 @@ fn single_file_bare_array_and_jsonl_inputs() {
             {"role": "tool", "content": null},
             {"role": "assistant", "name": "planner"}]"#,
     );
-    let episodes = import_path(&bare, &ImportOptions::default()).unwrap();
+    let episodes = import_json(&bare, &ImportOptions::default()).unwrap();
     let episode = &episodes[0];
     assert_eq!(episode["id"], "chat");
     assert_eq!(episode["agents"], json!(["planner", "Orchestrator"]));
@@ -324,7 +334,7 @@ fn single_file_bare_array_and_jsonl_inputs() {
             log(json!({})),
         ),
     );
-    let episodes = import_path(&jsonl, &ImportOptions::default()).unwrap();
+    let episodes = import_json(&jsonl, &ImportOptions::default()).unwrap();
     let ids: Vec<&str> = episodes.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["a", "q-2", "line-4"]);
     assert_eq!(episodes[1]["meta"]["mistake_step"], json!(1));
@@ -334,7 +344,7 @@ fn single_file_bare_array_and_jsonl_inputs() {
         "dup.jsonl",
         &format!("{}\n{}\n", log(json!({"id": "x"})), log(json!({"id": "x"}))),
     );
-    let err = import_path(&duplicate, &ImportOptions::default()).unwrap_err();
+    let err = import_json(&duplicate, &ImportOptions::default()).unwrap_err();
     assert!(
         matches!(&err, ImportError::DuplicateId { at, first_line: 1, .. } if at.line == Some(2)),
         "{err}"
@@ -345,7 +355,7 @@ fn single_file_bare_array_and_jsonl_inputs() {
         reward: 0.25,
         ..ImportOptions::default()
     };
-    let episodes = import_path(&bundled(), &opts).unwrap();
+    let episodes = import_json(&bundled(), &opts).unwrap();
     assert!(
         episodes
             .iter()
@@ -356,7 +366,7 @@ fn single_file_bare_array_and_jsonl_inputs() {
         ..ImportOptions::default()
     };
     assert!(matches!(
-        import_path(&bundled(), &opts),
+        import_json(&bundled(), &opts),
         Err(ImportError::NonFiniteReward(_))
     ));
 }
@@ -376,7 +386,7 @@ fn directory_walk_is_sorted_and_recursive() {
         tmp.write(rel, log);
     }
     tmp.write("notes.txt", "not a log");
-    let episodes = import_path(&tmp.0, &ImportOptions::default()).unwrap();
+    let episodes = import_json(&tmp.0, &ImportOptions::default()).unwrap();
     let ids: Vec<&str> = episodes.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["a/10", "a/9", "a/deep/1", "b/2", "top"]);
     let subsets: Vec<&Value> = episodes.iter().map(|e| &e["meta"]["subset"]).collect();
@@ -405,7 +415,7 @@ fn provenance_modes() {
             provenance,
             ..ImportOptions::default()
         };
-        import_path(&path, &opts).unwrap()[0]["messages"]
+        import_json(&path, &opts).unwrap()[0]["messages"]
             .as_array()
             .unwrap()
             .iter()
@@ -439,7 +449,7 @@ fn provenance_modes() {
         provenance: Provenance::Chain,
         ..ImportOptions::default()
     };
-    for episode in import_path(&bundled(), &opts).unwrap() {
+    for episode in import_json(&bundled(), &opts).unwrap() {
         for (i, message) in episode["messages"].as_array().unwrap().iter().enumerate() {
             let expected = match i {
                 0 => json!([]),
@@ -465,7 +475,7 @@ fn scores_side_file_merges_and_bad_lines_are_named() {
         scores: Some(scores.to_path_buf()),
         ..ImportOptions::default()
     };
-    let episodes = import_path(&bundled(), &opts(&good)).unwrap();
+    let episodes = import_json(&bundled(), &opts(&good)).unwrap();
     let mut scored = Vec::new();
     for episode in &episodes {
         for message in episode["messages"].as_array().unwrap() {
@@ -509,13 +519,13 @@ fn scores_side_file_merges_and_bad_lines_are_named() {
     ];
     for (bad, needle) in bad_lines {
         let path = tmp.write("bad.jsonl", &format!("{ok}\n\n{bad}\n"));
-        let err = import_path(&bundled(), &opts(&path)).unwrap_err();
+        let err = import_json(&bundled(), &opts(&path)).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("bad.jsonl, line 3"), "{text}");
         assert!(text.contains(needle), "{text} should mention {needle}");
     }
     let path = tmp.write("unknown.jsonl", &format!("{ok}\n{}\n", bad_lines[0].0));
-    let err = import_path(&bundled(), &opts(&path)).unwrap_err();
+    let err = import_json(&bundled(), &opts(&path)).unwrap_err();
     assert!(
         matches!(&err, ImportError::UnknownEpisode { at, episode } if at.line == Some(2) && episode == "nope"),
         "{err}"
@@ -558,7 +568,7 @@ fn malformed_logs_are_errors_naming_file_and_field() {
     ];
     for (name, text, needle) in cases {
         let path = tmp.write(name, text);
-        let err = import_path(&path, &ImportOptions::default()).unwrap_err();
+        let err = import_json(&path, &ImportOptions::default()).unwrap_err();
         let message = err.to_string();
         assert!(message.contains(name), "{message} should name {name}");
         assert!(
@@ -566,16 +576,16 @@ fn malformed_logs_are_errors_naming_file_and_field() {
             "{message} should mention {needle}"
         );
     }
-    let err = import_path(&tmp.0.join("nospeaker.json"), &ImportOptions::default()).unwrap_err();
+    let err = import_json(&tmp.0.join("nospeaker.json"), &ImportOptions::default()).unwrap_err();
     assert!(matches!(err, ImportError::MissingSpeaker { index: 1, .. }));
 
     let jsonl = tmp.write("logs.jsonl", "{\"history\": []}\n{\"history\": 5}\n");
-    let err = import_path(&jsonl, &ImportOptions::default()).unwrap_err();
+    let err = import_json(&jsonl, &ImportOptions::default()).unwrap_err();
     assert!(err.to_string().contains("logs.jsonl, line 2"), "{err}");
 
     let missing = tmp.0.join("absent.json");
     assert!(matches!(
-        import_path(&missing, &ImportOptions::default()),
+        import_json(&missing, &ImportOptions::default()),
         Err(ImportError::Io { .. })
     ));
 }
@@ -583,7 +593,7 @@ fn malformed_logs_are_errors_naming_file_and_field() {
 #[test]
 fn all_shared_logs_import() {
     let Some(root) = shared() else { return };
-    let episodes = import_path(&root, &ImportOptions::default()).unwrap();
+    let episodes = import_json(&root, &ImportOptions::default()).unwrap();
     let raw: BTreeMap<String, (String, Value)> = raw_logs(&root)
         .into_iter()
         .map(|(id, subset, raw)| (id, (subset, raw)))
@@ -643,7 +653,7 @@ fn assert_perfect(report: &EvalReport, total: usize) {
 
 fn gold_against_itself(root: &Path, total: usize) {
     let tmp = TempDir::new("self");
-    let episodes = import_path(root, &ImportOptions::default()).unwrap();
+    let episodes = import_json(root, &ImportOptions::default()).unwrap();
     // Labels as Who&When writes them (step as a string), in mistake_* form.
     let labels: Vec<Value> = episodes
         .iter()
@@ -691,7 +701,7 @@ fn eval_gold_against_itself_is_perfect() {
 /// counted here directly from the source logs.
 fn last_agent_baseline(root: &Path) -> EvalReport {
     let tmp = TempDir::new("baseline");
-    let episodes = import_path(root, &ImportOptions::default()).unwrap();
+    let episodes = import_json(root, &ImportOptions::default()).unwrap();
     let records: Vec<Value> = episodes
         .iter()
         .map(|e| {
@@ -898,7 +908,7 @@ fn run_import_writes_one_episode_per_line() {
         reward: -0.5,
         scores: None,
     };
-    assert_eq!(written, import_path(&bundled(), &opts).unwrap());
+    assert_eq!(written, import_json(&bundled(), &opts).unwrap());
 
     // The written episodes serve as gold for `eval-failures`.
     let pred = tmp.write_jsonl(
@@ -942,7 +952,7 @@ fn keyword_judge(content: &str) -> f64 {
 fn end_to_end(root: &Path, expect_episodes: usize) {
     let tmp = TempDir::new(&format!("e2e-{expect_episodes}"));
     let bin = env!("CARGO_BIN_EXE_creditflow");
-    let episodes = import_path(root, &ImportOptions::default()).expect("import");
+    let episodes = import_json(root, &ImportOptions::default()).expect("import");
     assert_eq!(episodes.len(), expect_episodes);
     let mut scores = String::new();
     for ep in &episodes {

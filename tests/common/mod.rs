@@ -5,7 +5,7 @@
 use creditflow::csr::CsrBatch;
 use creditflow::generate::{GenOptions, Topology, episode};
 use creditflow::model::{Episode, Record};
-use creditflow::validate::{ValidateOptions, parse_and_validate};
+use creditflow::validate::{ValidateOptions, parse_and_validate, validate};
 
 pub fn parse_episode(json: &str) -> Episode {
     match parse_and_validate(json, 1, 0, &ValidateOptions::default()).expect("valid episode") {
@@ -33,8 +33,7 @@ pub fn generated(
     };
     (0..n)
         .map(|i| {
-            let text = episode(&opts, i).to_string();
-            match parse_and_validate(&text, i + 1, i, &ValidateOptions::default()).unwrap() {
+            match validate(episode(&opts, i), i + 1, i, &ValidateOptions::default()).unwrap() {
                 Record::Episode(e) => e,
                 Record::Game(_) => unreachable!(),
             }
