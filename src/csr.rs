@@ -156,9 +156,7 @@ impl CsrBuilder {
     }
 
     /// The finished batch; its invariants are checked (a violation is a bug and panics).
-    ///
-    /// (Defined below [`CsrBatch::derive_rows`], which appends the derived rows of the
-    /// record just pushed.)
+
     pub fn finish(self) -> CsrBatch {
         let b = self.batch;
         if let Err(e) = b.check() {

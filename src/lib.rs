@@ -1,11 +1,13 @@
 //! creditflow: who gets the reward and who gets the blame in a multi-agent LLM episode.
 //!
-//! The data flow, one module per stage (see ARCHITECTURE.md):
-//! [`record`] (parse JSONL) → [`validate`] (resolve and check) → [`csr`] (flatten a batch)
-//! → [`sample`] (the Philox random stream) → [`game`] (evaluate v) → [`estimate`]
-//! (exact, closed form, Monte Carlo) → [`signals`] (training rewards) → [`score`] and
-//! [`output`] (one record out per record in) — driven by [`pipeline`] for whole files.
-//! [`generate`] writes synthetic batches.
+//! The data flow, one module per stage (see ARCHITECTURE.md): [`read`] (parse JSONL
+//! into the [`schema`]) → [`validate`] (resolve and check into the [`model`]) → [`csr`]
+//! (flatten a batch) → [`plan`] (each record's estimator jobs, decided once) →
+//! [`engine`] / [`backend`] (execute the jobs: the [`game`]s, the [`estimate`]ors, the
+//! [`stream`] of random permutations; CPU twins in [`cpu`], the GPU behind the `gpu`
+//! feature) → [`finish`] (calibrate, [`signals`], [`output`] records, [`arrays`]) —
+//! driven by [`pipeline`] for whole files and by [`score`] for single records. Every
+//! option lives in [`options`]. [`generate`] writes synthetic batches.
 
 pub mod arrays;
 pub mod backend;

@@ -47,6 +47,10 @@ use crate::model::Episode;
 
 /// The label split of every agent's credit over its messages, on an episode's view:
 /// one reward per message-game player. Redundant copies are the later members of a group.
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the index is the formula's own index (several arrays are read at it)"
+)]
 pub fn split_by_labels(view: &EpisodeView, agent_credit: &[f64], rho: f64) -> Vec<f64> {
     let mut out = vec![0.0; view.meta.player_count as usize];
     let mut seen = vec![false; view.group_scores.len()];

@@ -3,7 +3,7 @@
 //!
 //! **Tolerance.** The GPU evaluates games in f32, so a credit may differ from the CPU's
 //! by about 10⁻⁵ of the game's value scale. A number passes when
-//! |gpu − cpu| ≤ atol·S + rtol·|cpu| with [`crate::gpu::TOLERANCE`] (atol = rtol = 10⁻⁴)
+//! |gpu − cpu| ≤ atol·S + rtol·|cpu| with [`crate::engine::TOLERANCE`] (atol = rtol = 10⁻⁴)
 //! and S = max(1, Σ|credit| over the record's agents, messages and game values on the
 //! CPU side), the record's credit mass, which bounds the calibrated value scale. Integers
 //! (`samples`, `index`, `line`), strings, booleans and nulls must be equal.

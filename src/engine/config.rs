@@ -128,7 +128,7 @@ pub struct BufferSizes {
     pub perms: u64,
     /// u32 scratch words.
     pub scratch: u64,
-    /// Reduced rows ([`super::types::Moments`]).
+    /// Reduced rows ([`crate::cpu::types::Moments`]).
     pub moments: u64,
     /// Threads of the pair kernels.
     pub pair_threads: u64,

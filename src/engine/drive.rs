@@ -99,7 +99,7 @@ pub fn drive<E: From<PlanError>>(
         .collect())
 }
 
-/// The digests of [`permutation_digests`] with `draw(chunk)` producing a chunk's
+/// The digests of [`super::twins::permutation_digests`] with `draw(chunk)` producing a chunk's
 /// permutations (the twin, or the GPU kernel). Jobs with no players digest nothing.
 pub fn digest_with<E: From<PlanError>>(
     batch: &CsrBatch,

@@ -149,7 +149,7 @@ pub fn permutation_digests(
 /// the twin `exact_surrogate` for surrogate games; Möbius and table games take their
 /// table from the CPU evaluators. Equals `estimate::exact` on the same games exactly
 /// (standard errors 0, samples 0). Fails for jobs of more than
-/// [`exact::MAX_EXACT_PLAYERS`] players.
+/// [`crate::estimate::exact::MAX_EXACT_PLAYERS`] players.
 ///
 /// Panics when a job names a record or game that does not exist (a caller bug).
 pub fn exact_jobs(

@@ -68,6 +68,10 @@ fn add_shifted(dst: &mut Vec<f64>, src: &[f64], shift: usize, w: f64) {
 
 /// Flat Shapley values of the message game (players = messages with an agent), by the
 /// path dynamic programme; raw (uncalibrated) values, indexed by player.
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the index is the formula's own index (several arrays are read at it)"
+)]
 pub fn message_shapley(view: &EpisodeView, alpha: f64) -> Vec<f64> {
     let n = view.len();
     let g = Paths::new(view, alpha);
@@ -136,6 +140,10 @@ pub fn owen_states(view: &EpisodeView) -> usize {
 
 /// Owen values of the message game with agents as unions (raw, indexed by player), by
 /// the path dynamic programme. Needs [`owen_states`] ≤ [`MAX_OWEN_STATES`].
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the index is the formula's own index (several arrays are read at it)"
+)]
 pub fn message_owen(view: &EpisodeView, alpha: f64) -> Vec<f64> {
     let n = view.len();
     let g = Paths::new(view, alpha);

@@ -18,6 +18,10 @@ pub fn value_table(game: &mut dyn Evaluator) -> Vec<f64> {
 }
 
 /// `w[s] = s!(n−s−1)!/n!`, the Shapley weight of a coalition of size s not containing i.
+#[expect(
+    clippy::needless_range_loop,
+    reason = "the index is the formula's own index (several arrays are read at it)"
+)]
 pub fn shapley_weights(n: usize) -> Vec<f64> {
     // Built as 1/(n·C(n−1, s)) to avoid factorial overflow.
     let mut w = vec![0.0; n.max(1)];
@@ -108,6 +112,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::needless_range_loop,
+        reason = "the index is the formula's own index (several arrays are read at it)"
+    )]
     fn weights_sum_to_one_over_sizes() {
         for n in 1..=20 {
             let w = shapley_weights(n);
