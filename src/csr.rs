@@ -156,7 +156,6 @@ impl CsrBuilder {
     }
 
     /// The finished batch; its invariants are checked (a violation is a bug and panics).
-
     pub fn finish(self) -> CsrBatch {
         let b = self.batch;
         if let Err(e) = b.check() {
