@@ -413,7 +413,7 @@ fn gpu_bench(rows: &[creditflow::bench::BenchRow], scale: f64) -> Result<()> {
     match creditflow::gpu::Gpu::new() {
         Err(e) => println!("gpu      (none: {e})"),
         Ok(mut gpu) => {
-            let gpu_rows = creditflow::gpu::bench_rows(&mut gpu, scale)?;
+            let gpu_rows = creditflow::bench::gpu_rows(&mut gpu, scale)?;
             for r in &gpu_rows {
                 println!(
                     "gpu      {:<62} {:>14} {:>9.3} {:>16.0}",

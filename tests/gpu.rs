@@ -907,7 +907,7 @@ mod on_a_device {
             return;
         };
         gpu.set_chunk_limits(ChunkLimits::CPU);
-        let rows = gpu::bench_rows(&mut gpu, 0.001).unwrap();
+        let rows = creditflow::bench::gpu_rows(&mut gpu, 0.001).unwrap();
         assert_eq!(rows.len(), 4);
         assert!(rows[0].name.contains("compilation") && rows[0].seconds > 0.0);
         for r in &rows[1..] {
@@ -930,7 +930,7 @@ mod on_a_device {
             .unwrap_or(0.05);
         for r in creditflow::bench::standard_suite(scale)
             .iter()
-            .chain(&gpu::bench_rows(&mut gpu, scale).unwrap())
+            .chain(&creditflow::bench::gpu_rows(&mut gpu, scale).unwrap())
         {
             eprintln!(
                 "{:70} {:>12} marginals {:>8.3} s {:>14.0} marginals/s",

@@ -40,13 +40,11 @@
 //! rounding, a job whose SE lands within rounding of the target can stop one round
 //! earlier or later than on the CPU.
 
-mod bench;
 mod buffers;
 mod device;
 mod run;
 
 pub use crate::engine::tolerance::{TOLERANCE, Tolerance};
-pub use bench::bench_rows;
 pub use device::Gpu;
 
 /// Estimates `jobs` on the process-wide device ([`Gpu::shared`], opened on first use):

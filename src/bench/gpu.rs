@@ -6,13 +6,13 @@
 
 use std::time::Instant;
 
-use super::{Gpu, GpuError};
 use crate::bench::{BenchRow, generated_episodes, random_mobius};
 use crate::csr::CsrBatch;
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::estimate::SampleOptions;
 use crate::game::ModelParams;
 use crate::generate::{GenOptions, Topology};
+use crate::gpu::{Gpu, GpuError};
 use crate::model::{Game, GameForm};
 
 const SAMPLES: u64 = 256;
@@ -33,7 +33,7 @@ fn timed(
 
 /// Rows for the standard workloads at `scale` (1.0 = the CPU suite's sizes), on `gpu`.
 /// The first row is shader compilation (0 marginals; its seconds are the compile time).
-pub fn bench_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> {
+pub fn gpu_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> {
     let opts = SampleOptions {
         samples: SAMPLES,
         ..SampleOptions::default()

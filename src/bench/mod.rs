@@ -2,6 +2,11 @@
 //! marginals per second (one marginal = one player's v(S ∪ i) − v(S) along a
 //! permutation), for the incremental evaluator and the from-scratch baseline side by side.
 
+#[cfg(feature = "gpu")]
+mod gpu;
+#[cfg(feature = "gpu")]
+pub use gpu::gpu_rows;
+
 use std::time::Instant;
 
 use rayon::prelude::*;
