@@ -53,13 +53,8 @@ fn read_validate(c: &mut Criterion) {
                 b.iter(|| {
                     for (i, l) in lines.iter().enumerate() {
                         black_box(
-                            parse_and_validate(
-                                l,
-                                i as u64 + 1,
-                                i as u64,
-                                &ValidateOptions::default(),
-                            )
-                            .unwrap(),
+                            parse_and_validate(l, i as u64 + 1, &ValidateOptions::default())
+                                .unwrap(),
                         );
                     }
                 })

@@ -25,7 +25,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let k = t - s.thread_first;
     let n = s.players;
     let m = s.unions;
-    var stream = stream_new(config.seed_lo, config.seed_hi, s.ordinal, s.pair_first + k, s.tag);
+    var stream = stream_new(config.seed_lo, config.seed_hi, s.key_lo, s.key_hi, s.pair_first + k, s.tag);
     let order = s.scratch_offset + k * s.scratch_stride;
     let start = order + m;
     let out = s.perm_offset + k * n;

@@ -31,10 +31,10 @@ pub struct RecordMeta {
     pub group_offset: u32,
     /// Number of redundancy groups (a message without `group` is its own group).
     pub group_count: u32,
-    /// 0-based position of the record in the input: the record word of the random stream.
-    pub ordinal: u32,
-    /// Padding to 32 bytes.
-    pub _pad: u32,
+    /// Low word of the record's stream key.
+    pub key_lo: u32,
+    /// High word of the record's stream key.
+    pub key_hi: u32,
 }
 
 /// A batch of episodes flattened into CSR arrays.
@@ -122,7 +122,6 @@ impl CsrBuilder {
         let group_offset = fits(b.group_scores.len(), "group count")?;
         fits(b.group_scores.len() + ep.group_scores.len(), "group count")?;
         let agent_count = fits(ep.agents.len(), "agent count")?;
-        let ordinal = fits(ep.ordinal as usize, "record ordinal")?;
         let mut player = 0u32;
         for m in &ep.messages {
             b.parents.extend_from_slice(&m.parents);
@@ -149,8 +148,8 @@ impl CsrBuilder {
             player_count: player,
             group_offset,
             group_count: ep.group_scores.len() as u32,
-            ordinal,
-            _pad: 0,
+            key_lo: ep.key as u32,
+            key_hi: (ep.key >> 32) as u32,
         });
         Ok(())
     }

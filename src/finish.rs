@@ -4,6 +4,7 @@
 
 use crate::csr::{EpisodeView, NO_AGENT};
 use crate::engine::{Estimator, Job, JobResult};
+use crate::error::{ErrorKind, RecordError};
 use crate::game::calibrate;
 use crate::model::{Episode, Game};
 use crate::options::FirstErrorMethod;
@@ -101,7 +102,7 @@ pub fn finish_episode(
     jobs: &[Job],
     results: &[JobResult],
     opts: &ScoreOptions,
-) -> (EpisodeOut, Vec<serde_json::Value>) {
+) -> Result<(EpisodeOut, Vec<serde_json::Value>), RecordError> {
     let agent_count = ep.agents.len();
     let np = view.meta.player_count as usize;
     let mut flags = Vec::new();
@@ -217,6 +218,25 @@ pub fn finish_episode(
             se: clean(se),
         })
         .collect();
+    // Every number out is a number: values past f64 (e.g. measured coalition values of
+    // ±1e308) make an error record, never a `null`.
+    let all = agent_credit
+        .iter()
+        .chain(&agent_se)
+        .chain(&msg_credit)
+        .chain(&msg_se)
+        .chain(&rewards);
+    if let Some(x) = all.copied().find(|x| !x.is_finite()) {
+        return Err(RecordError::new(
+            Some(ep.id.clone()),
+            ep.line,
+            "outcome",
+            ErrorKind::NonFinite,
+            format!(
+                "a credit came out as {x}: the rewards or coalition values are too large for f64 arithmetic (scale them down)"
+            ),
+        ));
+    }
     let mut messages = Vec::with_capacity(msg_credit.len());
     if !msg_credit.is_empty() {
         for (m, msg) in ep.messages.iter().enumerate() {
@@ -235,7 +255,7 @@ pub fn finish_episode(
             });
         }
     }
-    (
+    Ok((
         EpisodeOut {
             id: ep.id.clone(),
             branch: if ep.success { "success" } else { "failure" },
@@ -249,17 +269,28 @@ pub fn finish_episode(
             first_error,
         },
         pairs,
-    )
+    ))
 }
 
 /// Finishes game record `g` from its one job and result.
-pub fn finish_game(g: &Game, job: &Job, result: &JobResult) -> GameOut {
+pub fn finish_game(g: &Game, job: &Job, result: &JobResult) -> Result<GameOut, RecordError> {
     let est = &result.players;
-    GameOut {
+    if let Some(x) = est.mean.iter().chain(&est.se).find(|x| !x.is_finite()) {
+        return Err(RecordError::new(
+            Some(g.id.clone()),
+            g.line,
+            "game",
+            ErrorKind::NonFinite,
+            format!(
+                "a Shapley value came out as {x}: the game's values are too large for f64 arithmetic"
+            ),
+        ));
+    }
+    Ok(GameOut {
         id: g.id.clone(),
         method: job.estimator.name(),
         samples: est.samples,
         shapley: est.mean.iter().copied().map(clean).collect(),
         se: est.se.iter().copied().map(clean).collect(),
-    }
+    })
 }

@@ -73,7 +73,7 @@ impl Default for GenOptions {
 
 /// Episode `i` of the batch described by `opts`, as an input record.
 pub fn episode(opts: &GenOptions, i: u64) -> InputRecord {
-    let mut s = Stream::new(opts.seed, i as u32, (i >> 32) as u32, tag::GENERATE);
+    let mut s = Stream::new(opts.seed, i, 0, tag::GENERATE);
     let a = opts.agents.max(1);
     let agents: Vec<String> = (0..a).map(|k| format!("agent{k}")).collect();
     let saboteur = s.uniform() < opts.saboteurs;

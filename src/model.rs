@@ -33,8 +33,8 @@ pub struct Episode {
     pub id: String,
     /// 1-based input line.
     pub line: u64,
-    /// 0-based position among the input's records; keys the random stream.
-    pub ordinal: u64,
+    /// The record's stream key: [`crate::stream::record_key`] of its id.
+    pub key: u64,
     /// Agent names; message `agent` fields index into this.
     pub agents: Vec<String>,
     /// Messages in causal order.
@@ -69,8 +69,8 @@ pub struct Game {
     pub id: String,
     /// 1-based input line.
     pub line: u64,
-    /// 0-based position among the input's records.
-    pub ordinal: u64,
+    /// The record's stream key: [`crate::stream::record_key`] of its id.
+    pub key: u64,
     /// Number of players.
     pub players: u32,
     /// The game itself.

@@ -287,20 +287,16 @@ pub fn score_chunks<R: BufRead>(
     let mut backend = Backend::new(opts.backend);
     let mut seen: HashSet<u128> = HashSet::new();
     let mut line_no = 0u64;
-    let mut ordinal = 0u64;
     loop {
         let (lines, bytes) = read_chunk(&mut input, &mut line_no, opts.chunk_records.max(1))?;
         if lines.is_empty() {
             break;
         }
-        let base = ordinal;
-        ordinal += lines.len() as u64;
         let vopts = opts.score.validate;
         let mut parsed: Vec<Result<Record, RecordError>> = lines
             .into_par_iter()
-            .enumerate()
-            .map(|(k, (line, text))| match text {
-                Ok(t) => parse_and_validate(&t, line, base + k as u64, &vopts),
+            .map(|(line, text)| match text {
+                Ok(t) => parse_and_validate(&t, line, &vopts),
                 Err(msg) => Err(RecordError::new(
                     None,
                     line,
@@ -388,18 +384,16 @@ pub fn score_chunks<R: BufRead>(
                 (Ok(rec), Some(plan)) => {
                     let jobs = &list.jobs[plan.jobs.clone()];
                     let res = &job_results[plan.jobs.clone()];
-                    Ok(match (rec, &plan.kind) {
+                    match (rec, &plan.kind) {
                         (Record::Episode(ep), PlanKind::Episode(p)) => {
                             let view = batch.episode(s.expect("a valid episode has a CSR slot"));
-                            let (o, pairs) = finish_episode(ep, view, p, jobs, res, &sopts);
-                            (OutRecord::Episode(o), pairs)
+                            finish_episode(ep, view, p, jobs, res, &sopts)
+                                .map(|(o, pairs)| (OutRecord::Episode(o), pairs))
                         }
-                        (Record::Game(g), PlanKind::Game) => (
-                            OutRecord::Game(finish_game(g, &jobs[0], &res[0])),
-                            Vec::new(),
-                        ),
+                        (Record::Game(g), PlanKind::Game) => finish_game(g, &jobs[0], &res[0])
+                            .map(|o| (OutRecord::Game(o), Vec::new())),
                         _ => unreachable!("a record's plan is of its kind"),
-                    })
+                    }
                 }
                 (Ok(_), None) => unreachable!("a valid record has a plan"),
             })

@@ -94,11 +94,11 @@ impl JobList {
         JobList::default()
     }
 
-    fn push(&mut self, estimator: Estimator, record: u32, ordinal: u64, tag: u32, game: JobGame) {
+    fn push(&mut self, estimator: Estimator, record: u32, key: u64, tag: u32, game: JobGame) {
         self.jobs.push(Job {
             estimator,
             record,
-            ordinal: ordinal as u32,
+            key,
             tag,
             game,
         });
@@ -118,12 +118,12 @@ impl JobList {
             let players = ep.agents.len() as u32;
             let i = self
                 .games
-                .push_table(players, cv, ep.ordinal)
+                .push_table(players, cv, ep.key)
                 .map_err(|o| too_large(&ep.id, ep.line, "coalition_values", o.to_string()))?;
             self.push(
                 Estimator::Exact,
                 0,
-                ep.ordinal,
+                ep.key,
                 tag::PERMUTATION,
                 JobGame::Table(i),
             );
@@ -200,8 +200,8 @@ impl JobList {
             }
             _ => {}
         }
-        let ordinal = ep.ordinal;
-        let add = |l: &mut Self, e, t, g| l.push(e, record, ordinal, t, g);
+        let key = ep.key;
+        let add = |l: &mut Self, e, t, g| l.push(e, record, key, t, g);
         let sampled = estimator == Estimator::Permutation;
         let (agents, messages) = if want_msgs && owen {
             // The Owen value: message credit, and agent credit as its union sums.
@@ -291,7 +291,7 @@ impl JobList {
             GameForm::Table(_) => JobGame::Table(i),
         };
         let start = self.jobs.len();
-        self.push(estimator, 0, g.ordinal, tag::PERMUTATION, game);
+        self.push(estimator, 0, g.key, tag::PERMUTATION, game);
         Ok(Plan {
             jobs: start..self.jobs.len(),
             kind: PlanKind::Game,

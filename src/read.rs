@@ -66,9 +66,11 @@ fn is_non_finite_token(text: &str, column: usize) -> bool {
     {
         i -= 1;
     }
-    let token: String = text[i..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
+    // Bytes, not chars: `i` need not sit on a char boundary of a line cut mid-character.
+    let token: String = bytes[i..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-'))
+        .map(|&c| c as char)
         .collect();
     let t = token.trim_start_matches('-');
     if t == "NaN" || t == "Infinity" {
@@ -101,8 +103,15 @@ pub fn scan_id(text: &str) -> Option<String> {
                         .trim_start()
                         .strip_prefix(':')?
                         .trim_start();
-                    return if let Some(s) = rest.strip_prefix('"') {
-                        s.find('"').map(|end| s[..end].to_string())
+                    return if rest.starts_with('"') {
+                        // The string token, escapes included, unescaped by the JSON parser.
+                        let r = rest.as_bytes();
+                        let mut end = 1;
+                        while end < r.len() && r[end] != b'"' {
+                            end += if r[end] == b'\\' { 2 } else { 1 };
+                        }
+                        let token = rest.get(..(end + 1).min(rest.len()))?;
+                        serde_json::from_str::<String>(token).ok()
                     } else {
                         let num: String = rest
                             .chars()
@@ -140,6 +149,38 @@ mod tests {
         let e = parse_line(r#"{"id":"a","messages":[{"id":"m0","score":1e999}]}"#, 1).unwrap_err();
         assert_eq!(e.kind, ErrorKind::NonFinite, "{e}");
         assert_eq!(e.field, "messages[0].score");
+    }
+
+    #[test]
+    fn recovered_ids_are_unescaped() {
+        assert_eq!(
+            scan_id(r#"{"id": "a\"b", "messages": [}"#).as_deref(),
+            Some("a\"b")
+        );
+        assert_eq!(
+            scan_id(r#"{"id": "\u00e9t\u00e9", oops"#).as_deref(),
+            Some("été")
+        );
+        // A token cut off before its closing quote is not an id.
+        assert_eq!(scan_id(r#"{"id": "abc"#), None);
+    }
+
+    #[test]
+    fn lines_cut_inside_a_character_never_panic() {
+        // A writer that crashed mid-line: the last bytes are half of a multi-byte char.
+        let full = r#"{"id":"é","messages":[{"id":"m0","score":1e999,"text":"日本語"}]}"#;
+        for cut in 0..full.len() {
+            let Some(text) = full.get(..cut).or_else(|| {
+                let bytes = &full.as_bytes()[..cut];
+                std::str::from_utf8(&bytes[..bytes.len() - 1]).ok()
+            }) else {
+                continue;
+            };
+            let _ = parse_line(text, 1);
+            let _ = scan_id(text);
+        }
+        let e = parse_line(r#"{"id":"é","messages":[{"score":NaN"#, 3).unwrap_err();
+        assert_eq!(e.id.as_deref(), Some("é"));
     }
 
     #[test]

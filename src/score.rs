@@ -40,14 +40,14 @@ pub fn score_episode_with_pairs(
     let PlanKind::Episode(p) = &plan.kind else {
         unreachable!("an episode's plan")
     };
-    Ok(crate::finish::finish_episode(
+    crate::finish::finish_episode(
         ep,
         view,
         p,
         &list.jobs[plan.jobs.clone()],
         &results[plan.jobs],
         opts,
-    ))
+    )
 }
 
 /// Scores one game record on the CPU.
@@ -58,7 +58,7 @@ pub fn score_game(g: &Game, opts: &ScoreOptions) -> Result<GameOut, RecordError>
     let batch = crate::csr::CsrBatch::default();
     let results = execute::run_cpu(&batch, &list.games, &list.jobs, &opts.model, &opts.sampling);
     let k = plan.jobs.start;
-    Ok(crate::finish::finish_game(g, &list.jobs[k], &results[k]))
+    crate::finish::finish_game(g, &list.jobs[k], &results[k])
 }
 
 /// Scores a validated record on the CPU; returns the output record and any

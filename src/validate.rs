@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use crate::error::{ErrorKind, RecordError};
 use crate::model::{Episode, Game, GameForm, Message, Record};
 use crate::schema::{InputGame, InputRecord};
+use crate::stream::record_key;
 
 /// Most players a table game may have: the table holds 2^players numbers.
 pub const MAX_TABLE_PLAYERS: u32 = 20;
@@ -43,11 +44,11 @@ impl Ctx<'_> {
     }
 }
 
-/// Validates one parsed record from `line` (1-based), the `ordinal`-th record of the input.
+/// Validates one parsed record from `line` (1-based). Its stream key is
+/// [`record_key`] of its id.
 pub fn validate(
     raw: InputRecord,
     line: u64,
-    ordinal: u64,
     opts: &ValidateOptions,
 ) -> Result<Record, RecordError> {
     let id = match &raw.id {
@@ -63,6 +64,7 @@ pub fn validate(
         }
     };
     let ctx = Ctx { id: &id, line };
+    let key = record_key(&id);
     match (&raw.messages, &raw.game) {
         (Some(_), Some(_)) => Err(ctx.err(
             "(record)",
@@ -71,9 +73,9 @@ pub fn validate(
         )),
         (None, Some(_)) => {
             let game = raw.game.unwrap_or_default();
-            validate_game(&ctx, game, ordinal).map(Record::Game)
+            validate_game(&ctx, game, key).map(Record::Game)
         }
-        (Some(_), None) => validate_episode(&ctx, raw, ordinal, opts).map(Record::Episode),
+        (Some(_), None) => validate_episode(&ctx, raw, key, opts).map(Record::Episode),
         (None, None) => Err(ctx.err(
             "(record)",
             ErrorKind::UnknownRecord,
@@ -82,7 +84,7 @@ pub fn validate(
     }
 }
 
-fn validate_game(ctx: &Ctx, game: InputGame, ordinal: u64) -> Result<Game, RecordError> {
+fn validate_game(ctx: &Ctx, game: InputGame, key: u64) -> Result<Game, RecordError> {
     let players = game.players.ok_or_else(|| {
         ctx.err(
             "game.players",
@@ -163,7 +165,7 @@ fn validate_game(ctx: &Ctx, game: InputGame, ordinal: u64) -> Result<Game, Recor
     Ok(Game {
         id: ctx.id.to_string(),
         line: ctx.line,
-        ordinal,
+        key,
         players,
         form,
     })
@@ -172,7 +174,7 @@ fn validate_game(ctx: &Ctx, game: InputGame, ordinal: u64) -> Result<Game, Recor
 fn validate_episode(
     ctx: &Ctx,
     raw: InputRecord,
-    ordinal: u64,
+    key: u64,
     opts: &ValidateOptions,
 ) -> Result<Episode, RecordError> {
     let raw_messages = raw.messages.unwrap_or_default();
@@ -222,6 +224,14 @@ fn validate_episode(
     ctx.finite("outcome.reward", reward)?;
     if let Some(b) = outcome.baseline {
         ctx.finite("outcome.baseline", b)?;
+        // Credits sum to R − R0: it must be a number too.
+        if !(reward - b).is_finite() {
+            return Err(ctx.err(
+                "outcome.baseline",
+                ErrorKind::NonFinite,
+                format!("reward − baseline = {reward:e} − {b:e} overflows an f64"),
+            ));
+        }
     }
     let coalition_values = match raw.coalition_values {
         Some(cv) => {
@@ -418,7 +428,7 @@ fn validate_episode(
     Ok(Episode {
         id: ctx.id.to_string(),
         line: ctx.line,
-        ordinal,
+        key,
         agents,
         messages,
         group_scores,
@@ -434,9 +444,8 @@ fn validate_episode(
 pub fn parse_and_validate(
     text: &str,
     line: u64,
-    ordinal: u64,
     opts: &ValidateOptions,
 ) -> Result<Record, RecordError> {
     let raw = crate::read::parse_line(text, line)?;
-    validate(raw, line, ordinal, opts)
+    validate(raw, line, opts)
 }

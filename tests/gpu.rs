@@ -29,7 +29,7 @@ fn mobius_game(ordinal: u64, n: u32, terms: usize) -> Game {
     Game {
         id: format!("m{ordinal}"),
         line: ordinal + 1,
-        ordinal,
+        key: ordinal,
         players: n,
         form: GameForm::Mobius(t),
     }
@@ -43,7 +43,7 @@ fn table_game(ordinal: u64, n: u32) -> Game {
     Game {
         id: format!("t{ordinal}"),
         line: ordinal + 1,
-        ordinal,
+        key: ordinal,
         players: n,
         form: GameForm::Table(table),
     }
@@ -66,7 +66,7 @@ fn episodes() -> Vec<Episode> {
         r#"{"id":"idle","agents":["a","idle","b"],"messages":[{"id":"m0","agent":"b","score":0.4},{"id":"m1","agent":"a","parents":["m0"],"score":0.6,"group":"g"},{"id":"m2","agent":"b","parents":["m0","m1"],"score":0.6,"group":"g"}],"outcome":{"reward":1}}"#,
     ));
     for (i, e) in eps.iter_mut().enumerate() {
-        e.ordinal = 100 + i as u64;
+        e.key = 100 + i as u64 + (7 << 40);
     }
     eps
 }
@@ -95,7 +95,7 @@ fn models() -> Vec<ModelParams> {
 fn surrogate_jobs(b: &CsrBatch) -> Vec<Job> {
     let mut jobs = Vec::new();
     for r in 0..b.len() {
-        let ordinal = b.records[r].ordinal;
+        let key = b.records[r].key_lo as u64 | (b.records[r].key_hi as u64) << 32;
         for (game, t) in [
             (JobGame::SurrogateAgents, tag::AGENT_PERMUTATION),
             (JobGame::SurrogateMessages, tag::PERMUTATION),
@@ -104,7 +104,7 @@ fn surrogate_jobs(b: &CsrBatch) -> Vec<Job> {
             jobs.push(Job {
                 estimator: Estimator::Permutation,
                 record: r as u32,
-                ordinal,
+                key,
                 tag: t,
                 game,
             });
@@ -120,7 +120,7 @@ fn game_jobs(games: &[Game]) -> Vec<Job> {
         .map(|(i, g)| Job {
             estimator: Estimator::Permutation,
             record: 0,
-            ordinal: g.ordinal as u32,
+            key: g.key,
             tag: tag::PERMUTATION,
             game: match g.form {
                 GameForm::Mobius(_) => JobGame::Mobius(i),
@@ -164,7 +164,7 @@ fn reference(
             };
             let mut g = Surrogate::new(b.episode(job.record as usize), *model, level);
             JobResult {
-                players: permutation::shapley(&mut g, job.ordinal, job.tag, s),
+                players: permutation::shapley(&mut g, job.key, job.tag, s),
                 unions: None,
             }
         }
@@ -172,18 +172,18 @@ fn reference(
             let view = b.episode(job.record as usize);
             let mut g = Surrogate::new(view, *model, Level::Messages);
             let unions: Vec<Vec<usize>> = view.unions();
-            let (p, u) = permutation::owen(&mut g, &unions, job.ordinal, job.tag, s);
+            let (p, u) = permutation::owen(&mut g, &unions, job.key, job.tag, s);
             JobResult {
                 players: p,
                 unions: Some(u),
             }
         }
         JobGame::Mobius(i) => JobResult {
-            players: permutation::shapley(&mut games.mobius(i), job.ordinal, job.tag, s),
+            players: permutation::shapley(&mut games.mobius(i), job.key, job.tag, s),
             unions: None,
         },
         JobGame::Table(i) => JobResult {
-            players: permutation::shapley(&mut games.table(i), job.ordinal, job.tag, s),
+            players: permutation::shapley(&mut games.table(i), job.key, job.tag, s),
             unions: None,
         },
     }
@@ -559,12 +559,14 @@ mod on_a_device {
             .map(|(i, &n)| BoundedCase {
                 seed_lo: 0xdead_beef,
                 seed_hi: i as u32,
-                record: 3,
+                key_lo: 3,
+                key_hi: 0x8000_0000 | i as u32,
                 sample: i as u32,
                 tag: 1,
                 n,
                 count,
                 out_offset: i as u32 * count,
+                ..BoundedCase::default()
             })
             .collect();
         let len = bounds.len() * count as usize;
@@ -742,7 +744,7 @@ mod on_a_device {
         let agents = Job {
             estimator: Estimator::Permutation,
             record: 0,
-            ordinal: 0,
+            key: 0,
             tag: 0,
             game: JobGame::SurrogateAgents,
         };
@@ -844,7 +846,7 @@ mod on_a_device {
                 .map(|r| Job {
                     estimator: Estimator::Permutation,
                     record: r,
-                    ordinal: r,
+                    key: r as u64,
                     tag: 0,
                     game: JobGame::SurrogateOwen,
                 })

@@ -132,7 +132,7 @@ fn efficiency_holds_in_every_sample() {
         let total = mg.value_mask((1u64 << n) - 1) - mg.value_mask(0);
         let unions: Vec<Vec<usize>> = view.unions();
         for seed in 0..10 {
-            let (pm, pa) = permutation::owen(&mut mg, &unions, r as u32, 0, &opts(2, seed));
+            let (pm, pa) = permutation::owen(&mut mg, &unions, r as u64, 0, &opts(2, seed));
             let s: f64 = pm.mean.iter().sum();
             assert!((s - total).abs() < 1e-9, "owen sample efficiency");
             for (u, members) in unions.iter().enumerate() {
@@ -158,7 +158,7 @@ fn permutation_and_owen_sampling_are_unbiased_on_episodes() {
             let mut ag = Surrogate::new(view, params, Level::Agents);
             let agent_exact = exact::shapley_exact(&mut ag);
             check_unbiased_and_honest(&format!("{topo:?} agents"), &agent_exact, 150, |seed| {
-                let e = permutation::shapley(&mut ag, r as u32, 0, &opts(32, seed));
+                let e = permutation::shapley(&mut ag, r as u64, 0, &opts(32, seed));
                 (e.mean, e.se)
             });
             let mut mg = Surrogate::new(view, params, Level::Messages);
@@ -166,12 +166,12 @@ fn permutation_and_owen_sampling_are_unbiased_on_episodes() {
             let unions: Vec<Vec<usize>> = view.unions();
             let owen_exact = exact::owen_from_table(&table, &unions);
             check_unbiased_and_honest(&format!("{topo:?} owen"), &owen_exact, 150, |seed| {
-                let (pm, _) = permutation::owen(&mut mg, &unions, r as u32, 0, &opts(32, seed));
+                let (pm, _) = permutation::owen(&mut mg, &unions, r as u64, 0, &opts(32, seed));
                 (pm.mean, pm.se)
             });
             let flat_exact = exact::shapley_from_table(&table);
             check_unbiased_and_honest(&format!("{topo:?} messages"), &flat_exact, 150, |seed| {
-                let e = permutation::shapley(&mut mg, r as u32, 0, &opts(32, seed));
+                let e = permutation::shapley(&mut mg, r as u64, 0, &opts(32, seed));
                 (e.mean, e.se)
             });
         }

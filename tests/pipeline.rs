@@ -297,7 +297,7 @@ fn a_sampled_record_keeps_its_output_when_the_bad_lines_around_it_change() {
     );
     let game = parse(la[4]);
     assert_eq!(game["method"], "permutation", "{game}");
-    // Same ordinal, same random stream: byte-identical.
+    // Same id, same random stream: byte-identical.
     assert_eq!(la[2], lb[2]);
     assert_eq!(la[4], lb[4]);
     assert_error(
@@ -307,10 +307,79 @@ fn a_sampled_record_keeps_its_output_when_the_bad_lines_around_it_change() {
         "unknown_record",
         "(record)",
     );
-    // The comparison above has teeth: the stream is keyed by the ordinal, so the
-    // record alone (ordinal 0) draws other permutations.
+    // The stream is keyed by the record's id, not its position: the record alone (first
+    // line instead of third) draws the same permutations.
     let (alone, _) = score_with(&format!("{grouped}\n"), &run);
-    assert_ne!(alone.trim_end(), la[2]);
+    assert_eq!(alone.trim_end(), la[2]);
+    // And the comparison has teeth: the same record under another id draws others.
+    let renamed = grouped.replacen("ep-sampled", "ep-renamed", 1);
+    let (other, _) = score_with(&format!("{renamed}\n"), &run);
+    assert_ne!(
+        parse(other.trim_end())["messages"],
+        ep["messages"],
+        "another id, another stream"
+    );
+}
+
+/// Splits `text`'s lines into `parts` files by a fixed interleaving and scores each.
+fn score_parts(lines: &[&str], order: &[usize], parts: usize, run: &RunOptions) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in 0..parts {
+        let part: Vec<&str> = order
+            .iter()
+            .filter(|&&i| i % parts == p)
+            .map(|&i| lines[i])
+            .collect();
+        let (text, _) = score_with(&(part.join("\n") + "\n"), run);
+        out.extend(text.lines().map(parse));
+    }
+    out
+}
+
+#[test]
+fn numbers_depend_on_the_record_not_on_its_position_or_the_split() {
+    let run = permutation_opts(32);
+    let generated = creditflow(
+        &[
+            "gen",
+            "--episodes",
+            "24",
+            "--agents",
+            "3",
+            "--messages",
+            "9",
+            "--topology",
+            "dag",
+            "--seed",
+            "4",
+        ],
+        &[],
+    );
+    let text = stdout_of(&generated);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.push(GAME_TABLE);
+    let n = lines.len();
+    let whole = score_parts(&lines, &(0..n).collect::<Vec<_>>(), 1, &run);
+    let by_id = |v: &[Value]| -> std::collections::BTreeMap<String, Value> {
+        v.iter()
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r.clone()))
+            .collect()
+    };
+    let want = by_id(&whole);
+    assert_eq!(want.len(), n);
+    // Reversed, in three parts, and behind bad lines: the same numbers per id.
+    let reversed: Vec<usize> = (0..n).rev().collect();
+    assert_eq!(by_id(&score_parts(&lines, &reversed, 1, &run)), want);
+    assert_eq!(by_id(&score_parts(&lines, &reversed, 3, &run)), want);
+    let mut noisy: Vec<&str> = vec!["{oops", "{\"id\": 1}", ""];
+    noisy.extend(&lines);
+    let (out, _) = score_with(&(noisy.join("\n") + "\n"), &run);
+    let good: Vec<Value> = out
+        .lines()
+        .map(parse)
+        .filter(|v| !is_error_record(v))
+        .collect();
+    assert_eq!(by_id(&good), want);
 }
 
 #[test]

@@ -130,7 +130,7 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
         (
             "Slice",
             rust_layout!(Slice {
-                ordinal,
+                key_lo,
                 tag,
                 players,
                 unions,
@@ -144,7 +144,7 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
                 scratch_offset,
                 scratch_stride,
                 game,
-                _pad0,
+                key_hi,
                 _pad1
             }),
         ),
@@ -214,12 +214,16 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
             rust_layout!(BoundedCase {
                 seed_lo,
                 seed_hi,
-                record,
+                key_lo,
+                key_hi,
                 sample,
                 tag,
                 n,
                 count,
-                out_offset
+                out_offset,
+                _pad0,
+                _pad1,
+                _pad2
             }),
         ),
         (
@@ -231,8 +235,8 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
                 player_count,
                 group_offset,
                 group_count,
-                ordinal,
-                _pad
+                key_lo,
+                key_hi
             }),
         ),
     ];

@@ -14,7 +14,7 @@ fn opts() -> ValidateOptions {
 }
 
 fn bad(text: &str, line: u64) -> RecordError {
-    match parse_and_validate(text, line, 0, &opts()) {
+    match parse_and_validate(text, line, &opts()) {
         Ok(r) => panic!("line {line} should be rejected, got {r:?}"),
         Err(e) => e,
     }
@@ -38,7 +38,7 @@ fn expect(text: &str, line: u64, kind: ErrorKind, id: Option<&str>, field: &str)
 }
 
 fn episode_with(text: &str, o: &ValidateOptions) -> Episode {
-    match parse_and_validate(text, 1, 0, o) {
+    match parse_and_validate(text, 1, o) {
         Ok(Record::Episode(e)) => e,
         other => panic!("expected an episode from {text}, got {other:?}"),
     }
@@ -49,7 +49,7 @@ fn episode(text: &str) -> Episode {
 }
 
 fn game(text: &str) -> Game {
-    match parse_and_validate(text, 1, 0, &opts()) {
+    match parse_and_validate(text, 1, &opts()) {
         Ok(Record::Game(g)) => g,
         other => panic!("expected a game from {text}, got {other:?}"),
     }

@@ -1,10 +1,10 @@
-// Philox4x32-10 (Salmon et al., SC'11) and the draw protocol of src/sample/philox.rs,
+// Philox4x32-10 (Salmon et al., SC'11) and the draw protocol of src/stream/philox.rs,
 // bit for bit. WGSL has no 64-bit integers and no mulhi, so the high word of a 32x32
 // product is built from 16-bit limbs; u32 `*` already wraps to the low word.
 //
-// A stream is keyed by the seed and counted by (block, sample, record, tag):
-// key = (seed_lo, seed_hi), ctr = (block, sample, record, tag). Each block yields four
-// words, used in order x, y, z, w; then block increments.
+// A stream is keyed by the seed and counted by (tag and block, sample, record key):
+// key = (seed_lo, seed_hi), ctr = (tag * 2^24 + block, sample, rkey_lo, rkey_hi). Each
+// block yields four words, used in order x, y, z, w; then block increments.
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
@@ -65,7 +65,8 @@ fn philox4x32_10(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     return philox_round(c, k);
 }
 
-// The draws of one (seed, record, sample, tag) stream (`sample::Stream`).
+// The draws of one (seed, record key, sample, tag) stream (`stream::Stream`): the counter
+// is (tag * 2^24 + block, sample, record key lo, record key hi).
 struct Stream {
     key: vec2<u32>,
     ctr: vec4<u32>,
@@ -73,8 +74,8 @@ struct Stream {
     next: u32,
 }
 
-fn stream_new(seed_lo: u32, seed_hi: u32, record: u32, sample: u32, tag: u32) -> Stream {
-    return Stream(vec2<u32>(seed_lo, seed_hi), vec4<u32>(0u, sample, record, tag), vec4<u32>(0u), 4u);
+fn stream_new(seed_lo: u32, seed_hi: u32, key_lo: u32, key_hi: u32, sample: u32, tag: u32) -> Stream {
+    return Stream(vec2<u32>(seed_lo, seed_hi), vec4<u32>(tag << 24u, sample, key_lo, key_hi), vec4<u32>(0u), 4u);
 }
 
 fn stream_next(s: ptr<function, Stream>) -> u32 {

@@ -51,8 +51,8 @@ struct Config {
 // Pairs `pair_first .. pair_first + pairs` of one job, as laid out in one chunk.
 // Offsets count elements of the named buffer.
 struct Slice {
-    // The Philox record word.
-    ordinal: u32,
+    // The low word of the record's stream key.
+    key_lo: u32,
     // The Philox tag word.
     tag: u32,
     // Players n of the sampled game.
@@ -78,7 +78,8 @@ struct Slice {
     scratch_stride: u32,
     // Index into the kernel's game array.
     game: u32,
-    _pad0: u32,
+    // The high word of the record's stream key.
+    key_hi: u32,
     _pad1: u32,
 }
 
@@ -147,8 +148,8 @@ struct RecordMeta {
     player_count: u32,
     group_offset: u32,
     group_count: u32,
-    ordinal: u32,
-    _pad: u32,
+    key_lo: u32,
+    key_hi: u32,
 }
 
 // A raw Philox block request: counter and key (philox_kat.wgsl).
@@ -167,10 +168,14 @@ struct KatCase {
 struct BoundedCase {
     seed_lo: u32,
     seed_hi: u32,
-    record: u32,
+    key_lo: u32,
+    key_hi: u32,
     sample: u32,
     tag: u32,
     n: u32,
     count: u32,
     out_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }

@@ -50,7 +50,7 @@ pub fn gpu_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> {
         .map(|g| Game {
             id: g.to_string(),
             line: g as u64 + 1,
-            ordinal: g as u64,
+            key: g as u64,
             players: 64,
             form: GameForm::Mobius(random_mobius(64, 200, 3, g as u64)),
         })
@@ -60,7 +60,7 @@ pub fn gpu_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> {
         .map(|g| Job {
             estimator: Estimator::Permutation,
             record: 0,
-            ordinal: g as u32,
+            key: g as u64,
             tag: 0,
             game: JobGame::Mobius(g),
         })
@@ -89,7 +89,7 @@ pub fn gpu_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> {
             .map(|r| Job {
                 estimator: Estimator::Permutation,
                 record: r as u32,
-                ordinal: r as u32,
+                key: r as u64,
                 tag: 0,
                 game: JobGame::SurrogateOwen,
             })

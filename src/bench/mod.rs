@@ -39,7 +39,7 @@ pub fn random_mobius(n: usize, terms: usize, max_order: usize, seed: u64) -> Vec
 pub fn generated_episodes(opts: &GenOptions) -> Vec<Episode> {
     (0..opts.episodes)
         .map(
-            |i| match validate(episode(opts, i), i + 1, i, &ValidateOptions::default()) {
+            |i| match validate(episode(opts, i), i + 1, &ValidateOptions::default()) {
                 Ok(Record::Episode(e)) => e,
                 _ => unreachable!("generated episodes are valid"),
             },
@@ -91,7 +91,7 @@ pub fn bench_mobius(games: usize, n: usize, terms: usize, samples: u64, how: Wal
         || {
             gs.par_iter().enumerate().for_each(|(r, t)| {
                 let mut g = Mobius::new(n, t);
-                std::hint::black_box(permutation::shapley_walk(&mut g, r as u32, 0, &opts, how));
+                std::hint::black_box(permutation::shapley_walk(&mut g, r as u64, 0, &opts, how));
             });
         },
     )
@@ -118,7 +118,7 @@ pub fn bench_episodes(spec: &GenOptions, samples: u64, how: Walk) -> BenchRow {
             let unions: Vec<Vec<usize>> = view.unions();
             let mut g = Surrogate::new(view, ModelParams::default(), Level::Messages);
             std::hint::black_box(permutation::owen_walk(
-                &mut g, &unions, r as u32, 0, &opts, how,
+                &mut g, &unions, r as u64, 0, &opts, how,
             ));
         });
     })

@@ -8,7 +8,12 @@ use crate::stream::Stream;
 pub fn draw_bounded(cases: &[BoundedCase], draws: &mut [u32]) {
     for c in cases {
         let seed = c.seed_lo as u64 | (c.seed_hi as u64) << 32;
-        let mut s = Stream::new(seed, c.record, c.sample, c.tag);
+        let mut s = Stream::new(
+            seed,
+            c.key_lo as u64 | (c.key_hi as u64) << 32,
+            c.sample,
+            c.tag,
+        );
         for j in 0..c.count as usize {
             draws[c.out_offset as usize + j] = s.bounded(c.n);
         }

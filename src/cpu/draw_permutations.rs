@@ -25,7 +25,12 @@ pub fn draw_permutations(
         let s = slices[slice_of(slices, t)];
         let k = t - s.thread_first;
         let (n, m) = (s.players as usize, s.unions as usize);
-        let mut stream = Stream::new(seed, s.ordinal, s.pair_first + k, s.tag);
+        let mut stream = Stream::new(
+            seed,
+            s.key_lo as u64 | (s.key_hi as u64) << 32,
+            s.pair_first + k,
+            s.tag,
+        );
         let order = (s.scratch_offset + k * s.scratch_stride) as usize;
         let start = order + m;
         let out = s.perm_offset as usize + k as usize * n;

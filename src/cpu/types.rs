@@ -67,8 +67,8 @@ pub struct Config {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct Slice {
-    /// The Philox record word.
-    pub ordinal: u32,
+    /// The low word of the record's stream key ([`crate::stream::record_key`]).
+    pub key_lo: u32,
     /// The Philox tag word.
     pub tag: u32,
     /// Players n of the sampled game.
@@ -95,8 +95,8 @@ pub struct Slice {
     pub scratch_stride: u32,
     /// Index into the chunk's game array.
     pub game: u32,
-    /// Padding.
-    pub _pad0: u32,
+    /// The high word of the record's stream key.
+    pub key_hi: u32,
     /// Padding.
     pub _pad1: u32,
 }
@@ -236,8 +236,10 @@ pub struct BoundedCase {
     pub seed_lo: u32,
     /// High word of the seed.
     pub seed_hi: u32,
-    /// The record word.
-    pub record: u32,
+    /// Low word of the record key.
+    pub key_lo: u32,
+    /// High word of the record key.
+    pub key_hi: u32,
     /// The sample word.
     pub sample: u32,
     /// The tag word.
@@ -248,4 +250,10 @@ pub struct BoundedCase {
     pub count: u32,
     /// Where the draws go in the output.
     pub out_offset: u32,
+    /// Padding.
+    pub _pad0: u32,
+    /// Padding.
+    pub _pad1: u32,
+    /// Padding.
+    pub _pad2: u32,
 }

@@ -6,7 +6,7 @@
 //! chunks, splitting a job's pairs across chunks where needed, so that every binding of
 //! every kernel fits [`ChunkLimits`]; [`encode`] lays one chunk out as the kernels read
 //! it ([`Chunk`]). Chunking never changes which permutation a pair draws (the stream is
-//! keyed by the job's ordinal and the pair's global index), so integer outputs do not
+//! keyed by the job's record key and the pair's global index), so integer outputs do not
 //! depend on the limits.
 
 use crate::csr::CsrBatch;
@@ -491,7 +491,8 @@ pub fn encode(
         }
         let stride = plan.layout.stride(shape) as u32;
         let s = Slice {
-            ordinal: job.ordinal,
+            key_lo: job.key as u32,
+            key_hi: (job.key >> 32) as u32,
             tag: job.tag,
             players: shape.players,
             unions: shape.unions(),
@@ -505,7 +506,6 @@ pub fn encode(
             scratch_offset: scratch,
             scratch_stride: stride,
             game: i as u32,
-            _pad0: 0,
             _pad1: 0,
         };
         thread += pairs;

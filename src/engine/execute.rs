@@ -86,7 +86,7 @@ pub fn run_one(
     model: &ModelParams,
     sampling: &SampleOptions,
 ) -> JobResult {
-    let (record, tag) = (job.ordinal, job.tag);
+    let (record, tag) = (job.key, job.tag);
     match job.game {
         JobGame::SurrogateAgents | JobGame::SurrogateMessages | JobGame::SurrogateOwen => {
             let view = batch.rows(job.record as usize);

@@ -61,8 +61,8 @@ pub struct Job {
     pub estimator: Estimator,
     /// Index into the [`CsrBatch`] (surrogate jobs; ignored otherwise).
     pub record: u32,
-    /// The Philox record word: `Episode::ordinal` or `Game::ordinal`.
-    pub ordinal: u32,
+    /// The record's stream key: `Episode::key` or `Game::key`.
+    pub key: u64,
     /// The Philox tag word (see [`crate::stream::tag`]).
     pub tag: u32,
     /// The game.
@@ -99,10 +99,10 @@ pub struct GameMeta {
     pub table_offset: u32,
     /// 2^players for a table game, else 0.
     pub table_len: u32,
-    /// The record's 0-based position in the input.
-    pub ordinal: u32,
-    /// Padding to 32 bytes.
-    pub _pad: u32,
+    /// Low word of the record's stream key.
+    pub key_lo: u32,
+    /// High word of the record's stream key.
+    pub key_hi: u32,
 }
 
 /// Möbius and table games flattened into CSR arrays.
@@ -149,7 +149,6 @@ impl GameBatch {
 
     /// Appends a validated game; returns its index. On overflow the batch is unchanged.
     pub fn push(&mut self, g: &Game) -> Result<usize, Overflow> {
-        let ordinal = fits(g.ordinal as usize, "record ordinal")?;
         match &g.form {
             GameForm::Mobius(terms) => {
                 let term_offset = fits(self.coefficients.len(), "term count")?;
@@ -167,12 +166,13 @@ impl GameBatch {
                     players: g.players,
                     term_offset,
                     term_count,
-                    ordinal,
+                    key_lo: g.key as u32,
+                    key_hi: (g.key >> 32) as u32,
                     ..GameMeta::default()
                 });
                 Ok(self.games.len() - 1)
             }
-            GameForm::Table(t) => self.push_table(g.players, t, g.ordinal),
+            GameForm::Table(t) => self.push_table(g.players, t, g.key),
         }
     }
 
@@ -182,9 +182,8 @@ impl GameBatch {
         &mut self,
         players: u32,
         values: &[f64],
-        ordinal: u64,
+        key: u64,
     ) -> Result<usize, Overflow> {
-        let ordinal = fits(ordinal as usize, "record ordinal")?;
         let table_offset = fits(self.tables.len(), "table length")?;
         let table_len = fits(values.len(), "table length")?;
         fits(self.tables.len() + values.len(), "table length")?;
@@ -194,7 +193,8 @@ impl GameBatch {
             players,
             table_offset,
             table_len,
-            ordinal,
+            key_lo: key as u32,
+            key_hi: (key >> 32) as u32,
             ..GameMeta::default()
         });
         Ok(self.games.len() - 1)

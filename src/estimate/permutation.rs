@@ -3,8 +3,8 @@
 //! Owen value. Marginals are taken along each permutation's prefix chain with the game's
 //! incremental `init / add`, so a permutation costs about one full evaluation.
 //!
-//! Sample k of record r draws its permutation from the Philox stream
-//! (seed, record r, sample k, tag); the pair is that permutation and its reverse.
+//! Sample k of the record with stream key r draws its permutation from the Philox stream
+//! (seed, key r, sample k, tag); the pair is that permutation and its reverse.
 //! Standard errors come from Welford's algorithm over *pair means* (the two halves of a
 //! pair are correlated; pairs are independent), so se = sd(pair means)/√pairs.
 
@@ -151,7 +151,7 @@ fn walk<G: Evaluator + ?Sized>(
 /// drawing from the stream tagged `tag`.
 pub fn shapley<G: Evaluator + ?Sized>(
     game: &mut G,
-    record: u32,
+    record: u64,
     tag: u32,
     opts: &SampleOptions,
 ) -> McEstimate {
@@ -161,7 +161,7 @@ pub fn shapley<G: Evaluator + ?Sized>(
 /// [`shapley`] with a choice of how marginals are evaluated.
 pub fn shapley_walk<G: Evaluator + ?Sized>(
     game: &mut G,
-    record: u32,
+    record: u64,
     tag: u32,
     opts: &SampleOptions,
     how: Walk,
@@ -201,7 +201,7 @@ pub fn shapley_walk<G: Evaluator + ?Sized>(
 pub fn owen<G: Evaluator + ?Sized>(
     game: &mut G,
     unions: &[Vec<usize>],
-    record: u32,
+    record: u64,
     tag: u32,
     opts: &SampleOptions,
 ) -> (McEstimate, McEstimate) {
@@ -212,7 +212,7 @@ pub fn owen<G: Evaluator + ?Sized>(
 pub fn owen_walk<G: Evaluator + ?Sized>(
     game: &mut G,
     unions: &[Vec<usize>],
-    record: u32,
+    record: u64,
     tag: u32,
     opts: &SampleOptions,
     how: Walk,

@@ -2,9 +2,11 @@
 //! the counter-based generator behind every random draw of creditflow, and the draw
 //! protocol that the WGSL twin mirrors bit for bit (see ARCHITECTURE.md, "Random stream").
 //!
-//! A stream is keyed by the seed and counted by (draw block, sample, record, tag):
-//! `key = [seed_lo, seed_hi]`, `ctr = [block, sample, record, tag]`. Each block yields
-//! four u32 words, consumed in order x0, x1, x2, x3; then `block` increments.
+//! A stream is keyed by the seed and counted by (tag and draw block, sample, record key):
+//! `key = [seed_lo, seed_hi]`, `ctr = [tag·2²⁴ + block, sample, rkey_lo, rkey_hi]`, where
+//! the record key is [`record_key`] of the record's id. Each block yields four u32 words,
+//! consumed in order x0, x1, x2, x3; then `block` increments (a stream never needs 2²⁴
+//! blocks: the size limits keep every stream far below).
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -34,7 +36,21 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
-/// Stream tags: the fourth counter word, so that independent uses never share draws.
+/// The record key of the stream: FNV-1a 64 of the record id's UTF-8 bytes (offset basis
+/// 0xcbf29ce484222325, prime 0x100000001b3). A stable function of the id alone, so a
+/// record's draws do not depend on where it sits in its input, how the input is split,
+/// or what comes before it.
+pub fn record_key(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in id.as_bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Stream tags: the top byte of the first counter word, so that independent uses never
+/// share draws.
 pub mod tag {
     /// Permutations of the requested player level (agents, or messages with unions).
     pub const PERMUTATION: u32 = 0;
@@ -44,7 +60,10 @@ pub mod tag {
     pub const GENERATE: u32 = 2;
 }
 
-/// The draws of one (seed, record, sample, tag) stream.
+/// Most blocks one stream may draw: the tag sits above them in the first counter word.
+pub const MAX_BLOCKS: u32 = 1 << 24;
+
+/// The draws of one (seed, record key, sample, tag) stream.
 #[derive(Debug, Clone)]
 pub struct Stream {
     key: [u32; 2],
@@ -54,11 +73,13 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The stream for `record`'s `sample` under `tag`, keyed by `seed`.
-    pub fn new(seed: u64, record: u32, sample: u32, tag: u32) -> Self {
+    /// The stream of sample `sample` of the record with key `record` (see
+    /// [`record_key`]) under `tag` (< 256), keyed by `seed`.
+    pub fn new(seed: u64, record: u64, sample: u32, tag: u32) -> Self {
+        debug_assert!(tag < 256, "a tag is one byte");
         Stream {
             key: [seed as u32, (seed >> 32) as u32],
-            ctr: [0, sample, record, tag],
+            ctr: [tag << 24, sample, record as u32, (record >> 32) as u32],
             buf: [0; 4],
             next: 4,
         }
@@ -136,9 +157,9 @@ mod tests {
 
     #[test]
     fn stream_consumes_words_in_order() {
-        let mut s = Stream::new(0x0000_0002_0000_0001, 7, 5, 3);
-        let b0 = philox4x32_10([0, 5, 7, 3], [1, 2]);
-        let b1 = philox4x32_10([1, 5, 7, 3], [1, 2]);
+        let mut s = Stream::new(0x0000_0002_0000_0001, 0x0000_0009_0000_0007, 5, 3);
+        let b0 = philox4x32_10([3 << 24, 5, 7, 9], [1, 2]);
+        let b1 = philox4x32_10([(3 << 24) + 1, 5, 7, 9], [1, 2]);
         let got: Vec<u32> = (0..8).map(|_| s.next_u32()).collect();
         assert_eq!(got, [b0, b1].concat());
     }
@@ -200,6 +221,17 @@ mod tests {
         let a = first(1, 0, 0);
         assert_ne!(a, first(2, 0, 0));
         assert_ne!(a, first(1, 1, 0));
+        assert_ne!(a, first(1, 1 << 32, 0));
         assert_ne!(a, first(1, 0, 1));
+        assert_ne!(a, Stream::new(1, 0, 0, 1).next_u32());
+    }
+
+    #[test]
+    fn record_keys_are_fnv1a_64() {
+        // Known answers of FNV-1a 64 (the reference test vectors).
+        assert_eq!(record_key(""), 0xcbf29ce484222325);
+        assert_eq!(record_key("a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(record_key("foobar"), 0x85944171f73967e8);
+        assert_ne!(record_key("ep-1"), record_key("ep-2"));
     }
 }

@@ -8,7 +8,7 @@ use creditflow::model::{Episode, Record};
 use creditflow::validate::{ValidateOptions, parse_and_validate, validate};
 
 pub fn parse_episode(json: &str) -> Episode {
-    match parse_and_validate(json, 1, 0, &ValidateOptions::default()).expect("valid episode") {
+    match parse_and_validate(json, 1, &ValidateOptions::default()).expect("valid episode") {
         Record::Episode(e) => e,
         Record::Game(_) => panic!("expected an episode"),
     }
@@ -32,12 +32,12 @@ pub fn generated(
         seed,
     };
     (0..n)
-        .map(|i| {
-            match validate(episode(&opts, i), i + 1, i, &ValidateOptions::default()).unwrap() {
+        .map(
+            |i| match validate(episode(&opts, i), i + 1, &ValidateOptions::default()).unwrap() {
                 Record::Episode(e) => e,
                 Record::Game(_) => unreachable!(),
-            }
-        })
+            },
+        )
         .collect()
 }
 
