@@ -381,6 +381,11 @@ impl<'a> EpisodeView<'a> {
         &self.parents[self.parent_offsets[m] as usize..self.parent_offsets[m + 1] as usize]
     }
 
+    /// Parent entries of the episode. O(1).
+    pub fn parent_count(&self) -> usize {
+        (self.parent_offsets[self.len()] - self.parent_offsets[0]) as usize
+    }
+
     /// True when every message is its own redundancy group.
     pub fn has_groups(&self) -> bool {
         self.group_scores.len() != self.len()

@@ -129,9 +129,16 @@ struct ScoreArgs {
     /// Write one reward row per message (for per-turn-reward trainers) to this JSONL file.
     #[arg(long)]
     rewards: Option<PathBuf>,
-    /// Records per chunk (bounds memory).
+    /// Records per chunk (with --chunk-bytes, bounds memory).
     #[arg(long, default_value_t = 4096)]
     chunk: usize,
+    /// Input bytes per chunk (a chunk holds at least one line).
+    #[arg(long, default_value_t = 64 << 20)]
+    chunk_bytes: usize,
+    /// Skip the duplicate-id check (about 50 bytes of memory per record) for inputs
+    /// known to have unique ids.
+    #[arg(long)]
+    assume_unique_ids: bool,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
@@ -236,6 +243,8 @@ fn run_options(a: &ScoreArgs) -> Result<RunOptions> {
         pairs: a.pairs.is_some(),
         strict: a.strict,
         chunk: a.chunk,
+        chunk_bytes: a.chunk_bytes,
+        unique_ids: a.assume_unique_ids,
         backend: a.backend,
     };
     settings

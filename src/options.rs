@@ -378,8 +378,14 @@ pub struct RunOptions {
     pub score: ScoreOptions,
     /// Stop at the first bad record with an error (non-zero exit).
     pub strict: bool,
-    /// Records per chunk: bounds memory (default 4096).
+    /// Records per chunk (default 4096).
     pub chunk_records: usize,
+    /// Input bytes per chunk (default 64 MiB): with `chunk_records`, bounds memory by
+    /// bytes whatever the records' sizes. A chunk holds at least one line.
+    pub chunk_bytes: usize,
+    /// Skip the duplicate-id check (its memory is about 50 bytes per record: 5 GB at
+    /// 10^8 records) for inputs known to have unique ids.
+    pub unique_ids: bool,
     /// Where Monte Carlo estimates are computed (the library default is the CPU; the
     /// command line defaults to `auto`).
     pub backend: BackendChoice,
@@ -391,6 +397,8 @@ impl Default for RunOptions {
             score: ScoreOptions::default(),
             strict: false,
             chunk_records: 4096,
+            chunk_bytes: 64 << 20,
+            unique_ids: false,
             backend: BackendChoice::Cpu,
         }
     }
@@ -465,6 +473,10 @@ pub struct Settings {
     pub strict: bool,
     /// `--chunk`: records per chunk, ≥ 1.
     pub chunk: usize,
+    /// `--chunk-bytes`: input bytes per chunk, ≥ 1.
+    pub chunk_bytes: usize,
+    /// `--assume-unique-ids`: skip the duplicate-id check.
+    pub unique_ids: bool,
     /// `--backend`.
     pub backend: BackendChoice,
 }
@@ -495,6 +507,8 @@ impl Default for Settings {
             pairs: false,
             strict: false,
             chunk: 4096,
+            chunk_bytes: 64 << 20,
+            unique_ids: false,
             backend: BackendChoice::Auto,
         }
     }
@@ -546,6 +560,8 @@ impl Settings {
             },
             strict: self.strict,
             chunk_records: self.chunk,
+            chunk_bytes: self.chunk_bytes,
+            unique_ids: self.unique_ids,
             backend: self.backend,
         };
         if self.max_samples == 0 {
@@ -644,6 +660,7 @@ impl RunOptions {
     /// Checks every value, and at least one record per chunk.
     pub fn validate(&self) -> Result<(), OptionError> {
         self.score.validate()?;
-        count("chunk", self.chunk_records as u64, 1, u32::MAX as u64)
+        count("chunk", self.chunk_records as u64, 1, u32::MAX as u64)?;
+        count("chunk_bytes", self.chunk_bytes as u64, 1, u64::MAX)
     }
 }

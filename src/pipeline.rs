@@ -34,7 +34,10 @@ pub struct Summary {
     /// Episodes on the success branch.
     pub successes: u64,
     /// Bad records (written as error records and skipped).
-    pub errors: Vec<RecordError>,
+    pub errors: u64,
+    /// The first [`KEPT_ERRORS`] bad records, for the summary (all of them are in the
+    /// output as error records; memory does not grow with their number).
+    pub first_errors: Vec<RecordError>,
     /// Records per method.
     pub methods: BTreeMap<String, u64>,
     /// Episodes per flag.
@@ -69,7 +72,7 @@ impl std::fmt::Display for Summary {
             self.successes,
             self.episodes - self.successes,
             self.games,
-            self.errors.len()
+            self.errors
         )?;
         let methods: Vec<String> = self
             .methods
@@ -102,19 +105,22 @@ impl std::fmt::Display for Summary {
         if let (n @ 1.., Some(why)) = &self.gpu_fallbacks {
             writeln!(f, "  {n} chunks fell back to the CPU: {why}")?;
         }
-        for e in self.errors.iter().take(10) {
+        for e in &self.first_errors {
             writeln!(f, "  error: {e}")?;
         }
-        if self.errors.len() > 10 {
+        if self.errors > self.first_errors.len() as u64 {
             writeln!(
                 f,
                 "  ... and {} more errors (see the error records in the output)",
-                self.errors.len() - 10
+                self.errors - self.first_errors.len() as u64
             )?;
         }
         Ok(())
     }
 }
+
+/// Bad records kept in [`Summary::first_errors`].
+pub const KEPT_ERRORS: usize = 10;
 
 /// A 128-bit fingerprint of a record id, for the duplicate check in bounded memory
 /// (16 bytes per record instead of the id text).
@@ -129,23 +135,108 @@ fn fingerprint(id: &str) -> u128 {
 /// A chunk of input: (1-based line number, the line or why it is unreadable).
 type Lines = Vec<(u64, Result<String, String>)>;
 
-/// Reads up to `max` non-blank lines; returns (line number, text) pairs and bytes read.
+/// Most bytes of one input line (DESIGN §2.6). A longer line is a `too_large` error
+/// record; only its first [`KEPT_PREFIX`] bytes are kept (to recover its id), so memory
+/// stays bounded whatever the line.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// Bytes kept of a line past [`MAX_LINE_BYTES`], for its id.
+const KEPT_PREFIX: usize = 4096;
+
+/// Reads one line into `buf` (without its terminator): a line ends at `\n`, `\r\n` or a
+/// bare `\r` (old Mac files; JSON text never holds a raw CR). Returns the bytes consumed
+/// (0 at the end of the input) and whether the line was longer than `cap` (then `buf`
+/// holds its first [`KEPT_PREFIX`] bytes).
+fn read_line_capped<R: BufRead>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<(usize, bool)> {
+    buf.clear();
+    let (mut consumed, mut len, mut long) = (0usize, 0usize, false);
+    let mut after_cr = false;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok((consumed, long));
+        }
+        if after_cr {
+            // A CR ended the line; swallow the LF of a CRLF.
+            if chunk[0] == b'\n' {
+                input.consume(1);
+                consumed += 1;
+            }
+            return Ok((consumed, long));
+        }
+        let end = chunk.iter().position(|&c| c == b'\n' || c == b'\r');
+        let take = end.unwrap_or(chunk.len());
+        let keep = if len + take > cap {
+            long = true;
+            KEPT_PREFIX.saturating_sub(buf.len()).min(take)
+        } else if long {
+            0
+        } else {
+            take
+        };
+        buf.extend_from_slice(&chunk[..keep]);
+        len += take;
+        match end {
+            Some(i) => {
+                let cr = chunk[i] == b'\r';
+                input.consume(i + 1);
+                consumed += i + 1;
+                if !cr {
+                    return Ok((consumed, long));
+                }
+                after_cr = true;
+            }
+            None => {
+                input.consume(take);
+                consumed += take;
+            }
+        }
+    }
+}
+
+/// Reads non-blank lines until `max` records or `max_bytes` bytes (at least one line);
+/// returns (line number, text) pairs and bytes read. A UTF-8 byte-order mark at the
+/// start of the input is skipped.
 fn read_chunk<R: BufRead>(
     input: &mut R,
     line_no: &mut u64,
     max: usize,
+    max_bytes: usize,
 ) -> Result<(Lines, u64), Error> {
     let mut out = Vec::new();
     let mut bytes = 0u64;
+    let mut held = 0usize;
     let mut buf = Vec::new();
-    while out.len() < max {
-        buf.clear();
-        let n = input.read_until(b'\n', &mut buf)?;
+    while out.len() < max && (out.is_empty() || held < max_bytes) {
+        let (n, long) = read_line_capped(input, &mut buf, MAX_LINE_BYTES)?;
         if n == 0 {
             break;
         }
         bytes += n as u64;
         *line_no += 1;
+        if *line_no == 1 && buf.starts_with(b"\xEF\xBB\xBF") {
+            buf.drain(..3);
+        }
+        if long {
+            let prefix = String::from_utf8_lossy(&buf);
+            out.push((
+                *line_no,
+                Err(format!(
+                    "{TOO_LONG}the line has more than {MAX_LINE_BYTES} bytes (id {:?})",
+                    crate::read::scan_id(&prefix).unwrap_or_default()
+                )),
+            ));
+            continue;
+        }
+        held += buf.len();
         match String::from_utf8(std::mem::take(&mut buf)) {
             Ok(s) => {
                 if !s.trim().is_empty() {
@@ -157,6 +248,9 @@ fn read_chunk<R: BufRead>(
     }
     Ok((out, bytes))
 }
+
+/// Marks a line error as `too_large` rather than malformed.
+const TOO_LONG: &str = "too long: ";
 
 /// Extra outputs of a run.
 #[derive(Default)]
@@ -288,7 +382,12 @@ pub fn score_chunks<R: BufRead>(
     let mut seen: HashSet<u128> = HashSet::new();
     let mut line_no = 0u64;
     loop {
-        let (lines, bytes) = read_chunk(&mut input, &mut line_no, opts.chunk_records.max(1))?;
+        let (lines, bytes) = read_chunk(
+            &mut input,
+            &mut line_no,
+            opts.chunk_records.max(1),
+            opts.chunk_bytes.max(1),
+        )?;
         if lines.is_empty() {
             break;
         }
@@ -297,18 +396,36 @@ pub fn score_chunks<R: BufRead>(
             .into_par_iter()
             .map(|(line, text)| match text {
                 Ok(t) => parse_and_validate(&t, line, &vopts),
-                Err(msg) => Err(RecordError::new(
-                    None,
-                    line,
-                    "(record)",
-                    ErrorKind::MalformedJson,
-                    msg,
-                )),
+                Err(msg) => match msg.strip_prefix(TOO_LONG) {
+                    Some(m) => Err(RecordError::new(
+                        None,
+                        line,
+                        "(record)",
+                        ErrorKind::TooLarge,
+                        m,
+                    )),
+                    None => Err(RecordError::new(
+                        None,
+                        line,
+                        "(record)",
+                        ErrorKind::MalformedJson,
+                        msg,
+                    )),
+                },
             })
             .collect();
-        // Duplicate record ids, in input order: the later record is the bad one.
+        // Duplicate record ids, in input order: the later record is the bad one. A bad
+        // record whose id could be read holds its id too, so that no two output records
+        // share one.
         for r in parsed.iter_mut() {
-            if let Ok(rec) = r {
+            if opts.unique_ids {
+                break;
+            }
+            if let Err(e) = r {
+                if let Some(id) = &e.id {
+                    seen.insert(fingerprint(id));
+                }
+            } else if let Ok(rec) = r {
                 if !seen.insert(fingerprint(rec.id())) {
                     let (line, id) = match rec {
                         Record::Episode(e) => (e.line, e.id.clone()),
@@ -423,7 +540,10 @@ pub fn score_chunks<R: BufRead>(
                         stop = Some(k);
                         break;
                     }
-                    summary.errors.push(e.clone());
+                    summary.errors += 1;
+                    if summary.first_errors.len() < KEPT_ERRORS {
+                        summary.first_errors.push(e.clone());
+                    }
                 }
             }
         }

@@ -84,6 +84,63 @@ pub struct JobList {
     pub games: GameBatch,
 }
 
+/// Most work one record may plan, in evaluation steps (DESIGN §2.6): about a few minutes
+/// of one core. A record past it is a `too_large` error record, so that no record holds
+/// its chunk back without bound.
+pub const MAX_RECORD_WORK: f64 = (1u64 << 40) as f64;
+
+/// An upper bound on the evaluation steps of `job` (an incremental walk touches at most
+/// every message and parent per added player; enumeration evaluates 2^n coalitions).
+fn work(job: &Job, view: Option<&EpisodeView>, games: &GameBatch, opts: &ScoreOptions) -> f64 {
+    let pairs = crate::estimate::permutation::pair_budget(&opts.sampling) as f64;
+    let (n, eval) = match (job.game, view) {
+        (JobGame::Mobius(i), _) => {
+            let g = games.games[i];
+            let size = games.term_offsets[(g.term_offset + g.term_count) as usize]
+                - games.term_offsets[g.term_offset as usize];
+            (g.players as f64, (size + g.term_count + g.players) as f64)
+        }
+        (JobGame::Table(i), _) => (games.games[i].players as f64, 1.0),
+        (JobGame::SurrogateAgents, Some(v)) => {
+            (v.active_agents.len() as f64, (v.len() + v.parent_count()) as f64)
+        }
+        (_, Some(v)) => (v.meta.player_count as f64, (v.len() + v.parent_count()) as f64),
+        (_, None) => (0.0, 0.0),
+    };
+    match job.estimator {
+        Estimator::Permutation => pairs * 2.0 * n * eval,
+        Estimator::Exact => n.exp2() * (eval + n),
+        // The Owen closed form is bounded by its state table; the flat one by paths.
+        Estimator::ClosedForm => eval * eval,
+    }
+}
+
+/// Refuses a record whose planned jobs (`jobs[start..]`) exceed [`MAX_RECORD_WORK`].
+fn check_work(
+    list: &JobList,
+    start: usize,
+    view: Option<&EpisodeView>,
+    opts: &ScoreOptions,
+    id: &str,
+    line: u64,
+) -> Result<(), RecordError> {
+    let total: f64 = list.jobs[start..]
+        .iter()
+        .map(|j| work(j, view, &list.games, opts))
+        .sum();
+    if total > MAX_RECORD_WORK {
+        return Err(too_large(
+            id,
+            line,
+            "(record)",
+            format!(
+                "about {total:.1e} evaluation steps; a record may take at most {MAX_RECORD_WORK:.1e} (use fewer --samples, --method closed-form, or split the episode)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn too_large(id: &str, line: u64, field: &str, msg: String) -> RecordError {
     RecordError::new(Some(id.to_string()), line, field, ErrorKind::TooLarge, msg)
 }
@@ -235,6 +292,10 @@ impl JobList {
             add(self, estimator, tag::PERMUTATION, JobGame::SurrogateAgents);
             (AgentSource::ActiveAgents(0), None)
         };
+        if let Err(e) = check_work(self, start, Some(&view), opts, &ep.id, ep.line) {
+            self.jobs.truncate(start);
+            return Err(e);
+        }
         let params = &opts.model;
         let v_empty = surrogate::value_of(view, params, |m| view.authors[m] == NO_AGENT);
         let v_full = surrogate::value_of(view, params, |_| true);
@@ -292,6 +353,11 @@ impl JobList {
         };
         let start = self.jobs.len();
         self.push(estimator, 0, g.key, tag::PERMUTATION, game);
+        if let Err(e) = check_work(self, start, None, opts, &g.id, g.line) {
+            // The game stays in the batch, unused by any job.
+            self.jobs.truncate(start);
+            return Err(e);
+        }
         Ok(Plan {
             jobs: start..self.jobs.len(),
             kind: PlanKind::Game,

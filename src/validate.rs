@@ -14,8 +14,15 @@ use crate::stream::record_key;
 
 /// Most players a table game may have: the table holds 2^players numbers.
 pub const MAX_TABLE_PLAYERS: u32 = 20;
-/// Most players a Möbius game may have.
-pub const MAX_GAME_PLAYERS: u64 = 1 << 24;
+/// Most players a Möbius game may have (DESIGN §2.6): every estimate holds a few f64
+/// per player per thread.
+pub const MAX_GAME_PLAYERS: u64 = 1 << 16;
+/// Most messages of one episode (DESIGN §2.6).
+pub const MAX_MESSAGES: usize = 1 << 16;
+/// Most parent entries of one episode, after `--provenance` filled in the missing ones
+/// (DESIGN §2.6): a `prefix` chat of M messages has M(M−1)/2, so up to 2,896 messages.
+/// Checked before the parents are stored.
+pub const MAX_PARENTS: usize = 1 << 22;
 
 struct Ctx<'a> {
     id: &'a str,
@@ -178,11 +185,33 @@ fn validate_episode(
     opts: &ValidateOptions,
 ) -> Result<Episode, RecordError> {
     let raw_messages = raw.messages.unwrap_or_default();
-    if raw_messages.len() >= u32::MAX as usize {
+    let n = raw_messages.len();
+    if n > MAX_MESSAGES {
         return Err(ctx.err(
             "messages",
             ErrorKind::TooLarge,
-            "too many messages for u32 indices",
+            format!("{n} messages; an episode has at most {MAX_MESSAGES}"),
+        ));
+    }
+    // Parent entries once provenance is filled in, counted before any is stored.
+    let parent_entries: usize = raw_messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| match (&m.parents, opts.provenance) {
+            (Some(p), _) => p.len(),
+            (None, Provenance::Prefix) => i,
+            (None, Provenance::Chain) => i.min(2),
+            (None, Provenance::None) => 0,
+        })
+        .sum();
+    if parent_entries > MAX_PARENTS {
+        return Err(ctx.err(
+            "messages",
+            ErrorKind::TooLarge,
+            format!(
+                "{parent_entries} parent entries (with --provenance {} for messages without `parents`); an episode has at most {MAX_PARENTS}",
+                opts.provenance
+            ),
         ));
     }
     // Agents: as listed, else in order of first appearance.

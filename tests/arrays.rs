@@ -49,7 +49,7 @@ fn arrays_equal_the_json_output() {
             .collect();
         assert_eq!(arrays.episodes.len(), episodes.len());
         assert_eq!(summary.episodes as usize, episodes.len());
-        assert_eq!(summary.errors.len(), 1, "the example's bad record");
+        assert_eq!(summary.errors as usize, 1, "the example's bad record");
         for (e, rec) in episodes.iter().enumerate() {
             assert_eq!(arrays.episodes[e], rec["id"].as_str().unwrap());
             assert_eq!(arrays.reward[e], rec["reward"].as_f64().unwrap());

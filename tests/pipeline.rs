@@ -256,7 +256,7 @@ fn good_records_around_bad_ones_are_scored_exactly_as_alone() {
         assert!(methods.contains(m), "no {m} record in {methods:?}");
     }
     assert_eq!(summary.records, expected.len() as u64);
-    assert_eq!(summary.errors.len(), 8);
+    assert_eq!(summary.errors as usize, 8);
     assert_eq!(summary.episodes, 6);
     assert_eq!(summary.games, 2);
 }

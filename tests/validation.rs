@@ -339,11 +339,11 @@ fn two_records_with_the_same_id_in_one_file() {
                 "{e}"
             );
         }
-        assert_eq!(summary.errors.len(), 2);
-        assert_eq!(summary.errors[0].kind, ErrorKind::DuplicateId);
-        assert_eq!(summary.errors[0].line, 5);
-        assert_eq!(summary.errors[0].id.as_deref(), Some("x"));
-        assert_eq!(summary.errors[1].line, 7);
+        assert_eq!(summary.errors, 2);
+        assert_eq!(summary.first_errors[0].kind, ErrorKind::DuplicateId);
+        assert_eq!(summary.first_errors[0].line, 5);
+        assert_eq!(summary.first_errors[0].id.as_deref(), Some("x"));
+        assert_eq!(summary.first_errors[1].line, 7);
     }
 }
 
