@@ -337,6 +337,22 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalError> {
         if !record.is_object() {
             return Err(wrong(&at, "(record)", "an object", &record));
         }
+        // A scorer error record predicts nothing. Its id may be null (unreadable) or
+        // repeat another record's (it was the duplicate): then it is left out, and never
+        // an error.
+        if record.get("error").is_some() {
+            if let Some(id) = record.get("id").and_then(id_text)
+                && !seen.0.contains_key(&id)
+            {
+                seen.0.insert(id.clone(), at.clone());
+                out.push(Prediction {
+                    id,
+                    agent: None,
+                    step: None,
+                });
+            }
+            continue;
+        }
         let id = record_id(&record, &at)?;
         seen.check(&id, &at)?;
         let optional_agent = |value: Option<&Value>, field: &str| match value {
@@ -366,8 +382,6 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalError> {
                 optional_agent(record.get("mistake_agent"), "mistake_agent")?,
                 optional_step(record.get("mistake_step"), "mistake_step")?,
             )
-        } else if record.get("error").is_some() {
-            (None, None)
         } else {
             return Err(EvalError::NoPredictionField { at, id });
         };

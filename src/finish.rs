@@ -16,6 +16,18 @@ use crate::signals::{
     split_by_labels,
 };
 
+/// Most bytes of one record's preference pairs (DESIGN §2.6), bounded before they are
+/// built: (first error + repairs) × the episode's text.
+pub const MAX_PAIR_BYTES: usize = 256 << 20;
+
+/// Bytes of a message text (a string's length, else its JSON).
+fn text_bytes(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::String(s) => s.len(),
+        other => other.to_string().len(),
+    }
+}
+
 /// Raw (uncalibrated) credits of one episode, read from its jobs' results.
 #[derive(Debug, Clone, Default)]
 struct Raw {
@@ -180,6 +192,26 @@ pub fn finish_episode(
                                 && ep.messages[m].score.unwrap_or(0.0) > 0.0
                         })
                         .collect();
+                    // Each pair's prompt holds at most the episode's whole text: bound the
+                    // pairs' size before building them (DESIGN §2.6).
+                    let text: usize = ep
+                        .messages
+                        .iter()
+                        .map(|m| m.text.as_ref().map_or(0, text_bytes) + 64)
+                        .sum();
+                    let bound = (1 + repairs.len()).saturating_mul(text);
+                    if bound > MAX_PAIR_BYTES {
+                        return Err(RecordError::new(
+                            Some(ep.id.clone()),
+                            ep.line,
+                            "messages",
+                            ErrorKind::TooLarge,
+                            format!(
+                                "its preference pairs could take {bound} bytes ({} steps × {text} bytes of text); a record's pairs may take at most {MAX_PAIR_BYTES}",
+                                1 + repairs.len()
+                            ),
+                        ));
+                    }
                     pairs = preference_pairs(ep, &view, t, &repairs);
                 }
                 let mut r = vec![0.0; np];

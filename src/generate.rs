@@ -57,6 +57,39 @@ pub struct GenOptions {
     pub seed: u64,
 }
 
+impl GenOptions {
+    /// Checks the sizes against the limits of an episode (DESIGN §2.6: at most 65,536
+    /// messages and, for `prefix`, 4,194,304 parent entries) and the probabilities.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::validate::{MAX_MESSAGES, MAX_PARENTS};
+        let m = self.messages as usize + 1;
+        if m > MAX_MESSAGES {
+            return Err(format!(
+                "--messages must be below {MAX_MESSAGES}, got {}",
+                self.messages
+            ));
+        }
+        if self.topology == Topology::Prefix && m * (m - 1) / 2 > MAX_PARENTS {
+            return Err(format!(
+                "--messages {} with --topology prefix would hold more than {MAX_PARENTS} parent entries per episode",
+                self.messages
+            ));
+        }
+        if self.agents == 0 || self.agents as usize > MAX_MESSAGES {
+            return Err(format!(
+                "--agents must be between 1 and {MAX_MESSAGES}, got {}",
+                self.agents
+            ));
+        }
+        for (name, p) in [("groups", self.groups), ("saboteurs", self.saboteurs)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("--{name} must be a probability in [0, 1], got {p}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for GenOptions {
     fn default() -> Self {
         GenOptions {

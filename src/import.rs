@@ -338,14 +338,153 @@ fn is_environment(base: &str) -> bool {
 ///
 /// Reads the whole input into memory; merges [`ImportOptions::scores`] when given.
 pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Vec<InputRecord>, ImportError> {
+    let imported = import_all(path, opts)?;
+    match imported.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(imported.episodes),
+    }
+}
+
+/// What an import produced: the episodes of every usable log, and one error for each log,
+/// line or score row that could not be used (skipped, nothing else lost).
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// The episodes, in file (and line) order.
+    pub episodes: Vec<InputRecord>,
+    /// What was skipped, and why.
+    pub errors: Vec<ImportError>,
+}
+
+/// Imports every usable log under `path` (a file, or a directory of `.json` / `.jsonl`
+/// files); a broken log or score row is an entry of [`Imported::errors`]. Fails only when
+/// `path` or the scores file cannot be read at all, or the reward is not finite.
+pub fn import_all(path: &Path, opts: &ImportOptions) -> Result<Imported, ImportError> {
     if !opts.reward.is_finite() {
         return Err(ImportError::NonFiniteReward(opts.reward));
     }
-    let mut episodes = read_logs(path, opts)?;
-    if let Some(scores) = &opts.scores {
-        merge_scores(&mut episodes, scores)?;
+    let mut out = Imported::default();
+    let meta = fs::metadata(path).map_err(io_error(path))?;
+    if meta.is_dir() {
+        let mut files = Vec::new();
+        walk(path, Path::new(""), &mut files)?;
+        files.sort();
+        for rel in files {
+            let full = path.join(&rel);
+            let parts: Vec<String> = rel
+                .with_extension("")
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let subset = (parts.len() > 1).then(|| parts[0].clone());
+            match read_text(&full) {
+                Ok(text) => logs_from_text(&text, &full, parts.join("/"), subset, opts, &mut out),
+                Err(e) => out.errors.push(e),
+            }
+        }
+    } else {
+        let text = read_text(path)?;
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        logs_from_text(&text, path, id, None, opts, &mut out);
     }
-    Ok(episodes)
+    if let Some(scores) = &opts.scores {
+        merge_scores(&mut out.episodes, scores, &mut out.errors)?;
+    }
+    Ok(out)
+}
+
+/// Imports logs from `text` named `name` (standard input, in-memory data): one log (a
+/// JSON document) or JSON Lines of logs, whichever the text is; then the scores file of
+/// `opts`, if any. Everything that cannot be used is in [`Imported::errors`].
+pub fn import_text(text: &str, name: &str, opts: &ImportOptions) -> Imported {
+    let mut out = Imported::default();
+    if !opts.reward.is_finite() {
+        out.errors.push(ImportError::NonFiniteReward(opts.reward));
+        return out;
+    }
+    logs_from_text(
+        text,
+        Path::new(name),
+        name.to_string(),
+        None,
+        opts,
+        &mut out,
+    );
+    if let Some(scores) = &opts.scores {
+        let Imported { episodes, errors } = &mut out;
+        if let Err(e) = merge_scores(episodes, scores, errors) {
+            errors.push(e);
+        }
+    }
+    out
+}
+
+/// The logs of one file's `text`: JSON Lines when the name says so or when the text is
+/// not one JSON document; else one log with id `id`.
+fn logs_from_text(
+    text: &str,
+    path: &Path,
+    id: String,
+    subset: Option<String>,
+    opts: &ImportOptions,
+    out: &mut Imported,
+) {
+    let single = if is_jsonl(path) {
+        None
+    } else {
+        match serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
+            Ok(v) => Some(Ok(v)),
+            // A file named .json that is not one document: JSON Lines if it has several
+            // non-blank lines, else a malformed log.
+            Err(e) if text.lines().filter(|l| !l.trim().is_empty()).count() < 2 => {
+                Some(Err(ImportError::Json {
+                    at: Location::file(path),
+                    source: e,
+                }))
+            }
+            Err(_) => None,
+        }
+    };
+    match single {
+        Some(Ok(log)) => match episode_from_log(&log, id, subset, &Location::file(path), opts) {
+            Ok(e) => out.episodes.push(e),
+            Err(e) => out.errors.push(e),
+        },
+        Some(Err(e)) => out.errors.push(e),
+        None => {
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for row in jsonl_rows(text, path) {
+                let (line_no, value) = match row {
+                    Ok(r) => r,
+                    Err(e) => {
+                        out.errors.push(e);
+                        continue;
+                    }
+                };
+                let at = Location::line(path, line_no);
+                let rid = jsonl_record_id(&value, line_no);
+                let rid = match &subset {
+                    Some(s) => format!("{s}/{rid}"),
+                    None => rid,
+                };
+                if let Some(&first_line) = seen.get(&rid) {
+                    out.errors.push(ImportError::DuplicateId {
+                        at,
+                        id: rid,
+                        first_line,
+                    });
+                    continue;
+                }
+                seen.insert(rid.clone(), line_no);
+                match episode_from_log(&value, rid, subset.clone(), &at, opts) {
+                    Ok(e) => out.episodes.push(e),
+                    Err(e) => out.errors.push(e),
+                }
+            }
+        }
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
@@ -355,56 +494,8 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
     }
 }
 
-fn read_logs(path: &Path, opts: &ImportOptions) -> Result<Vec<InputRecord>, ImportError> {
-    let meta = fs::metadata(path).map_err(io_error(path))?;
-    if meta.is_dir() {
-        let mut files = Vec::new();
-        walk(path, Path::new(""), &mut files)?;
-        files.sort();
-        let mut episodes = Vec::with_capacity(files.len());
-        for rel in files {
-            let full = path.join(&rel);
-            let at = Location::file(&full);
-            let log = read_json_file(&full)?;
-            let parts: Vec<String> = rel
-                .with_extension("")
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            let subset = (parts.len() > 1).then(|| parts[0].clone());
-            episodes.push(episode_from_log(&log, parts.join("/"), subset, &at, opts)?);
-        }
-        Ok(episodes)
-    } else if is_jsonl(path) {
-        let mut episodes = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (line_no, value) in read_jsonl(path)? {
-            let at = Location::line(path, line_no);
-            let id = jsonl_record_id(&value, line_no);
-            if let Some(&first_line) = seen.get(&id) {
-                return Err(ImportError::DuplicateId { at, id, first_line });
-            }
-            seen.insert(id.clone(), line_no);
-            episodes.push(episode_from_log(&value, id, None, &at, opts)?);
-        }
-        Ok(episodes)
-    } else {
-        let log = read_json_file(path)?;
-        let id = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Ok(vec![episode_from_log(
-            &log,
-            id,
-            None,
-            &Location::file(path),
-            opts,
-        )?])
-    }
-}
-
-/// Collects the `.json` files under `dir`, as paths relative to the walk's root.
+/// Collects the `.json` and `.jsonl` files (any case) under `dir`, as paths relative to
+/// the walk's root.
 fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
     let here = dir.join(rel);
     for entry in fs::read_dir(&here).map_err(io_error(&here))? {
@@ -418,7 +509,7 @@ fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportErro
         let child = rel.join(&name);
         if kind.is_dir() {
             walk(dir, &child, out)?;
-        } else if Path::new(&name).extension().is_some_and(|e| e == "json")
+        } else if is_log_file(Path::new(&name))
             && fs::metadata(&entry_path)
                 .map_err(io_error(&entry_path))?
                 .is_file()
@@ -430,14 +521,50 @@ fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportErro
 }
 
 pub(crate) fn is_jsonl(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "jsonl")
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
 }
 
-pub(crate) fn read_json_file(path: &Path) -> Result<Value, ImportError> {
-    let text = fs::read_to_string(path).map_err(io_error(path))?;
-    serde_json::from_str(&text).map_err(|source| ImportError::Json {
-        at: Location::file(path),
-        source,
+/// A `.json` or `.jsonl` file, whatever the case of its extension.
+fn is_log_file(path: &Path) -> bool {
+    is_jsonl(path)
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// The non-blank lines of a JSON Lines file, each parsed or its error, with their line
+/// numbers (from 1). Fails only when the file cannot be read.
+fn read_jsonl_rows(path: &Path) -> Result<Vec<Row>, ImportError> {
+    let text = read_text(path)?;
+    Ok(jsonl_rows(&text, path))
+}
+
+/// One line of a JSON Lines file: (line number from 1, value), or why it is unreadable.
+type Row = Result<(usize, Value), ImportError>;
+
+/// The non-blank lines of JSON Lines `text`, each parsed or its error (located in `path`).
+fn jsonl_rows(text: &str, path: &Path) -> Vec<Row> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line.trim_start_matches('\u{feff}'))
+                .map(|v| (i + 1, v))
+                .map_err(|source| ImportError::Json {
+                    at: Location::line(path, i + 1),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// A file's text (a UTF-8 byte-order mark is dropped by the JSON readers).
+fn read_text(path: &Path) -> Result<String, ImportError> {
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    String::from_utf8(bytes).map_err(|e| ImportError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })
 }
 
@@ -674,14 +801,39 @@ fn message_id(i: usize) -> Id {
     Id(format!("m{i}"))
 }
 
-fn merge_scores(episodes: &mut [InputRecord], scores: &Path) -> Result<(), ImportError> {
+/// Merges the scores side file into `episodes`; a bad row is an error in `errors` (and
+/// skipped), never the end of the import.
+fn merge_scores(
+    episodes: &mut [InputRecord],
+    scores: &Path,
+    errors: &mut Vec<ImportError>,
+) -> Result<(), ImportError> {
     let index: HashMap<String, usize> = episodes
         .iter()
         .enumerate()
         .filter_map(|(i, e)| Some((e.id.as_ref()?.0.clone(), i)))
         .collect();
     let mut scored: HashMap<(usize, u64), usize> = HashMap::new();
-    for (line_no, record) in read_jsonl(scores)? {
+    for row in read_jsonl_rows(scores)? {
+        if let Err(e) = row.and_then(|(line_no, record)| {
+            score_row(episodes, &index, &mut scored, scores, line_no, &record)
+        }) {
+            errors.push(e);
+        }
+    }
+    Ok(())
+}
+
+/// One row of the scores file, applied to its episode.
+fn score_row(
+    episodes: &mut [InputRecord],
+    index: &HashMap<String, usize>,
+    scored: &mut HashMap<(usize, u64), usize>,
+    scores: &Path,
+    line_no: usize,
+    record: &Value,
+) -> Result<(), ImportError> {
+    {
         let at = Location::line(scores, line_no);
         let field = |key: &str| -> Result<&Value, ImportError> {
             record.get(key).ok_or_else(|| ImportError::MissingField {
@@ -696,7 +848,7 @@ fn merge_scores(episodes: &mut [InputRecord], scores: &Path) -> Result<(), Impor
             found: describe(found),
         };
         if !record.is_object() {
-            return Err(wrong("(record)", "an object", &record));
+            return Err(wrong("(record)", "an object", record));
         }
         let episode_value = field("episode")?;
         let episode =

@@ -26,6 +26,7 @@ pub mod gpu;
 pub mod import;
 pub mod model;
 pub mod options;
+pub mod outfile;
 pub mod output;
 pub mod pipeline;
 pub mod plan;

@@ -1,8 +1,9 @@
 //! The `creditflow` command line (DESIGN §7).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +15,7 @@ use creditflow::options::{
     Aggregate, BackendChoice, FirstErrorMethod, LinkKind, MessageCreditKind, Method, Players,
     Provenance, RunOptions, Settings, Split,
 };
+use creditflow::outfile::{OutFile, check_distinct, is_std};
 use creditflow::pipeline::{Sinks, run_score, run_score_with};
 
 /// A clap parser for one of the library's named choices (`Players::NAMES`, …): the
@@ -40,14 +42,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Score episodes and games: agent and message credit, first errors, rewards.
+    #[command(allow_negative_numbers = true)]
     Score(Box<ScoreArgs>),
     /// Write a seeded synthetic batch of episodes as JSONL.
+    #[command(allow_negative_numbers = true)]
     Gen(GenArgs),
     /// Convert OpenAI-style chat logs (AG2/AutoGen, Magentic-One, Who&When) into episodes.
     Import(ImportArgs),
     /// Score on both backends with one seed and report the largest differences per field.
+    #[command(allow_negative_numbers = true)]
     Verify(Box<ScoreArgs>),
     /// Measure marginals per second of the estimators on standard synthetic batches.
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Compare first-error predictions with gold mistake_agent / mistake_step labels.
     EvalFailures(EvalArgs),
@@ -200,14 +206,10 @@ impl GenArgs {
     }
 }
 
-fn output_writer(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
-    Ok(match path {
-        Some(p) => Box::new(BufWriter::with_capacity(
-            1 << 20,
-            File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
-    })
+/// An output (standard output for `None` or `-`), written through a temporary file that
+/// replaces the target only on commit.
+fn output_writer(path: &Option<PathBuf>) -> Result<OutFile> {
+    Ok(OutFile::create(path.as_deref())?)
 }
 
 fn run_options(a: &ScoreArgs) -> Result<RunOptions> {
@@ -264,15 +266,41 @@ fn open_input(path: &PathBuf) -> Result<(Box<dyn Read>, Option<u64>)> {
 
 fn verify(a: &ScoreArgs) -> Result<bool> {
     let mut opts = run_options(a)?;
-    if a.input.as_os_str() == "-" {
+    if is_std(&a.input) {
         bail!("verify reads its input twice: give a file, not `-`");
     }
-    let mut outs = Vec::new();
-    for backend in [BackendChoice::Cpu, BackendChoice::Gpu] {
+    if let Some(o) = &a.output {
+        check_distinct(&[("input", &a.input)], &[("-o", o)]).map_err(anyhow::Error::msg)?;
+    }
+    // Both outputs go to files and are compared line by line: memory stays bounded.
+    let dir = std::env::temp_dir();
+    let paths = [
+        dir.join(format!(
+            "creditflow-verify-{}-cpu.jsonl",
+            std::process::id()
+        )),
+        dir.join(format!(
+            "creditflow-verify-{}-gpu.jsonl",
+            std::process::id()
+        )),
+    ];
+    struct Cleanup<'a>(&'a [PathBuf]);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            for p in self.0 {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    let _cleanup = Cleanup(&paths);
+    for (backend, path) in [BackendChoice::Cpu, BackendChoice::Gpu]
+        .into_iter()
+        .zip(&paths)
+    {
         opts.backend = backend;
         let (input, _) = open_input(&a.input)?;
-        let mut out = Vec::new();
-        let summary = run_score(BufReader::new(input), &mut out, &opts, |_| {})?;
+        let out = std::io::BufWriter::new(File::create(path)?);
+        let summary = run_score(BufReader::new(input), out, &opts, |_| {})?;
         eprintln!(
             "{}: {} records, methods {:?}, {}",
             summary.backend,
@@ -284,20 +312,32 @@ fn verify(a: &ScoreArgs) -> Result<bool> {
                 .as_deref()
                 .unwrap_or("no CPU fallback")
         );
-        outs.push(String::from_utf8(out)?);
     }
     if let Some(p) = &a.output {
-        std::fs::write(p, &outs[0]).with_context(|| format!("writing {}", p.display()))?;
+        let mut out = OutFile::create(Some(p))?;
+        std::io::copy(&mut File::open(&paths[0])?, &mut out)?;
+        out.commit()?;
     }
-    let report = creditflow::verify::compare(&outs[0], &outs[1]);
+    let lines = |p: &PathBuf| -> Result<_> { Ok(BufReader::new(File::open(p)?).lines()) };
+    let report = creditflow::verify::compare_lines(lines(&paths[0])?, lines(&paths[1])?)?;
     print!("{report}");
     Ok(report.ok())
 }
 
 fn score(a: &ScoreArgs) -> Result<()> {
     let opts = run_options(a)?;
+    let outputs: Vec<(&str, &Path)> = [
+        ("-o", &a.output),
+        ("--pairs", &a.pairs),
+        ("--rewards", &a.rewards),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| Some((f, p.as_deref()?)))
+    .collect();
+    check_distinct(&[("input", &a.input)], &outputs).map_err(anyhow::Error::msg)?;
     let (input, total) = open_input(&a.input)?;
-    let out = output_writer(&a.output)?;
+    // Every output is opened (as a temporary file) before anything is read or replaced.
+    let mut out = output_writer(&a.output)?;
     // A progress bar appears only on a terminal and only once a run passes one second.
     let start = Instant::now();
     let mut bar: Option<indicatif::ProgressBar> = None;
@@ -332,16 +372,24 @@ fn score(a: &ScoreArgs) -> Result<()> {
         .map(|p| output_writer(&Some(p.clone())))
         .transpose()?;
     let sinks = Sinks {
-        pairs: pairs.as_deref_mut().map(|w| w as &mut dyn Write),
-        rewards: rewards.as_deref_mut().map(|w| w as &mut dyn Write),
+        pairs: pairs.as_mut().map(|w| w as &mut dyn Write),
+        rewards: rewards.as_mut().map(|w| w as &mut dyn Write),
     };
     let result = run_score_with(
         BufReader::with_capacity(1 << 20, input),
-        out,
+        &mut out,
         sinks,
         &opts,
         progress,
     );
+    // A run stopped by --strict keeps the records before the bad one; an I/O failure
+    // replaces nothing.
+    if matches!(result, Ok(_) | Err(creditflow::Error::Record(_))) {
+        out.commit()?;
+        for w in [pairs, rewards].into_iter().flatten() {
+            w.commit()?;
+        }
+    }
     let summary = result?;
     eprint!("{summary}");
     Ok(())
@@ -360,7 +408,8 @@ struct EvalArgs {
 /// Command-line arguments of `creditflow import`.
 #[derive(Debug, Clone, clap::Args)]
 struct ImportArgs {
-    /// A log (.json), a JSON Lines file of logs (.jsonl), or a directory of .json logs.
+    /// A log (.json), a JSON Lines file of logs (.jsonl), a directory of them, or `-`
+    /// (standard input: one log or JSON Lines).
     input: PathBuf,
     /// Where to write the episode JSONL (default: standard output).
     #[arg(short, long)]
@@ -375,6 +424,10 @@ struct ImportArgs {
     /// JSON Lines file of per-step scores, `{"episode": ID, "step": i, "score": x}`.
     #[arg(long, value_name = "FILE")]
     scores: Option<PathBuf>,
+    /// Any log or score row that cannot be imported is a non-zero exit (by default it is
+    /// reported on stderr and skipped).
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Runs `creditflow import`: writes one episode per line and a one-line summary to stderr.
@@ -384,14 +437,34 @@ fn run_import(args: &ImportArgs) -> Result<()> {
         reward: args.reward,
         scores: args.scores.clone(),
     };
-    let episodes = creditflow::import::import_path(&args.input, &opts)?;
-    let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
+    let mut inputs: Vec<(&str, &Path)> = vec![("input", &args.input)];
+    if let Some(s) = &args.scores {
+        inputs.push(("--scores", s));
+    }
+    if let Some(o) = &args.output {
+        check_distinct(&inputs, &[("-o", o)]).map_err(anyhow::Error::msg)?;
+    }
+    let imported = if is_std(&args.input) {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        if !opts.reward.is_finite() {
+            bail!("--reward must be finite, got {}", opts.reward);
+        }
+        creditflow::import::import_text(&text, "stdin", &opts)
+    } else {
+        creditflow::import::import_all(&args.input, &opts)?
     };
-    let mut sink = BufWriter::new(sink);
+    for e in &imported.errors {
+        eprintln!("import: skipped: {e}");
+    }
+    if args.strict && !imported.errors.is_empty() {
+        bail!(
+            "{} logs or score rows could not be imported (--strict)",
+            imported.errors.len()
+        );
+    }
+    let episodes = imported.episodes;
+    let mut sink = output_writer(&args.output)?;
     let (mut messages, mut environment) = (0usize, 0usize);
     for episode in &episodes {
         let list = episode.messages.as_deref().unwrap_or_default();
@@ -400,18 +473,22 @@ fn run_import(args: &ImportArgs) -> Result<()> {
         serde_json::to_writer(&mut sink, episode)?;
         sink.write_all(b"\n")?;
     }
-    sink.flush()?;
+    sink.commit()?;
     let target = args
         .output
         .as_ref()
         .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
     eprintln!(
-        "imported {} episodes, {} messages ({} environment) from {} to {}",
+        "imported {} episodes, {} messages ({} environment) from {} to {}{}",
         episodes.len(),
         messages,
         environment,
         args.input.display(),
-        target
+        target,
+        match imported.errors.len() {
+            0 => String::new(),
+            n => format!("; {n} logs or score rows skipped (see above)"),
+        }
     );
     Ok(())
 }
@@ -452,22 +529,47 @@ fn gpu_bench(_rows: &[creditflow::bench::BenchRow], _scale: f64) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`creditflow score ... | head`) is the reader's choice, not an
+            // error.
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<creditflow::Error>().is_some_and(|ce| {
+                        matches!(ce, creditflow::Error::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+                    })
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Score(a) => score(&a),
+        Command::Score(a) => score(&a)?,
         Command::Gen(g) => {
-            let out = output_writer(&g.output)?;
-            creditflow::generate::write_batch(out, &g.options())?;
-            Ok(())
+            let opts = g.options();
+            opts.validate().map_err(anyhow::Error::msg)?;
+            let mut out = output_writer(&g.output)?;
+            creditflow::generate::write_batch(&mut out, &opts)?;
+            out.commit()?;
         }
         Command::Verify(a) => {
             if !verify(&a)? {
-                std::process::exit(1);
+                return Ok(ExitCode::FAILURE);
             }
-            Ok(())
         }
         Command::Bench(b) => {
+            if !(b.scale.is_finite() && b.scale > 0.0 && b.scale <= 1000.0) {
+                bail!("--scale must be a number in (0, 1000], got {}", b.scale);
+            }
             let rows = creditflow::bench::standard_suite(b.scale);
             println!(
                 "backend  {:<62} {:>14} {:>9} {:>16}",
@@ -494,13 +596,12 @@ fn main() -> Result<()> {
             if b.backend != BackendChoice::Cpu {
                 gpu_bench(&rows, b.scale)?;
             }
-            Ok(())
         }
-        Command::Import(a) => run_import(&a),
+        Command::Import(a) => run_import(&a)?,
         Command::EvalFailures(a) => {
             let report = creditflow::eval::evaluate(&a.pred, &a.gold)?;
             print!("{report}");
-            Ok(())
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -84,10 +84,10 @@ pub struct JobList {
     pub games: GameBatch,
 }
 
-/// Most work one record may plan, in evaluation steps (DESIGN §2.6): about a few minutes
-/// of one core. A record past it is a `too_large` error record, so that no record holds
-/// its chunk back without bound.
-pub const MAX_RECORD_WORK: f64 = (1u64 << 40) as f64;
+/// Most work one record may plan, in evaluation steps (DESIGN §2.6): 2^38 ≈ 2.7·10^11,
+/// about two minutes of one core at the measured 2·10^9 steps/s. A record past it is a
+/// `too_large` error record, so that no record holds its chunk back without bound.
+pub const MAX_RECORD_WORK: f64 = (1u64 << 38) as f64;
 
 /// An upper bound on the evaluation steps of `job` (an incremental walk touches at most
 /// every message and parent per added player; enumeration evaluates 2^n coalitions).
@@ -101,10 +101,14 @@ fn work(job: &Job, view: Option<&EpisodeView>, games: &GameBatch, opts: &ScoreOp
             (g.players as f64, (size + g.term_count + g.players) as f64)
         }
         (JobGame::Table(i), _) => (games.games[i].players as f64, 1.0),
-        (JobGame::SurrogateAgents, Some(v)) => {
-            (v.active_agents.len() as f64, (v.len() + v.parent_count()) as f64)
-        }
-        (_, Some(v)) => (v.meta.player_count as f64, (v.len() + v.parent_count()) as f64),
+        (JobGame::SurrogateAgents, Some(v)) => (
+            v.active_agents.len() as f64,
+            (v.len() + v.parent_count()) as f64,
+        ),
+        (_, Some(v)) => (
+            v.meta.player_count as f64,
+            (v.len() + v.parent_count()) as f64,
+        ),
         (_, None) => (0.0, 0.0),
     };
     match job.estimator {

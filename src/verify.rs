@@ -167,17 +167,40 @@ fn walk(report: &mut VerifyReport, id: &str, scale: f64, path: &str, c: &Value, 
 
 /// Compares two outputs of `score` (JSONL), record by record.
 pub fn compare(cpu: &str, gpu: &str) -> VerifyReport {
+    compare_lines(
+        cpu.lines()
+            .map(|l| Ok::<_, std::convert::Infallible>(l.to_string())),
+        gpu.lines().map(|l| Ok(l.to_string())),
+    )
+    .unwrap_or_else(|never| match never {})
+}
+
+/// [`compare`] over two streams of output lines (e.g. two files read line by line):
+/// memory is one line of each, whatever the outputs' length.
+pub fn compare_lines<E>(
+    mut cpu: impl Iterator<Item = Result<String, E>>,
+    mut gpu: impl Iterator<Item = Result<String, E>>,
+) -> Result<VerifyReport, E> {
     let mut report = VerifyReport::default();
-    let (a, b): (Vec<&str>, Vec<&str>) = (cpu.lines().collect(), gpu.lines().collect());
-    if a.len() != b.len() {
-        report.mismatches.push((
-            "(output)".into(),
-            "lines".into(),
-            a.len().to_string(),
-            b.len().to_string(),
-        ));
-    }
-    for (la, lb) in a.iter().zip(&b) {
+    let (mut na, mut nb) = (0u64, 0u64);
+    loop {
+        let (la, lb) = match (cpu.next().transpose()?, gpu.next().transpose()?) {
+            (None, None) => break,
+            (Some(a), Some(b)) => {
+                na += 1;
+                nb += 1;
+                (a, b)
+            }
+            (Some(_), None) => {
+                na += 1;
+                continue;
+            }
+            (None, Some(_)) => {
+                nb += 1;
+                continue;
+            }
+        };
+        let (la, lb) = (la.as_str(), lb.as_str());
         let (Ok(va), Ok(vb)) = (
             serde_json::from_str::<Value>(la),
             serde_json::from_str::<Value>(lb),
@@ -196,7 +219,15 @@ pub fn compare(cpu: &str, gpu: &str) -> VerifyReport {
         report.records += 1;
         walk(&mut report, &id, credit_mass(&va), "", &va, &vb);
     }
-    report
+    if na != nb {
+        report.mismatches.push((
+            "(output)".into(),
+            "lines".into(),
+            na.to_string(),
+            nb.to_string(),
+        ));
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
