@@ -335,6 +335,14 @@ fn score(a: &ScoreArgs) -> Result<()> {
     .filter_map(|(f, p)| Some((f, p.as_deref()?)))
     .collect();
     check_distinct(&[("input", &a.input)], &outputs).map_err(anyhow::Error::msg)?;
+    let on_stdout = usize::from(a.output.as_deref().is_none_or(is_std))
+        + [&a.pairs, &a.rewards]
+            .iter()
+            .filter(|p| p.as_deref().is_some_and(is_std))
+            .count();
+    if on_stdout > 1 {
+        bail!("only one of -o, --pairs and --rewards may write to standard output");
+    }
     let (input, total) = open_input(&a.input)?;
     // Every output is opened (as a temporary file) before anything is read or replaced.
     let mut out = output_writer(&a.output)?;

@@ -1,7 +1,8 @@
-//! The streaming `score` pipeline: read JSONL lines in bounded chunks, parse and
-//! validate them in parallel, flatten the chunk's episodes into one CSR batch, score
-//! every record in parallel (rayon), and write the results in input order. Memory is
-//! bounded by the chunk size, whatever the input's length.
+//! The streaming `score` pipeline: read JSONL lines in chunks bounded by records and
+//! bytes, parse and validate them in parallel, flatten the chunk's episodes into one CSR
+//! batch, plan every record, execute the chunk's jobs, finish every record in parallel
+//! (rayon), and write the results in input order. Memory is bounded by the chunk,
+//! whatever the input's length.
 
 pub use crate::options::RunOptions;
 
@@ -133,7 +134,7 @@ fn fingerprint(id: &str) -> u128 {
 }
 
 /// A chunk of input: (1-based line number, the line or why it is unreadable).
-type Lines = Vec<(u64, Result<String, String>)>;
+type Lines = Vec<(u64, Result<String, RecordError>)>;
 
 /// Most bytes of one input line (DESIGN §2.6). A longer line is a `too_large` error
 /// record; only its first [`KEPT_PREFIX`] bytes are kept (to recover its id), so memory
@@ -226,12 +227,15 @@ fn read_chunk<R: BufRead>(
             buf.drain(..3);
         }
         if long {
-            let prefix = String::from_utf8_lossy(&buf);
+            let id = crate::read::scan_id(&String::from_utf8_lossy(&buf));
             out.push((
                 *line_no,
-                Err(format!(
-                    "{TOO_LONG}the line has more than {MAX_LINE_BYTES} bytes (id {:?})",
-                    crate::read::scan_id(&prefix).unwrap_or_default()
+                Err(RecordError::new(
+                    id,
+                    *line_no,
+                    "(record)",
+                    ErrorKind::TooLarge,
+                    format!("the line has more than {MAX_LINE_BYTES} bytes"),
                 )),
             ));
             continue;
@@ -243,14 +247,23 @@ fn read_chunk<R: BufRead>(
                     out.push((*line_no, Ok(s)));
                 }
             }
-            Err(_) => out.push((*line_no, Err("the line is not valid UTF-8".to_string()))),
+            Err(e) => {
+                let id = crate::read::scan_id(&String::from_utf8_lossy(e.as_bytes()));
+                out.push((
+                    *line_no,
+                    Err(RecordError::new(
+                        id,
+                        *line_no,
+                        "(record)",
+                        ErrorKind::MalformedJson,
+                        "the line is not valid UTF-8",
+                    )),
+                ))
+            }
         }
     }
     Ok((out, bytes))
 }
-
-/// Marks a line error as `too_large` rather than malformed.
-const TOO_LONG: &str = "too long: ";
 
 /// Extra outputs of a run.
 #[derive(Default)]
@@ -396,22 +409,7 @@ pub fn score_chunks<R: BufRead>(
             .into_par_iter()
             .map(|(line, text)| match text {
                 Ok(t) => parse_and_validate(&t, line, &vopts),
-                Err(msg) => match msg.strip_prefix(TOO_LONG) {
-                    Some(m) => Err(RecordError::new(
-                        None,
-                        line,
-                        "(record)",
-                        ErrorKind::TooLarge,
-                        m,
-                    )),
-                    None => Err(RecordError::new(
-                        None,
-                        line,
-                        "(record)",
-                        ErrorKind::MalformedJson,
-                        msg,
-                    )),
-                },
+                Err(e) => Err(e),
             })
             .collect();
         // Duplicate record ids, in input order: the later record is the bad one. A bad

@@ -235,7 +235,10 @@ fn a_line_past_the_byte_limit_is_too_large_and_its_neighbours_survive() {
     assert_eq!(out.len(), 3);
     assert_eq!(out[1]["kind"], "too_large");
     assert_eq!(out[1]["line"], 2);
-    assert!(out[1]["error"].as_str().unwrap().contains("long"));
+    assert_eq!(
+        out[1]["id"], "long",
+        "the id is read from the line's first bytes"
+    );
     assert_eq!(out[2]["id"], "after");
 }
 
@@ -344,6 +347,10 @@ fn command_line_edges() {
     let err = stderr(&o);
     assert_eq!(err.matches("alpha").count(), 1, "{err}");
     assert!(!err.contains("Caused by"), "{err}");
+    // Two outputs on standard output would interleave.
+    let o = score_text(&format!("{GOOD}\n"), &["--pairs", "-"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("standard output"), "{}", stderr(&o));
 }
 
 #[test]
