@@ -142,7 +142,7 @@ type Lines = Vec<(u64, Result<String, RecordError>)>;
 pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// Bytes kept of a line past [`MAX_LINE_BYTES`], for its id.
-const KEPT_PREFIX: usize = 4096;
+pub const KEPT_PREFIX: usize = 4096;
 
 /// Reads one line into `buf` (without its terminator): a line ends at `\n`, `\r\n` or a
 /// bare `\r` (old Mac files; JSON text never holds a raw CR). Returns the bytes consumed
