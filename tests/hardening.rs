@@ -3,7 +3,7 @@
 //! `too_large` error record, and the small things a pipeline user trips over.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
@@ -51,9 +51,9 @@ fn records(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn score_text(input: &str, args: &[&str]) -> Output {
+/// Runs the binary with `args`, `input` on its standard input.
+fn with_stdin(args: &[&str], input: &str) -> Output {
     let mut child = bin()
-        .args(["score", "-", "--backend", "cpu"])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -67,6 +67,12 @@ fn score_text(input: &str, args: &[&str]) -> Output {
         .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+fn score_text(input: &str, args: &[&str]) -> Output {
+    let mut all = vec!["score", "-", "--backend", "cpu"];
+    all.extend_from_slice(args);
+    with_stdin(&all, input)
 }
 
 #[test]
@@ -310,20 +316,7 @@ fn import_keeps_going_past_a_broken_log_and_reads_stdin() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    let mut child = bin()
-        .args(["import", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{log}\n{log}\n").as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = with_stdin(&["import", "-"], &format!("{log}\n{log}\n"));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(records(&stdout(&o)).len(), 2);
 }
@@ -405,5 +398,4 @@ fn chunk_bytes_do_not_change_the_output() {
         ],
     ));
     assert_eq!(a, b);
-    let _ = Path::new("");
 }
