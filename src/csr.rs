@@ -406,6 +406,14 @@ impl<'a> EpisodeView<'a> {
         &self.union_messages[self.union_offsets[u] as usize..self.union_offsets[u + 1] as usize]
     }
 
+    /// Per union, the sum of its members' values `players[p]` (in member order): an
+    /// active agent's credit from its messages' credits.
+    pub fn union_sums(&self, players: &[f64]) -> Vec<f64> {
+        (0..self.union_count())
+            .map(|u| self.union(u).iter().map(|&p| players[p as usize]).sum())
+            .collect()
+    }
+
     /// The Owen unions as owned lists (for the estimators' `&[Vec<usize>]` interface).
     pub fn unions(&self) -> Vec<Vec<usize>> {
         (0..self.union_count())

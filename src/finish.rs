@@ -78,15 +78,7 @@ impl Raw {
             }
             AgentSource::Unions(k) => {
                 let r = &results[k];
-                let sums: Vec<f64> = (0..view.union_count())
-                    .map(|u| {
-                        view.union(u)
-                            .iter()
-                            .map(|&p| r.players.mean[p as usize])
-                            .sum()
-                    })
-                    .collect();
-                raw.agents = expand(active, agent_count, &sums);
+                raw.agents = expand(active, agent_count, &view.union_sums(&r.players.mean));
                 if sampled(k) {
                     let unions = r.unions.as_ref().expect("an Owen job estimates its unions");
                     raw.agents_se = expand(active, agent_count, &unions.se);

@@ -78,7 +78,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -568,22 +567,10 @@ fn read_text(path: &Path) -> Result<String, ImportError> {
     })
 }
 
-/// The non-blank lines of a JSON Lines file, parsed, with their line numbers (from 1).
+/// The non-blank lines of a JSON Lines file, parsed, with their line numbers (from 1);
+/// the first unreadable line is the error.
 pub(crate) fn read_jsonl(path: &Path) -> Result<Vec<(usize, Value)>, ImportError> {
-    let file = fs::File::open(path).map_err(io_error(path))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io_error(path))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value = serde_json::from_str(&line).map_err(|source| ImportError::Json {
-            at: Location::line(path, i + 1),
-            source,
-        })?;
-        out.push((i + 1, value));
-    }
-    Ok(out)
+    read_jsonl_rows(path)?.into_iter().collect()
 }
 
 /// The episode id of a JSON Lines record: `id`, else `question_ID`, else `line-N`.

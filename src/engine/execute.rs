@@ -55,16 +55,9 @@ fn exact_est(mean: Vec<f64>) -> McEstimate {
     }
 }
 
-/// Per union, the sum of its members' values (in member order).
-fn union_sums(view: &EpisodeView, players: &[f64]) -> Vec<f64> {
-    (0..view.union_count())
-        .map(|u| view.union(u).iter().map(|&p| players[p as usize]).sum())
-        .collect()
-}
-
 /// An Owen job's result from exact player values: the unions are their sums, exactly.
 fn owen_result(view: &EpisodeView, players: Vec<f64>) -> JobResult {
-    let sums = union_sums(view, &players);
+    let sums = view.union_sums(&players);
     JobResult {
         players: exact_est(players),
         unions: Some(exact_est(sums)),
