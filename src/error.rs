@@ -38,6 +38,9 @@ pub enum ErrorKind {
     MethodNotApplicable,
     /// The record is neither an episode (`messages`) nor a game (`game`).
     UnknownRecord,
+    /// A columnar row breaks the schema of DESIGN §2.4 (no episode id, or an
+    /// episode-level column that differs between an episode's rows).
+    Schema,
     /// An option value is invalid (only from the per-record library calls; a run checks
     /// its options before reading any record).
     InvalidOption,
@@ -48,8 +51,11 @@ pub enum ErrorKind {
 pub struct RecordError {
     /// The record's id when it could be read, else `None`.
     pub id: Option<String>,
-    /// 1-based line number in the input file.
+    /// 1-based line number in the input file; for columnar input (DESIGN §2.4), the
+    /// 1-based row number ([`RecordError::row`] says which).
     pub line: u64,
+    /// True when `line` counts rows of a columnar input rather than lines.
+    pub row: bool,
     /// Path of the offending field, e.g. `messages[3].parents[0]`.
     pub field: String,
     /// The kind of error.
@@ -70,6 +76,7 @@ impl RecordError {
         RecordError {
             id,
             line,
+            row: false,
             field: field.into(),
             kind,
             message: message.into(),
@@ -79,7 +86,8 @@ impl RecordError {
 
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}", self.line)?;
+        let unit = if self.row { "row" } else { "line" };
+        write!(f, "{unit} {}", self.line)?;
         if let Some(id) = &self.id {
             write!(f, ", record {id:?}")?;
         }
@@ -107,6 +115,10 @@ pub enum Error {
     #[cfg(not(feature = "gpu"))]
     #[error("this creditflow was built without the `gpu` feature; use --backend cpu or auto")]
     NoGpuSupport,
+    /// A columnar input or output failed as a whole: a column of the wrong type
+    /// (DESIGN §2.4), or an Arrow or Parquet error.
+    #[error("{0}")]
+    Columnar(String),
     /// Writing JSON output failed.
     #[error("JSON output error: {0}")]
     Json(#[from] serde_json::Error),

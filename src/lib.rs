@@ -12,6 +12,8 @@
 pub mod arrays;
 pub mod backend;
 pub mod bench;
+#[cfg(feature = "arrow")]
+pub mod columnar;
 pub mod cpu;
 pub mod csr;
 pub mod engine;

@@ -12,11 +12,11 @@ use clap::{Parser, Subcommand};
 use creditflow::generate::{GenOptions, Topology};
 use creditflow::import::ImportOptions;
 use creditflow::options::{
-    Aggregate, BackendChoice, FirstErrorMethod, LinkKind, MessageCreditKind, Method, Players,
-    Provenance, RunOptions, Settings, Split,
+    Aggregate, BackendChoice, FileFormat, FirstErrorMethod, LinkKind, MessageCreditKind, Method,
+    Players, Provenance, RunOptions, Settings, Split,
 };
 use creditflow::outfile::{OutFile, check_distinct, is_std};
-use creditflow::pipeline::{Sinks, run_score, run_score_with};
+use creditflow::pipeline::{JsonlSource, Sinks, Summary, run_score, write_jsonl};
 
 /// A clap parser for one of the library's named choices (`Players::NAMES`, …): the
 /// names and their parsing live in the library, the command line only lists them.
@@ -152,6 +152,14 @@ struct ScoreArgs {
     /// adapter including software ones (gpu; an error when there is none).
     #[arg(long, value_parser = choice::<BackendChoice>(BackendChoice::NAMES), default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    /// Input format: JSONL or Parquet rows (DESIGN §2.4); auto decides by extension.
+    #[arg(long, value_parser = choice::<FileFormat>(FileFormat::NAMES), default_value_t = FileFormat::Auto)]
+    format: FileFormat,
+    /// Output format: JSONL, or the §6 tables as Parquet files (`-o out.parquet` holds
+    /// the messages; `out.agents.parquet`, `out.episodes.parquet`, `out.errors.parquet`
+    /// beside it); auto decides by the extension of -o.
+    #[arg(long, value_parser = choice::<FileFormat>(FileFormat::NAMES), default_value_t = FileFormat::Auto)]
+    output_format: FileFormat,
 }
 
 #[derive(clap::Args)]
@@ -187,9 +195,42 @@ struct GenArgs {
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output JSONL (default: standard output).
+    /// Output JSONL (default: standard output), or Parquet rows (DESIGN §2.4).
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Output format; auto decides by the extension of -o.
+    #[arg(long, value_parser = choice::<FileFormat>(FileFormat::NAMES), default_value_t = FileFormat::Auto)]
+    format: FileFormat,
+}
+
+/// Writes episode records as Parquet rows of DESIGN §2.4 to `path`.
+#[cfg(feature = "parquet")]
+fn write_rows(
+    records: impl Iterator<Item = creditflow::schema::InputRecord>,
+    path: Option<&Path>,
+) -> Result<()> {
+    let Some(path) = path.filter(|p| !is_std(p)) else {
+        bail!("Parquet output needs a file: give -o OUT.parquet");
+    };
+    let mut file = creditflow::columnar::parquet::RowsFile::create(path)?;
+    let mut rows = creditflow::columnar::RowsBuilder::new();
+    for r in records {
+        rows.push(&r).map_err(anyhow::Error::msg)?;
+        if rows.rows() >= creditflow::columnar::parquet::ROW_GROUP_ROWS {
+            file.write(&rows.finish()?)?;
+        }
+    }
+    file.write(&rows.finish()?)?;
+    file.commit()?;
+    Ok(())
+}
+
+#[cfg(not(feature = "parquet"))]
+fn write_rows(
+    _records: impl Iterator<Item = creditflow::schema::InputRecord>,
+    _path: Option<&Path>,
+) -> Result<()> {
+    bail!("this creditflow was built without the `parquet` feature")
 }
 
 impl GenArgs {
@@ -334,6 +375,20 @@ fn score(a: &ScoreArgs) -> Result<()> {
     .into_iter()
     .filter_map(|(f, p)| Some((f, p.as_deref()?)))
     .collect();
+    #[cfg(feature = "parquet")]
+    let siblings: Vec<PathBuf> = match (&a.output, a.output_format.resolve(a.output.as_deref())) {
+        (Some(o), FileFormat::Parquet) => creditflow::columnar::parquet::table_paths(o)
+            .into_iter()
+            .skip(1)
+            .map(|(_, p)| p)
+            .collect(),
+        _ => Vec::new(),
+    };
+    #[cfg(feature = "parquet")]
+    let outputs: Vec<(&str, &Path)> = outputs
+        .into_iter()
+        .chain(siblings.iter().map(|p| ("-o", p.as_path())))
+        .collect();
     check_distinct(&[("input", &a.input)], &outputs).map_err(anyhow::Error::msg)?;
     let on_stdout = usize::from(a.output.as_deref().is_none_or(is_std))
         + [&a.pairs, &a.rewards]
@@ -343,24 +398,33 @@ fn score(a: &ScoreArgs) -> Result<()> {
     if on_stdout > 1 {
         bail!("only one of -o, --pairs and --rewards may write to standard output");
     }
-    let (input, total) = open_input(&a.input)?;
-    // Every output is opened (as a temporary file) before anything is read or replaced.
-    let mut out = output_writer(&a.output)?;
+    let in_format = a.format.resolve(Some(&a.input));
+    let out_format = a.output_format.resolve(a.output.as_deref());
+    if out_format == FileFormat::Parquet {
+        if a.output.as_deref().is_none_or(is_std) {
+            bail!("Parquet output needs a file: give -o OUT.parquet");
+        }
+        if a.pairs.is_some() || a.rewards.is_some() {
+            bail!(
+                "--pairs and --rewards write JSONL beside JSONL output; with Parquet output the messages table holds the rewards"
+            );
+        }
+    }
     // A progress bar appears only on a terminal and only once a run passes one second.
     let start = Instant::now();
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut done = 0u64;
-    let progress = |bytes: u64| {
-        done += bytes;
+    let mut progress = |n: u64, total: Option<u64>, unit: &str| {
+        done += n;
         if bar.is_none() && start.elapsed().as_secs_f64() > 1.0 && std::io::stderr().is_terminal() {
             let b = match total {
                 Some(t) => indicatif::ProgressBar::new(t),
                 None => indicatif::ProgressBar::new_spinner(),
             };
             b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{{spinner}} [{{elapsed_precise}}] {unit} eta {{eta}}"
+                ))
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar = Some(b);
@@ -369,6 +433,61 @@ fn score(a: &ScoreArgs) -> Result<()> {
             b.set_position(done);
         }
     };
+    let result: std::result::Result<Summary, creditflow::Error> = match in_format {
+        FileFormat::Parquet => {
+            #[cfg(feature = "parquet")]
+            {
+                if is_std(&a.input) {
+                    bail!("Parquet input is read from a file, not standard input");
+                }
+                let (source, rows) = creditflow::columnar::parquet::open(&a.input)?;
+                let unit = "{pos}/{len} rows {per_sec}";
+                score_to(source, a, &opts, out_format, |n| {
+                    progress(n, Some(rows), unit)
+                })?
+            }
+            #[cfg(not(feature = "parquet"))]
+            bail!("this creditflow was built without the `parquet` feature")
+        }
+        _ => {
+            let (input, len) = open_input(&a.input)?;
+            let unit = "{bytes}/{total_bytes} {bytes_per_sec}";
+            let source = JsonlSource::new(BufReader::with_capacity(1 << 20, input));
+            score_to(source, a, &opts, out_format, |n| progress(n, len, unit))?
+        }
+    };
+    let summary = result?;
+    eprint!("{summary}");
+    Ok(())
+}
+
+/// Scores `source` into the output `a` names, in `format`. The outer error is a failure
+/// to open an output; the inner one the run's result (the outputs are committed when
+/// the run succeeds or stops at a bad record under --strict, keeping the records before
+/// it; an I/O failure replaces nothing).
+fn score_to(
+    source: impl creditflow::pipeline::Source,
+    a: &ScoreArgs,
+    opts: &RunOptions,
+    format: FileFormat,
+    progress: impl FnMut(u64),
+) -> Result<std::result::Result<Summary, creditflow::Error>> {
+    if format == FileFormat::Parquet {
+        #[cfg(feature = "parquet")]
+        {
+            let target = a
+                .output
+                .as_deref()
+                .expect("checked: Parquet output has a file");
+            return Ok(creditflow::columnar::parquet::write_parquet(
+                source, target, opts, progress,
+            ));
+        }
+        #[cfg(not(feature = "parquet"))]
+        bail!("this creditflow was built without the `parquet` feature");
+    }
+    // Every output is opened (as a temporary file) before anything is read or replaced.
+    let mut out = output_writer(&a.output)?;
     let mut pairs = a
         .pairs
         .as_ref()
@@ -383,24 +502,14 @@ fn score(a: &ScoreArgs) -> Result<()> {
         pairs: pairs.as_mut().map(|w| w as &mut dyn Write),
         rewards: rewards.as_mut().map(|w| w as &mut dyn Write),
     };
-    let result = run_score_with(
-        BufReader::with_capacity(1 << 20, input),
-        &mut out,
-        sinks,
-        &opts,
-        progress,
-    );
-    // A run stopped by --strict keeps the records before the bad one; an I/O failure
-    // replaces nothing.
+    let result = write_jsonl(source, &mut out, sinks, opts, progress);
     if matches!(result, Ok(_) | Err(creditflow::Error::Record(_))) {
         out.commit()?;
         for w in [pairs, rewards].into_iter().flatten() {
             w.commit()?;
         }
     }
-    let summary = result?;
-    eprint!("{summary}");
-    Ok(())
+    Ok(result)
 }
 
 /// Command-line arguments of `creditflow eval-failures`.
@@ -419,9 +528,13 @@ struct ImportArgs {
     /// A log (.json), a JSON Lines file of logs (.jsonl), a directory of them, or `-`
     /// (standard input: one log or JSON Lines).
     input: PathBuf,
-    /// Where to write the episode JSONL (default: standard output).
+    /// Where to write the episodes (default: standard output): JSONL, or Parquet rows
+    /// (DESIGN §2.4) for a `.parquet` file.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Output format; auto decides by the extension of -o.
+    #[arg(long = "output-format", value_parser = choice::<FileFormat>(FileFormat::NAMES), default_value_t = FileFormat::Auto)]
+    output_format: FileFormat,
     /// How to fill in `parents`: every earlier message, the first plus the previous one,
     /// or none.
     #[arg(long, value_parser = choice::<Provenance>(Provenance::NAMES), default_value_t = Provenance::Prefix)]
@@ -472,23 +585,30 @@ fn run_import(args: &ImportArgs) -> Result<()> {
         );
     }
     let episodes = imported.episodes;
-    let mut sink = output_writer(&args.output)?;
     let (mut messages, mut environment) = (0usize, 0usize);
     for episode in &episodes {
         let list = episode.messages.as_deref().unwrap_or_default();
         messages += list.len();
         environment += list.iter().filter(|m| m.agent.is_none()).count();
-        serde_json::to_writer(&mut sink, episode)?;
-        sink.write_all(b"\n")?;
     }
-    sink.commit()?;
+    let count = episodes.len();
+    if args.output_format.resolve(args.output.as_deref()) == FileFormat::Parquet {
+        write_rows(episodes.into_iter(), args.output.as_deref())?;
+    } else {
+        let mut sink = output_writer(&args.output)?;
+        for episode in &episodes {
+            serde_json::to_writer(&mut sink, episode)?;
+            sink.write_all(b"\n")?;
+        }
+        sink.commit()?;
+    }
     let target = args
         .output
         .as_ref()
         .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
     eprintln!(
         "imported {} episodes, {} messages ({} environment) from {} to {}{}",
-        episodes.len(),
+        count,
         messages,
         environment,
         args.input.display(),
@@ -565,9 +685,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Gen(g) => {
             let opts = g.options();
             opts.validate().map_err(anyhow::Error::msg)?;
-            let mut out = output_writer(&g.output)?;
-            creditflow::generate::write_batch(&mut out, &opts)?;
-            out.commit()?;
+            if g.format.resolve(g.output.as_deref()) == FileFormat::Parquet {
+                let records = (0..opts.episodes).map(|i| creditflow::generate::episode(&opts, i));
+                write_rows(records, g.output.as_deref())?;
+            } else {
+                let mut out = output_writer(&g.output)?;
+                creditflow::generate::write_batch(&mut out, &opts)?;
+                out.commit()?;
+            }
         }
         Command::Verify(a) => {
             if !verify(&a)? {

@@ -664,3 +664,40 @@ impl RunOptions {
         count("chunk_bytes", self.chunk_bytes as u64, 1, u64::MAX)
     }
 }
+
+/// The format of an input or output file (DESIGN §2.4, §6): JSON Lines, or Parquet
+/// (feature `parquet`); `auto` decides by the file name (`.parquet` / `.pq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileFormat {
+    /// By extension: `.parquet` and `.pq` are Parquet, anything else (and `-`) JSONL.
+    #[default]
+    Auto,
+    /// JSON Lines.
+    Jsonl,
+    /// Parquet (the §2.4 rows in, the §6 tables out).
+    Parquet,
+}
+
+names!(FileFormat {
+    Auto => "auto",
+    Jsonl => "jsonl",
+    Parquet => "parquet",
+});
+
+impl FileFormat {
+    /// The format of `path`: this one, or under `auto` the one its extension names.
+    pub fn resolve(self, path: Option<&std::path::Path>) -> FileFormat {
+        match self {
+            FileFormat::Auto => {
+                let ext = path
+                    .and_then(|p| p.extension())
+                    .map(|e| e.to_string_lossy().to_ascii_lowercase());
+                match ext.as_deref() {
+                    Some("parquet" | "pq") => FileFormat::Parquet,
+                    _ => FileFormat::Jsonl,
+                }
+            }
+            f => f,
+        }
+    }
+}

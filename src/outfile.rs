@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub struct OutFile {
     /// The target and its temporary file (`None`: standard output).
     target: Option<(PathBuf, PathBuf)>,
-    w: BufWriter<Box<dyn Write>>,
+    w: BufWriter<Box<dyn Write + Send>>,
 }
 
 /// True for the paths that mean standard input or output.

@@ -302,12 +302,24 @@ pub fn run_score<R: BufRead, W: Write>(
 /// [`run_score`] that also writes preference pairs and per-message reward rows.
 pub fn run_score_with<R: BufRead, W: Write>(
     input: R,
+    output: W,
+    sinks: Sinks<'_>,
+    opts: &RunOptions,
+    progress: impl FnMut(u64),
+) -> Result<Summary, Error> {
+    write_jsonl(JsonlSource::new(input), output, sinks, opts, progress)
+}
+
+/// Scores every record of `source` and writes one JSON line per record to `output`
+/// (DESIGN §6), with the extra outputs of `sinks`.
+pub fn write_jsonl<W: Write>(
+    source: impl Source,
     mut output: W,
     mut sinks: Sinks<'_>,
     opts: &RunOptions,
     progress: impl FnMut(u64),
 ) -> Result<Summary, Error> {
-    let result = score_chunks(input, opts, progress, |results| {
+    let result = score_source(source, opts, progress, |results| {
         let lines: Vec<String> = results
             .par_iter()
             .map(|r| match r {
@@ -378,40 +390,91 @@ pub fn score_arrays<R: BufRead>(
 /// One record's result: its output and preference-pair records, or why it is bad.
 pub type Scored = Result<(OutRecord, Vec<serde_json::Value>), RecordError>;
 
-/// The streaming run itself: reads, validates, plans, estimates and finishes `input`
-/// chunk by chunk and hands each chunk's results, in input order, to `consume`. Under
-/// `strict` the records before the first bad one are consumed, then the run fails with
-/// it. `progress` is called with the bytes consumed after each chunk.
-pub fn score_chunks<R: BufRead>(
-    mut input: R,
-    opts: &RunOptions,
-    mut progress: impl FnMut(u64),
-    mut consume: impl FnMut(&[Scored]) -> Result<(), Error>,
-) -> Result<Summary, Error> {
-    opts.validate()?;
-    let start = Instant::now();
-    let mut summary = Summary::default();
-    let mut backend = Backend::new(opts.backend);
-    let mut seen: HashSet<u128> = HashSet::new();
-    let mut line_no = 0u64;
-    loop {
+/// Where a run's records come from: chunks of validated records (or why each is bad), in
+/// input order. [`JsonlSource`] reads JSON Lines; the columnar reader
+/// (`columnar::ArrowSource`, feature `arrow`) reads Arrow record batches and Parquet.
+pub trait Source {
+    /// The next chunk of at most `opts.chunk_records` records (and about
+    /// `opts.chunk_bytes` bytes), with the progress it made (bytes or rows, whatever the
+    /// source counts); an empty chunk at the end of the input.
+    fn next_chunk(&mut self, opts: &RunOptions) -> Result<(Validated, u64), Error>;
+
+    /// Places an error found after validation (a duplicate id, a record too large to
+    /// plan or to finish) the way this source locates its errors. JSON Lines name the
+    /// line and the field path as they are; the columnar source names the row and the
+    /// column.
+    fn locate(&self, e: RecordError) -> RecordError {
+        e
+    }
+}
+
+/// A chunk of records, validated or why not.
+pub type Validated = Vec<Result<Record, RecordError>>;
+
+/// JSON Lines records (DESIGN §2.1–2.2), read in chunks and validated in parallel.
+pub struct JsonlSource<R> {
+    input: R,
+    line_no: u64,
+}
+
+impl<R: BufRead> JsonlSource<R> {
+    /// Records from `input`, numbered from line 1.
+    pub fn new(input: R) -> Self {
+        JsonlSource { input, line_no: 0 }
+    }
+}
+
+impl<R: BufRead> Source for JsonlSource<R> {
+    fn next_chunk(&mut self, opts: &RunOptions) -> Result<(Validated, u64), Error> {
         let (lines, bytes) = read_chunk(
-            &mut input,
-            &mut line_no,
+            &mut self.input,
+            &mut self.line_no,
             opts.chunk_records.max(1),
             opts.chunk_bytes.max(1),
         )?;
-        if lines.is_empty() {
-            break;
-        }
         let vopts = opts.score.validate;
-        let mut parsed: Vec<Result<Record, RecordError>> = lines
+        let parsed = lines
             .into_par_iter()
             .map(|(line, text)| match text {
                 Ok(t) => parse_and_validate(&t, line, &vopts),
                 Err(e) => Err(e),
             })
             .collect();
+        Ok((parsed, bytes))
+    }
+}
+
+/// The streaming run over JSON Lines: [`score_source`] of a [`JsonlSource`].
+pub fn score_chunks<R: BufRead>(
+    input: R,
+    opts: &RunOptions,
+    progress: impl FnMut(u64),
+    consume: impl FnMut(Vec<Scored>) -> Result<(), Error>,
+) -> Result<Summary, Error> {
+    score_source(JsonlSource::new(input), opts, progress, consume)
+}
+
+/// The streaming run itself: reads, validates, plans, estimates and finishes the
+/// records of `source` chunk by chunk and hands each chunk's results, in input order,
+/// to `consume`. Under `strict` the records before the first bad one are consumed, then
+/// the run fails with it. `progress` is called with each chunk's progress (bytes or
+/// rows).
+pub fn score_source(
+    mut source: impl Source,
+    opts: &RunOptions,
+    mut progress: impl FnMut(u64),
+    mut consume: impl FnMut(Vec<Scored>) -> Result<(), Error>,
+) -> Result<Summary, Error> {
+    opts.validate()?;
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let mut backend = Backend::new(opts.backend);
+    let mut seen: HashSet<u128> = HashSet::new();
+    loop {
+        let (mut parsed, bytes) = source.next_chunk(opts)?;
+        if parsed.is_empty() {
+            break;
+        }
         // Duplicate record ids, in input order: the later record is the bad one. A bad
         // record whose id could be read holds its id too, so that no two output records
         // share one.
@@ -429,13 +492,13 @@ pub fn score_chunks<R: BufRead>(
                         Record::Episode(e) => (e.line, e.id.clone()),
                         Record::Game(g) => (g.line, g.id.clone()),
                     };
-                    *r = Err(RecordError::new(
+                    *r = Err(source.locate(RecordError::new(
                         Some(id.clone()),
                         line,
                         "id",
                         ErrorKind::DuplicateId,
-                        format!("record id {id:?} appeared on an earlier line"),
-                    ));
+                        format!("record id {id:?} appeared earlier in the input"),
+                    )));
                 }
             }
         }
@@ -451,13 +514,13 @@ pub fn score_chunks<R: BufRead>(
                         next += 1;
                     }
                     Err(o) => {
-                        *r = Err(RecordError::new(
+                        *r = Err(source.locate(RecordError::new(
                             Some(ep.id.clone()),
                             ep.line,
                             "messages",
                             ErrorKind::TooLarge,
                             o.to_string(),
-                        ));
+                        )));
                     }
                 }
             }
@@ -481,7 +544,7 @@ pub fn score_chunks<R: BufRead>(
                 match planned {
                     Ok(p) => Some(p),
                     Err(e) => {
-                        *r = Err(e);
+                        *r = Err(source.locate(e));
                         None
                     }
                 }
@@ -511,6 +574,15 @@ pub fn score_chunks<R: BufRead>(
                     }
                 }
                 (Ok(_), None) => unreachable!("a valid record has a plan"),
+            })
+            .collect();
+        let results: Vec<Scored> = results
+            .into_iter()
+            .zip(&parsed)
+            .map(|(r, p)| match r {
+                // An error of the finish step (the record was valid before it).
+                Err(e) if p.is_ok() => Err(source.locate(e)),
+                r => r,
             })
             .collect();
         let mut stop = None;
@@ -546,13 +618,15 @@ pub fn score_chunks<R: BufRead>(
             }
         }
         if let Some(k) = stop {
-            consume(&results[..k])?;
-            let Some(Err(e)) = results.into_iter().nth(k) else {
+            let mut results = results;
+            let rest = results.split_off(k);
+            consume(results)?;
+            let Some(Err(e)) = rest.into_iter().next() else {
                 unreachable!("the record that stopped the run is an error")
             };
             return Err(Error::Record(e));
         }
-        consume(&results)?;
+        consume(results)?;
         progress(bytes);
     }
     summary.elapsed = start.elapsed();

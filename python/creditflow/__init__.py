@@ -1,0 +1,308 @@
+"""creditflow: who gets the reward and who gets the blame in a multi-agent LLM episode.
+
+Score a batch of episodes and get Shapley credit per agent, Owen credit per message, the
+first error of failed episodes and per-message training rewards, as Arrow tables or
+numpy arrays::
+
+    import creditflow
+    result = creditflow.score(table)          # a pyarrow Table in the schema of §2.4
+    result.messages                           # episode_id, message_id, agent, index,
+                                              # credit, se, reward
+    rewards = creditflow.token_rewards(result, ends, length=512)
+
+The numbers are those of the ``creditflow score`` command line for the same records and
+options, whatever the batching: the random stream of every record is keyed by its id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _creditflow
+from ._creditflow import __version__
+
+__all__ = [
+    "DEFAULTS",
+    "GPU",
+    "Result",
+    "input_schema",
+    "score",
+    "token_rewards",
+    "__version__",
+]
+
+#: Every option of :func:`score` with its default (the command line's).
+DEFAULTS: dict[str, Any] = _creditflow.defaults()
+
+#: Whether this build has the GPU path (the ``gpu`` feature).
+GPU: bool = _creditflow.GPU
+
+
+def input_schema() -> pa.Schema:
+    """The Arrow schema of the input rows (DESIGN §2.4): one row per message."""
+    return _creditflow.input_schema()
+
+
+def _is_arrow(x: Any) -> bool:
+    return isinstance(x, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)) or hasattr(
+        x, "__arrow_c_stream__"
+    )
+
+
+def score(
+    records: Any,
+    *,
+    threads: int | None = None,
+    format: str = "auto",
+    **options: Any,
+) -> Result:
+    """Scores a batch of episodes (and game records).
+
+    ``records`` is one of:
+
+    - a list (or any iterable) of dicts, the JSONL records of DESIGN §2.1–2.2;
+    - a ``pyarrow.Table``, ``RecordBatch`` or ``RecordBatchReader`` in the row schema of
+      §2.4 (one row per message; read without copying through the Arrow C interface);
+    - a path (``str`` or ``os.PathLike``) to a JSONL or Parquet file (``format``: auto,
+      jsonl or parquet; auto decides by extension);
+    - ``bytes``: JSON Lines text.
+
+    Options are the command-line flags with underscores (``samples=``,
+    ``message_credit=``, ``target_se=``, ...; see :data:`DEFAULTS`), with the same
+    defaults and checks: a bad value is a ``ValueError`` naming the option. A bad record
+    is a row of ``result.errors`` (as in the command line's output), or with
+    ``strict=True`` a ``ValueError``. Scoring releases the GIL and runs on ``threads``
+    workers (default: every core).
+    """
+    group_ids = None
+    if _is_arrow(records):
+        if isinstance(records, pa.Table) and "group_id" in records.column_names:
+            group_ids = records.select(["episode_id", "group_id"])
+        scored = _creditflow.score_arrow(records, options, threads)
+    elif isinstance(records, (str, os.PathLike)):
+        scored = _creditflow.score_file(os.fspath(records), format, options, threads)
+    elif isinstance(records, (bytes, bytearray, memoryview)):
+        scored = _creditflow.score_jsonl(bytes(records), options, threads)
+    elif isinstance(records, Mapping):
+        raise TypeError("score() takes a list of records; wrap a single record in a list")
+    elif isinstance(records, Iterable):
+        lines = []
+        for k, r in enumerate(records):
+            if not isinstance(r, Mapping):
+                raise TypeError(f"record {k}: expected a dict, got {type(r).__name__}")
+            lines.append(json.dumps(r, separators=(",", ":")))
+        data = ("\n".join(lines) + "\n").encode() if lines else b""
+        scored = _creditflow.score_jsonl(data, options, threads)
+    else:
+        raise TypeError(
+            "score() takes a list of dicts, a pyarrow Table / RecordBatch / "
+            f"RecordBatchReader, a path or bytes; got {type(records).__name__}"
+        )
+    return Result(scored, group_ids)
+
+
+class Result:
+    """The results of :func:`score`.
+
+    ``messages``, ``agents``, ``episodes``, ``errors`` and ``games`` are pyarrow Tables
+    (DESIGN §6); :meth:`to_records` gives the list of dicts the command line writes.
+    """
+
+    def __init__(self, scored: Any, group_ids: pa.Table | None = None) -> None:
+        self._scored = scored
+        self._tables: dict[str, pa.Table] | None = None
+        self._group_ids = group_ids
+
+    def _table(self, name: str) -> pa.Table:
+        if self._tables is None:
+            self._tables = self._scored.tables()
+        return self._tables[name]
+
+    @property
+    def messages(self) -> pa.Table:
+        """One row per message with an agent: episode_id, message_id, agent, index
+        (0-based position in the episode), credit, se, reward (the training reward)."""
+        return self._table("messages")
+
+    @property
+    def agents(self) -> pa.Table:
+        """One row per agent: episode_id, agent, credit, se."""
+        return self._table("agents")
+
+    @property
+    def episodes(self) -> pa.Table:
+        """One row per episode: episode_id, branch, reward, baseline, method, samples,
+        flags, first_error_index, first_error_message, first_error_agent,
+        first_error_method."""
+        return self._table("episodes")
+
+    @property
+    def errors(self) -> pa.Table:
+        """One row per bad record: episode_id, line (the row for Arrow or Parquet
+        input), field, kind, error."""
+        return self._table("errors")
+
+    @property
+    def games(self) -> pa.Table:
+        """One row per player of each game record: game_id, method, samples, player,
+        shapley, se."""
+        return self._table("games")
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Counts, methods, flags, Monte Carlo samples, backend and seconds."""
+        return self._scored.summary()
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The output records as the command line writes them, in input order."""
+        return [json.loads(line) for line in self._scored.records_json()]
+
+    def pairs(self) -> list[dict[str, Any]]:
+        """Preference pairs (TRL conversational format); needs ``pairs=True``."""
+        return [json.loads(line) for line in self._scored.pairs_json()]
+
+    def arrays(self) -> dict[str, Any]:
+        """The numbers as numpy arrays: per-agent and per-message values with CSR
+        offsets (``agent_offsets[e]:agent_offsets[e+1]`` are episode ``e``'s agents),
+        per-episode reward, baseline and first error (-1 for none), and
+        ``agent_matrix``, the dense episodes x agents credit (NaN past an episode's
+        agents)."""
+        return self._scored.arrays()
+
+    def agent_matrix(self) -> np.ndarray:
+        """Episodes x agents credit (float64, NaN past an episode's agents)."""
+        return self._scored.arrays()["agent_matrix"]
+
+    def group_stats(self, groups: pa.Table | None = None) -> pa.Table:
+        """Credit statistics per (group, agent) for per-agent advantage normalisation
+        (GRPO groups): group_id, agent, mean, std (population), count.
+
+        ``groups`` maps episodes to groups (columns ``episode_id``, ``group_id``); by
+        default the ``group_id`` column of the scored Arrow table.
+        """
+        agents = self._with_groups(groups)
+        return (
+            agents.group_by(["group_id", "agent"])
+            .aggregate(
+                [
+                    ("credit", "mean"),
+                    ("credit", "stddev", pc.VarianceOptions(ddof=0)),
+                    ("credit", "count"),
+                ]
+            )
+            .rename_columns(["group_id", "agent", "mean", "std", "count"])
+        )
+
+    def advantages(self, groups: pa.Table | None = None, eps: float = 1e-6) -> pa.Table:
+        """The agents table with ``group_id`` and ``advantage``: each agent's credit
+        normalised within its (group, agent) cell, (credit - mean) / (std + eps)."""
+        agents = self._with_groups(groups)
+        stats = self.group_stats(groups)
+        joined = agents.join(stats, ["group_id", "agent"], join_type="left outer")
+        # Keep the agents table's order (the join does not).
+        order = {(e, a): k for k, (e, a) in enumerate(zip(
+            agents["episode_id"].to_pylist(), agents["agent"].to_pylist(), strict=True
+        ))}
+        keys = zip(
+            joined["episode_id"].to_pylist(), joined["agent"].to_pylist(), strict=True
+        )
+        joined = joined.take(np.argsort([order[k] for k in keys], kind="stable"))
+        credit = joined["credit"].to_numpy()
+        adv = (credit - joined["mean"].to_numpy()) / (joined["std"].to_numpy() + eps)
+        return agents.append_column("advantage", pa.array(adv, pa.float64()))
+
+    def _with_groups(self, groups: pa.Table | None) -> pa.Table:
+        groups = groups if groups is not None else self._group_ids
+        if groups is None:
+            raise ValueError(
+                "no groups: score an Arrow table with a group_id column, or pass "
+                "groups=pa.table({'episode_id': [...], 'group_id': [...]})"
+            )
+        g = groups.select(["episode_id", "group_id"])
+        ids = g["episode_id"].cast(pa.string()).to_pylist()
+        gid = g["group_id"].to_pylist()
+        lookup: dict[str, Any] = {}
+        for e, k in zip(ids, gid, strict=True):
+            lookup.setdefault(e, k)
+        agents = self.agents
+        col = [lookup.get(e) for e in agents["episode_id"].to_pylist()]
+        return agents.append_column("group_id", pa.array(col))
+
+    def __len__(self) -> int:
+        return len(self._scored)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<creditflow.Result: {s['episodes']} episodes, {s['games']} games, "
+            f"{s['errors']} errors>"
+        )
+
+
+def token_rewards(
+    messages: Result | pa.Table,
+    ends: Sequence[Mapping[Any, int] | Sequence[int | None]],
+    length: int,
+    *,
+    episodes: Sequence[str] | None = None,
+    column: str = "reward",
+) -> np.ndarray:
+    """Scatters per-message rewards onto each turn's last token.
+
+    Returns a ``(len(ends), length)`` float32 array, zero except at the last token of
+    each scored message, which holds that message's ``column`` (``reward``: the
+    training reward; or ``credit``) — the token-level reward tensor of a trainer
+    (verl's ``rm_scores``, per-step rewards in OpenRLHF or SkyRL).
+
+    - ``messages``: a :class:`Result` or its ``messages`` table.
+    - ``ends[b]``: for batch row ``b``, where each message's turn ends in the token
+      sequence: a dict from message id to token position, or a list indexed by the
+      message's position in the episode (``index``); ``None`` or -1 for messages that
+      are not in the sequence (e.g. other agents' turns).
+    - ``episodes[b]``: the episode id of batch row ``b`` (default: the episodes in the
+      order of the messages table).
+
+    A position outside ``0..length`` is a ``ValueError``; two messages ending on one
+    token add up.
+    """
+    table = messages.messages if isinstance(messages, Result) else messages
+    ep = table["episode_id"].to_pylist()
+    if episodes is None:
+        episodes = list(dict.fromkeys(ep))
+    if len(episodes) != len(ends):
+        raise ValueError(f"{len(ends)} rows of ends for {len(episodes)} episodes")
+    row_of = {e: b for b, e in enumerate(episodes)}
+    mid = table["message_id"].to_pylist()
+    idx = table["index"].to_pylist()
+    val = table[column].to_numpy()
+    rows, cols, vals = [], [], []
+    for k, (e, m, i) in enumerate(zip(ep, mid, idx, strict=True)):
+        b = row_of.get(e)
+        if b is None:
+            continue
+        where = ends[b]
+        if isinstance(where, Mapping):
+            pos = where.get(m)
+        else:
+            pos = where[i] if i < len(where) else None
+        if pos is None or pos < 0:
+            continue
+        if pos >= length:
+            raise ValueError(
+                f"episode {e!r}, message {m!r}: token position {pos} is past the length "
+                f"{length}"
+            )
+        rows.append(b)
+        cols.append(pos)
+        vals.append(val[k])
+    out = np.zeros((len(ends), length), dtype=np.float32)
+    np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)),
+              np.asarray(vals, dtype=np.float32))
+    return out
