@@ -5,6 +5,7 @@ Reads target/criterion/<group>/<function>/<value>/new/estimates.json (criterion'
 output) and prints, per group, the mean time per iteration and the throughput. Run from
 the repository root after `cargo bench --bench stages`.
 """
+
 import json
 import pathlib
 import sys

@@ -37,7 +37,7 @@ import numpy as np
 warnings.filterwarnings("ignore")
 
 import shapiq  # noqa: E402
-from shapiq import KernelSHAP, LeverageSHAP, PermutationSamplingSV, SVARM  # noqa: E402
+from shapiq import SVARM, KernelSHAP, LeverageSHAP, PermutationSamplingSV  # noqa: E402
 from shapiq.game_theory.exact import ExactComputer  # noqa: E402
 from shapiq.game_theory.moebius_converter import MoebiusConverter  # noqa: E402
 from shapiq_games.synthetic import SOUM  # noqa: E402
@@ -174,11 +174,17 @@ class Game:
     def __init__(self, n: int, order: int | None, seed: int):
         self.n, self.order, self.seed = n, order, seed
         self.id = f"n{n}-{order_tag(order)}-s{seed}"
-        self.soum = SOUM(n=n, n_basis_games=N_BASIS, max_interaction_size=order,
-                         random_state=game_seed(n, order, seed))
+        self.soum = SOUM(
+            n=n,
+            n_basis_games=N_BASIS,
+            max_interaction_size=order,
+            random_state=game_seed(n, order, seed),
+        )
         mob = self.soum.moebius_coefficients
-        self.terms = [(float(mob.values[i]), sorted(int(p) for p in t))
-                      for t, i in mob.interaction_lookup.items()]
+        self.terms = [
+            (float(mob.values[i]), sorted(int(p) for p in t))
+            for t, i in mob.interaction_lookup.items()
+        ]
         conv = MoebiusConverter(mob)("SV", order=1)
         self.exact = np.array([conv[(i,)] for i in range(n)])
         # Independent check of the converter: φ_j = Σ_{T ∋ j} c_T / |T|.
@@ -196,8 +202,9 @@ class Game:
         assert np.max(np.abs(mine - self.soum.value_function(coal))) < 1e-9, self.id
 
     def record(self) -> str:
-        return json.dumps({"id": self.id, "game": {"players": self.n,
-                                                   "terms": [[c, t] for c, t in self.terms]}})
+        return json.dumps(
+            {"id": self.id, "game": {"players": self.n, "terms": [[c, t] for c, t in self.terms]}}
+        )
 
 
 # --------------------------------------------------------------------------- creditflow
@@ -207,8 +214,9 @@ class Creditflow:
     def __init__(self, binary: Path, out: Path):
         self.bin, self.out = binary, out
         # Pin the CPU path where the binary has a backend choice (no GPU probing either).
-        help_text = subprocess.run([str(binary), "score", "--help"], capture_output=True,
-                                   text=True).stdout
+        help_text = subprocess.run(
+            [str(binary), "score", "--help"], capture_output=True, text=True
+        ).stdout
         self.backend = ["--backend", "cpu"] if "--backend" in help_text else []
 
     def run(self, games: Path, args: list[str], out: Path, threads: int | None = 1) -> float:
@@ -231,8 +239,9 @@ class Creditflow:
             res[rec["id"]] = np.array(rec["shapley"])
         return res
 
-    def timed(self, games: Path, args: list[str], out: Path, reps: int = 3,
-              threads: int | None = 1) -> tuple[float, dict]:
+    def timed(
+        self, games: Path, args: list[str], out: Path, reps: int = 3, threads: int | None = 1
+    ) -> tuple[float, dict]:
         """Median wall time of `reps` runs, and the (identical) output."""
         ts = [self.run(games, args, out, threads) for _ in range(reps)]
         return statistics.median(ts), self.read(out)
@@ -261,8 +270,13 @@ def run_shapiq(name: str, game: Game, budget: int, seed: int) -> dict:
     wall = time.perf_counter() - t
     est = np.array([iv[(i,)] for i in range(n)])
     assert counted["evals"] <= budget, (name, n, budget, counted)
-    return {"mse": mse(est, game.exact), "wall": wall, "evals": counted["evals"],
-            "reported": iv.estimation_budget, "game_time": counted["time"]}
+    return {
+        "mse": mse(est, game.exact),
+        "wall": wall,
+        "evals": counted["evals"],
+        "reported": iv.estimation_budget,
+        "game_time": counted["time"],
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -274,8 +288,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench/shapiq/out"))
     ap.add_argument("--doc", type=Path, default=Path("docs/shapiq.md"))
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--ns", type=int, nargs="+", default=list(NS), help="player counts (a "
-                    "quick check; the report needs n = 64)")
+    ap.add_argument(
+        "--ns",
+        type=int,
+        nargs="+",
+        default=list(NS),
+        help="player counts (a quick check; the report needs n = 64)",
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     cf = Creditflow(args.bin.resolve(), args.out)
@@ -297,8 +316,9 @@ def main() -> None:
             exact = {g.id: g.exact for g in games}
 
             # creditflow's closed form equals shapiq's exact values.
-            t_closed, closed = cf.timed(path, ["--method", "closed-form"],
-                                        args.out / f"closed_{key}.jsonl")
+            t_closed, closed = cf.timed(
+                path, ["--method", "closed-form"], args.out / f"closed_{key}.jsonl"
+            )
             err = max(float(np.max(np.abs(closed[i] - exact[i]))) for i in exact)
             assert err < 1e-9, f"{key}: closed form differs from shapiq by {err}"
             brute = None
@@ -308,10 +328,16 @@ def main() -> None:
                 brute = float(np.max(np.abs(bf - closed[games[0].id])))
                 assert brute < 1e-9, f"{key}: brute force differs by {brute}"
 
-            rec = {"n": n, "order": order, "terms": [len(g.terms) for g in games],
-                   "max_size": max(len(t) for g in games for _, t in g.terms),
-                   "closed_err": err, "brute_err": brute, "t_closed": t_closed,
-                   "cells": {}}
+            rec = {
+                "n": n,
+                "order": order,
+                "terms": [len(g.terms) for g in games],
+                "max_size": max(len(t) for g in games for _, t in g.terms),
+                "closed_err": err,
+                "brute_err": brute,
+                "t_closed": t_closed,
+                "cells": {},
+            }
 
             # creditflow's cost per permutation: a long run minus the closed-form run on the
             # same file (same process start, parse and output), over games × permutations.
@@ -327,26 +353,36 @@ def main() -> None:
             t_perm = max(t_big - t_closed, 1e-9) / (len(games) * p_big)
             rec["t_perm"], rec["p_big"], rec["t_big"] = t_perm, p_big, t_big
             if n == THROUGHPUT_N:  # the same batch with creditflow's default: all cores
-                rec["t_big_all"], _ = cf.timed(path, cf.perm(p_big), args.out / "big.jsonl",
-                                               threads=None)
+                rec["t_big_all"], _ = cf.timed(
+                    path, cf.perm(p_big), args.out / "big.jsonl", threads=None
+                )
 
             for mult in MULTS:
                 budget = mult * n
                 p = cf_samples(budget, n)
                 t, est = cf.timed(path, cf.perm(p), args.out / f"perm_{key}_B{mult}n.jsonl")
-                cell = {CF: {"mse": [mse(est[g.id], g.exact) for g in games],
-                             "wall": t / len(games), "evals": cf_evals(p, n), "samples": p,
-                             "pure": p * t_perm}}
+                cell = {
+                    CF: {
+                        "mse": [mse(est[g.id], g.exact) for g in games],
+                        "wall": t / len(games),
+                        "evals": cf_evals(p, n),
+                        "samples": p,
+                        "pure": p * t_perm,
+                    }
+                }
                 for name in SHAPIQ:
                     if name == "SVARM" and mult not in SVARM_MULTS[n]:
                         continue
-                    runs = [run_shapiq(name, g, budget, s) for g, s in zip(games, seeds)]
-                    cell[name] = {"mse": [r["mse"] for r in runs],
-                                  "wall": statistics.median(r["wall"] for r in runs),
-                                  "evals": max(r["evals"] for r in runs),
-                                  "reported_match": all(r["reported"] == r["evals"]
-                                                        for r in runs),
-                                  "game_time": statistics.median(r["game_time"] for r in runs)}
+                    runs = [
+                        run_shapiq(name, g, budget, s) for g, s in zip(games, seeds, strict=True)
+                    ]  # noqa: E501
+                    cell[name] = {
+                        "mse": [r["mse"] for r in runs],
+                        "wall": statistics.median(r["wall"] for r in runs),
+                        "evals": max(r["evals"] for r in runs),
+                        "reported_match": all(r["reported"] == r["evals"] for r in runs),
+                        "game_time": statistics.median(r["game_time"] for r in runs),
+                    }
                 rec["cells"][mult] = cell
 
             # Equal wall time: creditflow gets LeverageSHAP's time at B = 100n, per game,
@@ -370,9 +406,12 @@ def main() -> None:
                     p_eq = int(max(2, p_eq * (c["wall"] - overhead) / (per_game - overhead)))
                     p_eq -= p_eq % 2
                     t, est = cf.timed(path, cf.perm(p_eq), out_eq, reps=reps)
-                rec["eqtime"][name] = {"t_shapiq": c["wall"], "samples": p_eq,
-                                       "wall": t / len(games),
-                                       "mse": [mse(est[g.id], g.exact) for g in games]}
+                rec["eqtime"][name] = {
+                    "t_shapiq": c["wall"],
+                    "samples": p_eq,
+                    "wall": t / len(games),
+                    "mse": [mse(est[g.id], g.exact) for g in games],
+                }
             results[key] = rec
             print(f"{key}: done in {time.time() - t0:.1f} s", file=sys.stderr, flush=True)
 
@@ -380,20 +419,24 @@ def main() -> None:
     g = Game(128, 3, 0)
     svarm_probe = run_shapiq("SVARM", g, 5 * 128, 0)
 
-    bench_help = subprocess.run([str(args.bin), "bench", "--help"], capture_output=True,
-                                text=True).stdout
+    bench_help = subprocess.run(
+        [str(args.bin), "bench", "--help"], capture_output=True, text=True
+    ).stdout
     bench_cmd = ["bench", "--scale", "0.5"]
     if "--backend" in bench_help:
         bench_cmd += ["--backend", "cpu"]
     info["bench_cmd"] = "creditflow " + " ".join(bench_cmd)
-    bench = subprocess.run([str(args.bin), *bench_cmd], capture_output=True,
-                           text=True).stdout.strip()
+    bench = subprocess.run(
+        [str(args.bin), *bench_cmd], capture_output=True, text=True
+    ).stdout.strip()
     info["load_start"] = load_start
     info["load_end"] = os.getloadavg()
     info["runtime"] = time.time() - start
-    (args.out / "results.json").write_text(json.dumps(
-        {"machine": info, "results": results, "svarm_probe": svarm_probe},
-        indent=1, default=str))
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {"machine": info, "results": results, "svarm_probe": svarm_probe}, indent=1, default=str
+        )
+    )
     args.doc.write_text(render(info, results, svarm_probe, bench, len(seeds)))
     print(f"wrote {args.doc} in {info['runtime']:.0f} s", file=sys.stderr)
 
@@ -406,86 +449,125 @@ def render(info: dict, results: dict, svarm_probe: dict, bench: str, n_seeds: in
     w = L.append
     keys = list(results)
     w("# creditflow vs shapiq on shapiq's SOUM games\n")
-    w("Generated by `bash bench/shapiq/run.sh` (do not edit by hand; raw numbers in `bench/shapiq/out/results.json`). It compares creditflow's "
-      "Monte Carlo permutation estimator with the Shapley value approximators of "
-      f"[shapiq](https://pypi.org/project/shapiq/) {info['shapiq']} on shapiq's sum-of-unanimity "
-      "games (SOUM), at equal budgets of value evaluations and at equal wall time.\n")
+    w(
+        "Generated by `bash bench/shapiq/run.sh` (do not edit by hand; raw numbers in `bench/shapiq/out/results.json`). It compares creditflow's "  # noqa: E501
+        "Monte Carlo permutation estimator with the Shapley value approximators of "
+        f"[shapiq](https://pypi.org/project/shapiq/) {info['shapiq']} on shapiq's sum-of-unanimity "
+        "games (SOUM), at equal budgets of value evaluations and at equal wall time.\n"
+    )
 
     w("## Machine and commands\n")
     la, lb = info["load_start"], info["load_end"]
-    w(f"- CPU: {info['cpu']}, {info['nproc']} cores (shared with other work; every timing "
-      f"is single-threaded unless marked); memory {info['memory']}; {info['os']}.")
-    w(f"- Load average (1/5/15 min): {la[0]:.2f} / {la[1]:.2f} / {la[2]:.2f} at the start, "
-      f"{lb[0]:.2f} / {lb[1]:.2f} / {lb[2]:.2f} at the end; the whole run took "
-      f"{info['runtime'] / 60:.1f} min.")
-    w(f"- Python {info['python']}, shapiq {info['shapiq']}, numpy {info['numpy']}, scipy "
-      f"{info['scipy']}, scikit-learn {info['scikit-learn']} (all pinned in "
-      "`bench/shapiq/requirements.txt`); {} ({}), release build.\n".format(
-          info["rustc"], info["creditflow"]))
-    w("```sh\nbash bench/shapiq/run.sh   # venv + pinned requirements, cargo build --release, "
-      "compare.py, rewrites this file\n```\n")
-    w("After `cargo build --release`, `run.sh` runs `OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "
-      "MKL_NUM_THREADS=1 nice -n 10 bench/shapiq/.venv/bin/python bench/shapiq/compare.py "
-      "--bin target/release/creditflow --out bench/shapiq/out --doc docs/shapiq.md`. The games and outputs land in `bench/shapiq/out/` "
-      "(not in git). Per configuration and budget, creditflow is run as\n")
+    w(
+        f"- CPU: {info['cpu']}, {info['nproc']} cores (shared with other work; every timing "
+        f"is single-threaded unless marked); memory {info['memory']}; {info['os']}."
+    )
+    w(
+        f"- Load average (1/5/15 min): {la[0]:.2f} / {la[1]:.2f} / {la[2]:.2f} at the start, "
+        f"{lb[0]:.2f} / {lb[1]:.2f} / {lb[2]:.2f} at the end; the whole run took "
+        f"{info['runtime'] / 60:.1f} min."
+    )
+    w(
+        f"- Python {info['python']}, shapiq {info['shapiq']}, numpy {info['numpy']}, scipy "
+        f"{info['scipy']}, scikit-learn {info['scikit-learn']} (all pinned in "
+        "`bench/shapiq/requirements.txt`); {} ({}), release build.\n".format(
+            info["rustc"], info["creditflow"]
+        )
+    )
+    w(
+        "```sh\nbash bench/shapiq/run.sh   # venv + pinned requirements, cargo build --release, "
+        "compare.py, rewrites this file\n```\n"
+    )
+    w(
+        "After `cargo build --release`, `run.sh` runs `OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "
+        "MKL_NUM_THREADS=1 nice -n 10 bench/shapiq/.venv/bin/python bench/shapiq/compare.py "
+        "--bin target/release/creditflow --out bench/shapiq/out --doc docs/shapiq.md`. The games and outputs land in `bench/shapiq/out/` "  # noqa: E501
+        "(not in git). Per configuration and budget, creditflow is run as\n"
+    )
     b = " ".join(info["backend_args"])
     b = f" {b}" if b else ""
-    w(f"```sh\ncreditflow score bench/shapiq/out/games_n64-o3.jsonl{b} -j 1 --method "
-      f"closed-form -o closed.jsonl\ncreditflow score bench/shapiq/out/games_n64-o3.jsonl{b} "
-      "-j 1 --method permutation --samples P --seed 0 -o perm.jsonl\n```\n")
-    w("and shapiq as `Estimator(n=n, random_state=seed, ...).approximate(B, game)` with "
-      "`PermutationSamplingSV(n)`, `KernelSHAP(n, pairing_trick=True)`, `LeverageSHAP(n)` "
-      "(its defaults: pairing on, deterministic per-size counts) and `SVARM(n)`.\n")
+    w(
+        f"```sh\ncreditflow score bench/shapiq/out/games_n64-o3.jsonl{b} -j 1 --method "
+        f"closed-form -o closed.jsonl\ncreditflow score bench/shapiq/out/games_n64-o3.jsonl{b} "
+        "-j 1 --method permutation --samples P --seed 0 -o perm.jsonl\n```\n"
+    )
+    w(
+        "and shapiq as `Estimator(n=n, random_state=seed, ...).approximate(B, game)` with "
+        "`PermutationSamplingSV(n)`, `KernelSHAP(n, pairing_trick=True)`, `LeverageSHAP(n)` "
+        "(its defaults: pairing on, deterministic per-size counts) and `SVARM(n)`.\n"
+    )
 
     w("## Games\n")
-    w(f"`shapiq_games.synthetic.SOUM(n, n_basis_games={N_BASIS}, max_interaction_size=k)` "
-      "with k = 3 (\"≤3\") or k = n (\"unbounded\"; interaction sizes uniform in 0..n), for "
-      f"n ∈ {{{', '.join(map(str, NS))}}} and {n_seeds} seeds each (a new game per seed, "
-      "and the estimators' `random_state` = seed). Coefficients are uniform in [−1, 1]. The "
-      "Python side exports each game's Möbius coefficients (`soum.moebius_coefficients`, "
-      "where duplicate draws are merged, so a game has at most "
-      f"{N_BASIS} terms; the empty set is the term `[c, []]`) as a creditflow game record "
-      "`{\"id\", \"game\": {\"players\": n, \"terms\": [[c, [players]], ...]}}`; creditflow "
-      "never regenerates them. Checks, asserted by the script:\n")
-    w("- the exported terms reproduce `soum.value_function` on 64 random coalitions per "
-      "game (to 1e-9);")
-    w("- creditflow's `--method closed-form` equals shapiq's exact Shapley values "
-      "(`MoebiusConverter(soum.moebius_coefficients)(\"SV\", order=1)`) on every game, and "
-      "at n = 16 also shapiq's brute-force `ExactComputer` over all 2^16 coalitions.\n")
-    w("| config | terms per game (min–max) | largest term | max abs difference, closed form vs "
-      "shapiq | vs brute force |")
+    w(
+        f"`shapiq_games.synthetic.SOUM(n, n_basis_games={N_BASIS}, max_interaction_size=k)` "
+        'with k = 3 ("≤3") or k = n ("unbounded"; interaction sizes uniform in 0..n), for '
+        f"n ∈ {{{', '.join(map(str, NS))}}} and {n_seeds} seeds each (a new game per seed, "
+        "and the estimators' `random_state` = seed). Coefficients are uniform in [−1, 1]. The "
+        "Python side exports each game's Möbius coefficients (`soum.moebius_coefficients`, "
+        "where duplicate draws are merged, so a game has at most "
+        f"{N_BASIS} terms; the empty set is the term `[c, []]`) as a creditflow game record "
+        '`{"id", "game": {"players": n, "terms": [[c, [players]], ...]}}`; creditflow '
+        "never regenerates them. Checks, asserted by the script:\n"
+    )
+    w(
+        "- the exported terms reproduce `soum.value_function` on 64 random coalitions per "
+        "game (to 1e-9);"
+    )
+    w(
+        "- creditflow's `--method closed-form` equals shapiq's exact Shapley values "
+        '(`MoebiusConverter(soum.moebius_coefficients)("SV", order=1)`) on every game, and '
+        "at n = 16 also shapiq's brute-force `ExactComputer` over all 2^16 coalitions.\n"
+    )
+    w(
+        "| config | terms per game (min–max) | largest term | max abs difference, closed form vs "
+        "shapiq | vs brute force |"
+    )
     w("| --- | --- | --- | --- | --- |")
     for k in keys:
         r = results[k]
         bf = fmt_e(r["brute_err"]) if r["brute_err"] is not None else "–"
-        w(f"| n={r['n']}, order {order_name(r['order'])} | {min(r['terms'])}–{max(r['terms'])} "
-          f"| {r['max_size']} | {fmt_e(r['closed_err'])} | {bf} |")
+        w(
+            f"| n={r['n']}, order {order_name(r['order'])} | {min(r['terms'])}–{max(r['terms'])} "
+            f"| {r['max_size']} | {fmt_e(r['closed_err'])} | {bf} |"
+        )
     w("")
 
-    mismatches = [f"{name} at n={r['n']} {order_name(r['order'])} B={m}n"
-                  for r in results.values() for m in MULTS
-                  for name, c in r["cells"][m].items()
-                  if name != CF and not c["reported_match"]]
+    mismatches = [
+        f"{name} at n={r['n']} {order_name(r['order'])} B={m}n"
+        for r in results.values()
+        for m in MULTS
+        for name, c in r["cells"][m].items()
+        if name != CF and not c["reported_match"]
+    ]
     w("## Budget accounting\n")
-    w("shapiq counts a budget as the number of coalitions whose value is requested, ∅ and N "
-      "included; the script wraps the game and counts the rows it is asked for (and asserts "
-      "they never exceed B). PermutationSamplingSV evaluates ∅ and N once and n − 1 prefixes "
-      "per permutation, so it draws ⌊(B − 2)/(n − 1)⌋ permutations and leaves the remainder "
-      "unspent (its `estimation_budget` reports exactly the evaluations made); KernelSHAP and "
-      "SVARM spend B exactly, LeverageSHAP 2 + 2⌊(B − 2)/2⌋. "
-      + ("In every shapiq run the approximator's own `estimation_budget` equals the counted "
-         "evaluations.\n" if not mismatches else
-         "The approximator's own `estimation_budget` differs from the counted evaluations "
-         "for: " + ", ".join(mismatches) + ".\n"))
-    w("creditflow's permutation walk shares the same structure: ∅ and N are common to every "
-      "permutation, and each permutation evaluates its n − 1 proper non-empty prefixes "
-      "(incrementally: adding a player touches only the terms that contain it). So P "
-      "permutations cost P·(n − 1) + 2 evaluations, and at budget B creditflow gets "
-      "P = ⌊(B − 2)/(n − 1)⌋ rounded down to an even number (`--samples` counts "
-      "permutations and draws them as antithetic pairs), never more than shapiq's "
-      "permutation sampler. Evaluations actually used:\n")
-    w("| n | B | creditflow P | creditflow | PermutationSamplingSV | KernelSHAP | LeverageSHAP "
-      "| SVARM |")
+    w(
+        "shapiq counts a budget as the number of coalitions whose value is requested, ∅ and N "
+        "included; the script wraps the game and counts the rows it is asked for (and asserts "
+        "they never exceed B). PermutationSamplingSV evaluates ∅ and N once and n − 1 prefixes "
+        "per permutation, so it draws ⌊(B − 2)/(n − 1)⌋ permutations and leaves the remainder "
+        "unspent (its `estimation_budget` reports exactly the evaluations made); KernelSHAP and "
+        "SVARM spend B exactly, LeverageSHAP 2 + 2⌊(B − 2)/2⌋. "
+        + (
+            "In every shapiq run the approximator's own `estimation_budget` equals the counted "
+            "evaluations.\n"
+            if not mismatches
+            else "The approximator's own `estimation_budget` differs from the counted evaluations "
+            "for: " + ", ".join(mismatches) + ".\n"
+        )
+    )
+    w(
+        "creditflow's permutation walk shares the same structure: ∅ and N are common to every "
+        "permutation, and each permutation evaluates its n − 1 proper non-empty prefixes "
+        "(incrementally: adding a player touches only the terms that contain it). So P "
+        "permutations cost P·(n − 1) + 2 evaluations, and at budget B creditflow gets "
+        "P = ⌊(B − 2)/(n − 1)⌋ rounded down to an even number (`--samples` counts "
+        "permutations and draws them as antithetic pairs), never more than shapiq's "
+        "permutation sampler. Evaluations actually used:\n"
+    )
+    w(
+        "| n | B | creditflow P | creditflow | PermutationSamplingSV | KernelSHAP | LeverageSHAP "
+        "| SVARM |"
+    )
     w("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in NS:
         if f"n{n}-o3" not in results:
@@ -498,22 +580,23 @@ def render(info: dict, results: dict, svarm_probe: dict, bench: str, n_seeds: in
     w("")
 
     w("## Accuracy and time at equal budget\n")
-    w(f"Each cell: MSE over the n players against the exact values, mean ± standard error "
-      f"over {n_seeds} seeds (one game per seed), then the wall time per game (median over "
-      "seeds). shapiq's time covers constructing the approximator and `approximate()`, "
-      "including the time spent evaluating its SOUM (the share in the game is listed "
-      "below). creditflow's time is the whole `score` process on the file of all seeds' "
-      "games divided by the number of games (median of 3 runs), so it includes process "
-      "start, JSON parsing and writing the output; the pure estimator time (permutations × "
-      "measured cost per permutation) is in brackets. **Bold**: lowest MSE in the column. "
-      "SVARM is left out where it is too slow to run ten seeds (see below).\n")
+    w(
+        f"Each cell: MSE over the n players against the exact values, mean ± standard error "
+        f"over {n_seeds} seeds (one game per seed), then the wall time per game (median over "
+        "seeds). shapiq's time covers constructing the approximator and `approximate()`, "
+        "including the time spent evaluating its SOUM (the share in the game is listed "
+        "below). creditflow's time is the whole `score` process on the file of all seeds' "
+        "games divided by the number of games (median of 3 runs), so it includes process "
+        "start, JSON parsing and writing the output; the pure estimator time (permutations × "
+        "measured cost per permutation) is in brackets. **Bold**: lowest MSE in the column. "
+        "SVARM is left out where it is too slow to run ten seeds (see below).\n"
+    )
     for k in keys:
         r = results[k]
         w(f"### n = {r['n']}, interaction order {order_name(r['order'])}\n")
         w("| estimator | " + " | ".join(f"B = {m}n" for m in MULTS) + " |")
         w("| --- | " + " | ".join("---" for _ in MULTS) + " |")
-        best = {m: min(statistics.fmean(c["mse"]) for c in r["cells"][m].values())
-                for m in MULTS}
+        best = {m: min(statistics.fmean(c["mse"]) for c in r["cells"][m].values()) for m in MULTS}
         for e in ESTIMATORS:
             row = []
             for m in MULTS:
@@ -535,18 +618,27 @@ def render(info: dict, results: dict, svarm_probe: dict, bench: str, n_seeds: in
             c = r["cells"][100].get(e)
             if c:
                 shares.append(f"{e} {100 * c['game_time'] / c['wall']:.0f} %")
-        w(f"\nShare of shapiq's time spent in the SOUM's value function at B = 100n: "
-          f"{', '.join(shares)}.\n")
+        w(
+            f"\nShare of shapiq's time spent in the SOUM's value function at B = 100n: "
+            f"{', '.join(shares)}.\n"
+        )
 
     # ----------------------------------------------------------------- who wins
     w("### Who wins at equal budget\n")
-    w("Ratio of mean MSEs per configuration. Left: MSE(shapiq PermutationSamplingSV) / "
-      "MSE(creditflow) (> 1: creditflow is more accurate; **bold** where it is not). Right: "
-      "MSE(creditflow) / MSE(LeverageSHAP) (> 1, **bold**: LeverageSHAP is more accurate). "
-      "A † marks a difference smaller than twice its standard error (paired over the seeds' "
-      "games), i.e. not resolved by this many seeds.\n")
-    w("| config | " + " | ".join(f"vs perm, {m}n" for m in MULTS) + " | "
-      + " | ".join(f"vs Leverage, {m}n" for m in MULTS) + " |")
+    w(
+        "Ratio of mean MSEs per configuration. Left: MSE(shapiq PermutationSamplingSV) / "
+        "MSE(creditflow) (> 1: creditflow is more accurate; **bold** where it is not). Right: "
+        "MSE(creditflow) / MSE(LeverageSHAP) (> 1, **bold**: LeverageSHAP is more accurate). "
+        "A † marks a difference smaller than twice its standard error (paired over the seeds' "
+        "games), i.e. not resolved by this many seeds.\n"
+    )
+    w(
+        "| config | "
+        + " | ".join(f"vs perm, {m}n" for m in MULTS)
+        + " | "
+        + " | ".join(f"vs Leverage, {m}n" for m in MULTS)
+        + " |"
+    )
     w("| --- | " + " | ".join("---" for _ in range(2 * len(MULTS))) + " |")
     perm_losses, perm_total, lev_wins = [], 0, []
     for k in keys:
@@ -574,15 +666,19 @@ def render(info: dict, results: dict, svarm_probe: dict, bench: str, n_seeds: in
 
     # ----------------------------------------------------------------- equal time
     w("## Equal wall time\n")
-    w("creditflow gets the wall time per game that each shapiq estimator takes at B = 100n "
-      "(median over seeds). Its permutation count is set from the measured cost per "
-      "permutation and the per-game process overhead (the closed-form run on the same file "
-      "divided by the number of games), and corrected (at most twice) when the run missed "
-      "the time by more than 10 %; the table shows the time it then actually took per game, "
-      "everything included (median of 3 runs against LeverageSHAP, the target's reference; "
-      "one run otherwise), and both errors (mean ± SE over the seeds).\n")
-    w("| config | shapiq estimator at B = 100n: time · MSE | creditflow at that time: "
-      "permutations · time per game · MSE | MSE ratio shapiq / creditflow |")
+    w(
+        "creditflow gets the wall time per game that each shapiq estimator takes at B = 100n "
+        "(median over seeds). Its permutation count is set from the measured cost per "
+        "permutation and the per-game process overhead (the closed-form run on the same file "
+        "divided by the number of games), and corrected (at most twice) when the run missed "
+        "the time by more than 10 %; the table shows the time it then actually took per game, "
+        "everything included (median of 3 runs against LeverageSHAP, the target's reference; "
+        "one run otherwise), and both errors (mean ± SE over the seeds).\n"
+    )
+    w(
+        "| config | shapiq estimator at B = 100n: time · MSE | creditflow at that time: "
+        "permutations · time per game · MSE | MSE ratio shapiq / creditflow |"
+    )
     w("| --- | --- | --- | --- |")
     eq_ratios = []
     for k in keys:
@@ -594,25 +690,31 @@ def render(info: dict, results: dict, svarm_probe: dict, bench: str, n_seeds: in
             if name == "LeverageSHAP":
                 eq_ratios.append((r, ratio))
             label = f"**{name}**" if name == "LeverageSHAP" else name
-            w(f"| n={r['n']}, {order_name(r['order'])} | {label}: {fmt_t(e['t_shapiq'])} · "
-              f"{fmt_e(sm)} ± {fmt_e(ss)} | {e['samples']} · {fmt_t(e['wall'])} · "
-              f"{fmt_e(cm)} ± {fmt_e(cs)} | {ratio:.3g}× |")
+            w(
+                f"| n={r['n']}, {order_name(r['order'])} | {label}: {fmt_t(e['t_shapiq'])} · "
+                f"{fmt_e(sm)} ± {fmt_e(ss)} | {e['samples']} · {fmt_t(e['wall'])} · "
+                f"{fmt_e(cm)} ± {fmt_e(cs)} | {ratio:.3g}× |"
+            )
     w("")
 
     # ----------------------------------------------------------------- throughput
     tn = THROUGHPUT_N
     w(f"## Value evaluations per second at n = {tn}\n")
-    w("Evaluations as counted above divided by wall time, one thread. shapiq, per "
-      "estimator: end to end (`approximate()` including the SOUM's evaluation), and the "
-      "SOUM's value function alone (evaluations / time inside the game calls; it evaluates a "
-      "batch of coalitions per call with a Python loop over the unanimity games, so large "
-      "batches are cheaper per row). creditflow: per game at B = 500n (one short process for "
-      f"the {n_seeds} games: start, parse and output amortised over them), on a long batch "
-      "(one process, all seeds' games, enough permutations for about half a second), and the "
-      "pure permutation walk ((n − 1) evaluations per permutation / time per permutation, "
-      "the long batch minus the closed-form run on the same file).\n")
-    w("| config | estimator | end to end, B = 100n | end to end, B = 500n | value function "
-      "alone / pure walk |")
+    w(
+        "Evaluations as counted above divided by wall time, one thread. shapiq, per "
+        "estimator: end to end (`approximate()` including the SOUM's evaluation), and the "
+        "SOUM's value function alone (evaluations / time inside the game calls; it evaluates a "
+        "batch of coalitions per call with a Python loop over the unanimity games, so large "
+        "batches are cheaper per row). creditflow: per game at B = 500n (one short process for "
+        f"the {n_seeds} games: start, parse and output amortised over them), on a long batch "
+        "(one process, all seeds' games, enough permutations for about half a second), and the "
+        "pure permutation walk ((n − 1) evaluations per permutation / time per permutation, "
+        "the long batch minus the closed-form run on the same file).\n"
+    )
+    w(
+        "| config | estimator | end to end, B = 100n | end to end, B = 500n | value function "
+        "alone / pure walk |"
+    )
     w("| --- | --- | --- | --- | --- |")
     tput = {}
     for order in ORDERS:
@@ -638,79 +740,120 @@ def render(info: dict, results: dict, svarm_probe: dict, bench: str, n_seeds: in
             w(f"| n={tn}, {order_name(order)} | {e} | {cells[0]} | {cells[1]} | {alone} |")
         games_n = len(r["terms"])
         batch_evals = games_n * cf_evals(r["p_big"], tn)
-        t = {"best_e2e": best_e2e, "best_game": best_game,
-             "cf_500": r["cells"][500][CF]["evals"] / r["cells"][500][CF]["wall"],
-             "cf_batch": batch_evals / r["t_big"],
-             "cf_batch_all": batch_evals / r["t_big_all"],
-             "cf_pure": (tn - 1) / r["t_perm"]}
-        w(f"| n={tn}, {order_name(order)} | {CF}, long batch ({games_n} games × "
-          f"{r['p_big']} permutations) | | {fmt_rate(t['cf_batch'])}/s (one thread), "
-          f"{fmt_rate(t['cf_batch_all'])}/s (all {info['nproc']} cores) | |")
+        t = {
+            "best_e2e": best_e2e,
+            "best_game": best_game,
+            "cf_500": r["cells"][500][CF]["evals"] / r["cells"][500][CF]["wall"],
+            "cf_batch": batch_evals / r["t_big"],
+            "cf_batch_all": batch_evals / r["t_big_all"],
+            "cf_pure": (tn - 1) / r["t_perm"],
+        }
+        w(
+            f"| n={tn}, {order_name(order)} | {CF}, long batch ({games_n} games × "
+            f"{r['p_big']} permutations) | | {fmt_rate(t['cf_batch'])}/s (one thread), "
+            f"{fmt_rate(t['cf_batch_all'])}/s (all {info['nproc']} cores) | |"
+        )
         tput[order] = t
     w("")
-    w("| config | creditflow long batch / fastest shapiq estimator end to end | creditflow "
-      "per game at 500n / same | creditflow pure walk / shapiq's value function at its "
-      "fastest |")
+    w(
+        "| config | creditflow long batch / fastest shapiq estimator end to end | creditflow "
+        "per game at 500n / same | creditflow pure walk / shapiq's value function at its "
+        "fastest |"
+    )
     w("| --- | --- | --- | --- |")
     for order, t in tput.items():
-        w(f"| n={tn}, {order_name(order)} | {t['cf_batch'] / t['best_e2e'][0]:.0f}× "
-          f"({fmt_rate(t['cf_batch'])}/s vs {fmt_rate(t['best_e2e'][0])}/s, "
-          f"{t['best_e2e'][1]}) | {t['cf_500'] / t['best_e2e'][0]:.0f}× | "
-          f"{t['cf_pure'] / t['best_game'][0]:.0f}× ({fmt_rate(t['best_game'][0])}/s in "
-          f"{t['best_game'][1]}) |")
+        w(
+            f"| n={tn}, {order_name(order)} | {t['cf_batch'] / t['best_e2e'][0]:.0f}× "
+            f"({fmt_rate(t['cf_batch'])}/s vs {fmt_rate(t['best_e2e'][0])}/s, "
+            f"{t['best_e2e'][1]}) | {t['cf_500'] / t['best_e2e'][0]:.0f}× | "
+            f"{t['cf_pure'] / t['best_game'][0]:.0f}× ({fmt_rate(t['best_game'][0])}/s in "
+            f"{t['best_game'][1]}) |"
+        )
     w("")
-    w(f"`{info['bench_cmd']}` on the same machine (CPU, all cores; marginals/s, where a "
-      "permutation of n players yields n marginals):\n")
+    w(
+        f"`{info['bench_cmd']}` on the same machine (CPU, all cores; marginals/s, where a "
+        "permutation of n players yields n marginals):\n"
+    )
     w("```\n" + bench + "\n```\n")
 
     # ----------------------------------------------------------------- SVARM
     w("## SVARM\n")
-    w("shapiq 1.8.0's SVARM spends almost all of its time in its stratified update, not in "
-      "the game: for every player, both intersection strata and every coalition size it "
-      "recomputes the sizes of all B sampled coalitions (a sum over the B × n coalition "
-      "matrix), so its work grows as about n³·B. To keep ten seeds affordable it runs for budgets "
-      + "; ".join(f"n = {n}: {', '.join(f'{m}n' for m in ms) or 'none'}"
-                  for n, ms in SVARM_MULTS.items())
-      + f". One run at n = 128, B = 5n = 640 (order ≤3, seed 0) took "
-      f"{fmt_t(svarm_probe['wall'])} ({1e3 * svarm_probe['wall'] / svarm_probe['evals']:.1f} "
-      "ms per evaluation).\n")
+    w(
+        "shapiq 1.8.0's SVARM spends almost all of its time in its stratified update, not in "
+        "the game: for every player, both intersection strata and every coalition size it "
+        "recomputes the sizes of all B sampled coalitions (a sum over the B × n coalition "
+        "matrix), so its work grows as about n³·B. To keep ten seeds affordable it runs for budgets "  # noqa: E501
+        + "; ".join(
+            f"n = {n}: {', '.join(f'{m}n' for m in ms) or 'none'}" for n, ms in SVARM_MULTS.items()
+        )
+        + f". One run at n = 128, B = 5n = 640 (order ≤3, seed 0) took "
+        f"{fmt_t(svarm_probe['wall'])} ({1e3 * svarm_probe['wall'] / svarm_probe['evals']:.1f} "
+        "ms per evaluation).\n"
+    )
 
     # ----------------------------------------------------------------- targets
     w("## Targets\n")
-    w("1. **Equal budget: creditflow's permutation estimator has lower MSE than shapiq's "
-      "PermutationSamplingSV on every configuration** — "
-      + ("**met**" if not perm_losses else "**not met**")
-      + f": lower on {perm_total - len(perm_losses)} of {perm_total} (n, order, B) "
-      "configurations"
-      + ("." if not perm_losses else "; not lower on " + "; ".join(
-          f"n={r['n']} order {order_name(r['order'])} B={m}n (ratio {x:.2f}"
-          + (", resolved" if sig else ", within noise") + ")"
-          for r, m, x, sig in perm_losses) + "."))
+    w(
+        "1. **Equal budget: creditflow's permutation estimator has lower MSE than shapiq's "
+        "PermutationSamplingSV on every configuration** — "
+        + ("**met**" if not perm_losses else "**not met**")
+        + f": lower on {perm_total - len(perm_losses)} of {perm_total} (n, order, B) "
+        "configurations"
+        + (
+            "."
+            if not perm_losses
+            else "; not lower on "
+            + "; ".join(
+                f"n={r['n']} order {order_name(r['order'])} B={m}n (ratio {x:.2f}"
+                + (", resolved" if sig else ", within noise")
+                + ")"
+                for r, m, x, sig in perm_losses
+            )
+            + "."
+        )
+    )
     if lev_wins:
-        w("   **Where LeverageSHAP still wins** (lower MSE than creditflow at equal budget): "
-          + "; ".join(f"n={r['n']} order {order_name(r['order'])} B={m}n ({x:.1f}×"
-                      + ("" if sig else ", within noise") + ")" for r, m, x, sig in lev_wins)
-          + ".")
+        w(
+            "   **Where LeverageSHAP still wins** (lower MSE than creditflow at equal budget): "
+            + "; ".join(
+                f"n={r['n']} order {order_name(r['order'])} B={m}n ({x:.1f}×"
+                + ("" if sig else ", within noise")
+                + ")"
+                for r, m, x, sig in lev_wins
+            )
+            + "."
+        )
     else:
         w("   LeverageSHAP is never more accurate than creditflow at equal budget.")
     lo = min(x for _, x in eq_ratios)
-    short = [f"n={r['n']} order {order_name(r['order'])}: {x:.3g}×"
-             for r, x in eq_ratios if x < 100]
-    w("2. **Equal wall time: at LeverageSHAP's time for B = 100n, creditflow's error is at "
-      "least 100× lower** — " + ("**met**" if not short else "**not met**")
-      + f": the ratio ranges from {lo:.3g}× to {max(x for _, x in eq_ratios):.3g}×"
-      + ("." if not short else "; below 100× at " + "; ".join(short) + "."))
+    short = [
+        f"n={r['n']} order {order_name(r['order'])}: {x:.3g}×" for r, x in eq_ratios if x < 100
+    ]
+    w(
+        "2. **Equal wall time: at LeverageSHAP's time for B = 100n, creditflow's error is at "
+        "least 100× lower** — "
+        + ("**met**" if not short else "**not met**")
+        + f": the ratio ranges from {lo:.3g}× to {max(x for _, x in eq_ratios):.3g}×"
+        + ("." if not short else "; below 100× at " + "; ".join(short) + ".")
+    )
     parts, ok3 = [], True
     for order, t in tput.items():
         x = t["cf_batch"] / t["best_e2e"][0]
         ok3 &= x >= 300
-        parts.append(f"order {order_name(order)}: {x:.0f}× ({fmt_rate(t['cf_batch'])}/s vs "
-                     f"{fmt_rate(t['best_e2e'][0])}/s)")
-    verdict = ("not measured (no n = {tn} in this run)".format(tn=tn) if not parts else
-               ("**met**" if ok3 else "**not met**") + ": " + "; ".join(parts) + ".")
-    w(f"3. **Throughput: at least 300× shapiq's value evaluations per second at n = {tn}** "
-      "(one thread each, creditflow's long batch against the fastest shapiq estimator end to "
-      "end) — " + verdict)
+        parts.append(
+            f"order {order_name(order)}: {x:.0f}× ({fmt_rate(t['cf_batch'])}/s vs "
+            f"{fmt_rate(t['best_e2e'][0])}/s)"
+        )
+    verdict = (
+        f"not measured (no n = {tn} in this run)"
+        if not parts
+        else ("**met**" if ok3 else "**not met**") + ": " + "; ".join(parts) + "."
+    )
+    w(
+        f"3. **Throughput: at least 300× shapiq's value evaluations per second at n = {tn}** "
+        "(one thread each, creditflow's long batch against the fastest shapiq estimator end to "
+        "end) — " + verdict
+    )
     w("")
     w(discussion(results, perm_losses, lev_wins, eq_ratios, tput))
     return "\n".join(L)
@@ -720,92 +863,130 @@ def compare(a: list[float], b: list[float]) -> tuple[float, bool]:
     """Ratio of mean MSEs a/b, and whether the paired difference exceeds 2 SE."""
     ma, mb = statistics.fmean(a), statistics.fmean(b)
     ratio = ma / mb if mb > 0 else math.inf
-    d = [x - y for x, y in zip(a, b)]
+    d = [x - y for x, y in zip(a, b, strict=True)]
     md, sd = mean_se(d)
     return ratio, abs(md) > 2 * sd
 
 
-def discussion(results: dict, perm_losses: list, lev_wins: list, eq_ratios: list,
-               tput: dict) -> str:
+def discussion(
+    results: dict, perm_losses: list, lev_wins: list, eq_ratios: list, tput: dict
+) -> str:
     L: list[str] = []
     w = L.append
     w("## Discussion\n")
-    w("**Accounting.** Both permutation estimators pay n − 1 evaluations per permutation "
-      "plus ∅ and N once. creditflow draws antithetic pairs, so at an odd ⌊(B − 2)/(n − 1)⌋ "
-      "it uses one permutation fewer than shapiq's PermutationSamplingSV; at B = 5n that is "
-      "4 permutations against 5, a fifth less budget. Neither side counts the cost of its "
-      "bookkeeping, only value evaluations; creditflow's walk is incremental (adding a "
-      "player updates only the terms that contain it), which is why it is cheap per "
-      "evaluation, but it still counts as one evaluation per prefix.\n")
-    w("**Permutation vs permutation.** An antithetic pair (a permutation and its reverse) "
-      "makes every unanimity term of size ≤ 2 exact and halves the variance of size-3 terms, "
-      "so on the order-≤3 games creditflow is several times more accurate than "
-      "PermutationSamplingSV. For a term of size k in general, the pair's variance is "
-      "(1 − 2/k)/(1 − 1/k) times that of two independent permutations: close to 1 for the "
-      "large terms of the unbounded games (k ≈ n/2). There the two estimators are "
-      "statistically alike, and at B = 5n the one permutation that creditflow gives up to "
-      "pairing tips the balance."
-      + (" The configurations where creditflow is not lower are listed under "
-                    "Targets; all of them are unbounded-order games"
-                    + (", and none of the differences is resolved by this many seeds (†)."
-                       if not any(sig for *_, sig in perm_losses) else ".")
-                    if perm_losses and all(r["order"] is None for r, *_ in perm_losses)
-                    else "") + "\n")
+    w(
+        "**Accounting.** Both permutation estimators pay n − 1 evaluations per permutation "
+        "plus ∅ and N once. creditflow draws antithetic pairs, so at an odd ⌊(B − 2)/(n − 1)⌋ "
+        "it uses one permutation fewer than shapiq's PermutationSamplingSV; at B = 5n that is "
+        "4 permutations against 5, a fifth less budget. Neither side counts the cost of its "
+        "bookkeeping, only value evaluations; creditflow's walk is incremental (adding a "
+        "player updates only the terms that contain it), which is why it is cheap per "
+        "evaluation, but it still counts as one evaluation per prefix.\n"
+    )
+    w(
+        "**Permutation vs permutation.** An antithetic pair (a permutation and its reverse) "
+        "makes every unanimity term of size ≤ 2 exact and halves the variance of size-3 terms, "
+        "so on the order-≤3 games creditflow is several times more accurate than "
+        "PermutationSamplingSV. For a term of size k in general, the pair's variance is "
+        "(1 − 2/k)/(1 − 1/k) times that of two independent permutations: close to 1 for the "
+        "large terms of the unbounded games (k ≈ n/2). There the two estimators are "
+        "statistically alike, and at B = 5n the one permutation that creditflow gives up to "
+        "pairing tips the balance."
+        + (
+            " The configurations where creditflow is not lower are listed under "
+            "Targets; all of them are unbounded-order games"
+            + (
+                ", and none of the differences is resolved by this many seeds (†)."
+                if not any(sig for *_, sig in perm_losses)
+                else "."
+            )
+            if perm_losses and all(r["order"] is None for r, *_ in perm_losses)
+            else ""
+        )
+        + "\n"
+    )
     lev = {}  # order -> list of MSE(creditflow)/MSE(LeverageSHAP)
     for r in results.values():
         for m in MULTS:
             c = r["cells"][m]
             lev.setdefault(r["order"], []).append(
-                (statistics.fmean(c[CF]["mse"]) / statistics.fmean(c["LeverageSHAP"]["mse"]),
-                 r["n"], m))
+                (
+                    statistics.fmean(c[CF]["mse"]) / statistics.fmean(c["LeverageSHAP"]["mse"]),
+                    r["n"],
+                    m,
+                )
+            )
     o3 = lev.get(3, [])
     o3_lev = [x for x, *_ in o3 if x > 1]
     hi3 = max(o3_lev, default=math.nan)
     unb_cf = [(x, n, m) for x, n, m in lev.get(None, []) if x < 1]
-    w("**Regression estimators.** KernelSHAP (paired) and LeverageSHAP use every evaluated "
-      "coalition for every player, and LeverageSHAP enumerates the smallest and largest "
-      "coalition sizes exactly before sampling the rest. On the order-≤3 games LeverageSHAP "
-      f"has the lower MSE at equal budget in {len(o3_lev)} of {len(o3)} configurations (up "
-      f"to {hi3:.2g}×, most at small n, where B = 100n–500n covers a visible share of the "
-      "2^n coalitions). On the "
-      "unbounded games, made of large high-order terms, the regression's residual is large "
-      "and its advantage shrinks or reverses"
-      + (": creditflow has the lower MSE at " + ", ".join(
-          f"n={n} B={m}n ({1 / x:.2f}×)" for x, n, m in unb_cf) if unb_cf else "")
-      + ". LeverageSHAP's price is time: each run solves a least-squares problem over B "
-      "sampled coalitions in Python/numpy, and in the same wall time creditflow runs "
-      "thousands to hundreds of thousands of permutations.\n")
+    w(
+        "**Regression estimators.** KernelSHAP (paired) and LeverageSHAP use every evaluated "
+        "coalition for every player, and LeverageSHAP enumerates the smallest and largest "
+        "coalition sizes exactly before sampling the rest. On the order-≤3 games LeverageSHAP "
+        f"has the lower MSE at equal budget in {len(o3_lev)} of {len(o3)} configurations (up "
+        f"to {hi3:.2g}×, most at small n, where B = 100n–500n covers a visible share of the "
+        "2^n coalitions). On the "
+        "unbounded games, made of large high-order terms, the regression's residual is large "
+        "and its advantage shrinks or reverses"
+        + (
+            ": creditflow has the lower MSE at "
+            + ", ".join(f"n={n} B={m}n ({1 / x:.2f}×)" for x, n, m in unb_cf)
+            if unb_cf
+            else ""
+        )
+        + ". LeverageSHAP's price is time: each run solves a least-squares problem over B "
+        "sampled coalitions in Python/numpy, and in the same wall time creditflow runs "
+        "thousands to hundreds of thousands of permutations.\n"
+    )
     short = [(r, x) for r, x in eq_ratios if x < 100]
     if short:
-        w("**Equal wall time.** The 100× target is missed where LeverageSHAP is both fast and "
-          "accurate: " + ", ".join(f"n = {r['n']} ({order_name(r['order'])}, "
-                                    f"{fmt_t(r['eqtime']['LeverageSHAP']['t_shapiq'])} per game)"
-                                    for r, _ in short)
-          + ". Monte Carlo error falls as 1/P, so creditflow would need about "
-          + ", ".join(f"{100 / x:.1f}×" for _, x in short)
-          + " more permutations in the same time there."
-          + (" Where LeverageSHAP's run time is longer (" + ", ".join(
-              f"n = {r['n']} {order_name(r['order'])}: "
-              f"{fmt_t(r['eqtime']['LeverageSHAP']['t_shapiq'])}, {x:.3g}×"
-              for r, x in eq_ratios if x >= 100) + ") the ratio clears 100×."
-             if any(x >= 100 for _, x in eq_ratios) else "") + "\n")
-    w("**Throughput.** creditflow's rate is bounded by the walk: per permutation a Philox "
-      "shuffle, two walks (forward and reverse) whose cost is the total size of the terms, "
-      "and a Welford update of n running means. For the unbounded games a term has about n/2 "
-      "players, so one permutation of 64 players touches some 10⁴ term counters, and the "
-      "rate per evaluation falls accordingly; shapiq's rates fall less between the two games, "
-      "since much of their time is per-coalition Python work that does not depend on the "
-      "terms. Against shapiq's SOUM value "
-      "function alone, called in its largest batches, creditflow's advantage is smaller "
-      "still (last column above): numpy evaluates a batch of coalitions at C speed, and "
-      "only the estimators' per-sample Python work makes shapiq slow end to end. "
-      "creditflow's default uses all cores, which on this 2-core machine roughly doubles "
-      "its rate (table above); the targets are judged on one thread each.\n")
-    w("**Reproducibility.** Games and estimator seeds are fixed, so every MSE above "
-      "reproduces exactly on a rerun; the timings do not. On a shared 2-core machine they "
-      "move by roughly 10–20 % between runs (the load averages are recorded at the top), "
-      "which matters for the ratios close to a threshold, such as the throughput ratio for "
-      "the order-≤3 games.\n")
+        w(
+            "**Equal wall time.** The 100× target is missed where LeverageSHAP is both fast and "
+            "accurate: "
+            + ", ".join(
+                f"n = {r['n']} ({order_name(r['order'])}, "
+                f"{fmt_t(r['eqtime']['LeverageSHAP']['t_shapiq'])} per game)"
+                for r, _ in short
+            )
+            + ". Monte Carlo error falls as 1/P, so creditflow would need about "
+            + ", ".join(f"{100 / x:.1f}×" for _, x in short)
+            + " more permutations in the same time there."
+            + (
+                " Where LeverageSHAP's run time is longer ("
+                + ", ".join(
+                    f"n = {r['n']} {order_name(r['order'])}: "
+                    f"{fmt_t(r['eqtime']['LeverageSHAP']['t_shapiq'])}, {x:.3g}×"
+                    for r, x in eq_ratios
+                    if x >= 100
+                )
+                + ") the ratio clears 100×."
+                if any(x >= 100 for _, x in eq_ratios)
+                else ""
+            )
+            + "\n"
+        )
+    w(
+        "**Throughput.** creditflow's rate is bounded by the walk: per permutation a Philox "
+        "shuffle, two walks (forward and reverse) whose cost is the total size of the terms, "
+        "and a Welford update of n running means. For the unbounded games a term has about n/2 "
+        "players, so one permutation of 64 players touches some 10⁴ term counters, and the "
+        "rate per evaluation falls accordingly; shapiq's rates fall less between the two games, "
+        "since much of their time is per-coalition Python work that does not depend on the "
+        "terms. Against shapiq's SOUM value "
+        "function alone, called in its largest batches, creditflow's advantage is smaller "
+        "still (last column above): numpy evaluates a batch of coalitions at C speed, and "
+        "only the estimators' per-sample Python work makes shapiq slow end to end. "
+        "creditflow's default uses all cores, which on this 2-core machine roughly doubles "
+        "its rate (table above); the targets are judged on one thread each.\n"
+    )
+    w(
+        "**Reproducibility.** Games and estimator seeds are fixed, so every MSE above "
+        "reproduces exactly on a rerun; the timings do not. On a shared 2-core machine they "
+        "move by roughly 10–20 % between runs (the load averages are recorded at the top), "
+        "which matters for the ratios close to a threshold, such as the throughput ratio for "
+        "the order-≤3 games.\n"
+    )
     return "\n".join(L)
 
 

@@ -205,17 +205,25 @@ class Result:
         normalised within its (group, agent) cell, (credit - mean) / (std + eps)."""
         agents = self._with_groups(groups)
         stats = self.group_stats(groups)
-        joined = agents.join(stats, ["group_id", "agent"], join_type="left outer")
-        # Keep the agents table's order (the join does not).
-        order = {(e, a): k for k, (e, a) in enumerate(zip(
-            agents["episode_id"].to_pylist(), agents["agent"].to_pylist(), strict=True
-        ))}
-        keys = zip(
-            joined["episode_id"].to_pylist(), joined["agent"].to_pylist(), strict=True
-        )
-        joined = joined.take(np.argsort([order[k] for k in keys], kind="stable"))
-        credit = joined["credit"].to_numpy()
-        adv = (credit - joined["mean"].to_numpy()) / (joined["std"].to_numpy() + eps)
+        cell = {
+            (g, a): (m, sd)
+            for g, a, m, sd in zip(
+                stats["group_id"].to_pylist(),
+                stats["agent"].to_pylist(),
+                stats["mean"].to_pylist(),
+                stats["std"].to_pylist(),
+                strict=True,
+            )
+        }
+        adv = [
+            (c - cell[(g, a)][0]) / (cell[(g, a)][1] + eps)
+            for g, a, c in zip(
+                agents["group_id"].to_pylist(),
+                agents["agent"].to_pylist(),
+                agents["credit"].to_pylist(),
+                strict=True,
+            )
+        ]
         return agents.append_column("advantage", pa.array(adv, pa.float64()))
 
     def _with_groups(self, groups: pa.Table | None) -> pa.Table:
@@ -296,13 +304,15 @@ def token_rewards(
             continue
         if pos >= length:
             raise ValueError(
-                f"episode {e!r}, message {m!r}: token position {pos} is past the length "
-                f"{length}"
+                f"episode {e!r}, message {m!r}: token position {pos} is past the length {length}"
             )
         rows.append(b)
         cols.append(pos)
         vals.append(val[k])
     out = np.zeros((len(ends), length), dtype=np.float32)
-    np.add.at(out, (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)),
-              np.asarray(vals, dtype=np.float32))
+    np.add.at(
+        out,
+        (np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)),
+        np.asarray(vals, dtype=np.float32),
+    )
     return out

@@ -1,0 +1,5 @@
+import creditflow
+
+
+def test_imports():
+    assert creditflow.DEFAULTS["samples"] == 1024
