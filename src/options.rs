@@ -579,6 +579,7 @@ fn finite(option: &'static str, x: f64, lo: f64, hi: f64) -> Result<(), OptionEr
     }
     let range = match (lo == f64::MIN, hi == f64::MAX) {
         (true, true) => "a finite number".to_string(),
+        (false, true) if lo == f64::MIN_POSITIVE => "a finite number > 0".to_string(),
         (false, true) => format!("a finite number ≥ {lo}"),
         _ => format!("a number in [{lo}, {hi}]"),
     };

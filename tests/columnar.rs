@@ -300,91 +300,103 @@ fn errors(t: &Tables) -> Vec<(Option<String>, u64, String, String)> {
 fn bad_rows_are_error_records_with_episode_row_and_column() {
     let s = |v: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(v)) };
     let f = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
-    // Rows 1-2: episode a, fine. Row 3: no episode id. Rows 4-6: episode b, whose third
-    // message (row 6) has a score out of range. Rows 7-8: episode c, whose reward
-    // differs on its second row. Rows 9-10: episode d, fine.
+    // Rows 1-2: episode a, fine. Rows 3-5: episode b, whose third message (row 5) has a
+    // score out of range. Rows 6-7: episode c, whose reward differs on its second row.
+    // Row 8: no episode id (it may end c or start d: both are bad). Rows 9-10: d.
+    let ids = vec![
+        Some("a"),
+        Some("a"),
+        Some("b"),
+        Some("b"),
+        Some("b"),
+        Some("c"),
+        Some("c"),
+        None,
+        Some("d"),
+        Some("d"),
+    ];
+    let agents = vec![
+        None,
+        Some("x"),
+        None,
+        Some("x"),
+        Some("y"),
+        None,
+        Some("x"),
+        Some("x"),
+        None,
+        Some("y"),
+    ];
+    let scores = vec![
+        None,
+        Some(0.5),
+        None,
+        Some(0.3),
+        Some(2.0),
+        None,
+        Some(0.2),
+        Some(0.1),
+        None,
+        Some(0.4),
+    ];
+    let rewards = vec![
+        Some(1.0),
+        Some(1.0),
+        Some(1.0),
+        Some(1.0),
+        Some(1.0),
+        Some(0.0),
+        Some(1.0),
+        Some(1.0),
+        Some(1.0),
+        Some(1.0),
+    ];
     let b = batch(vec![
-        (
-            "episode_id",
-            s(vec![
-                Some("a"),
-                Some("a"),
-                None,
-                Some("b"),
-                Some("b"),
-                Some("b"),
-                Some("c"),
-                Some("c"),
-                Some("d"),
-                Some("d"),
-            ]),
-        ),
-        (
-            "agent",
-            s(vec![
-                None,
-                Some("x"),
-                Some("x"),
-                None,
-                Some("x"),
-                Some("y"),
-                None,
-                Some("x"),
-                None,
-                Some("y"),
-            ]),
-        ),
-        (
-            "score",
-            f(vec![
-                None,
-                Some(0.5),
-                Some(0.1),
-                None,
-                Some(0.3),
-                Some(2.0),
-                None,
-                Some(0.2),
-                None,
-                Some(0.4),
-            ]),
-        ),
-        (
-            "reward",
-            f(vec![
-                Some(1.0),
-                Some(1.0),
-                Some(1.0),
-                Some(1.0),
-                Some(1.0),
-                Some(1.0),
-                Some(0.0),
-                Some(1.0),
-                Some(1.0),
-                Some(1.0),
-            ]),
-        ),
+        ("episode_id", s(ids)),
+        ("agent", s(agents)),
+        ("score", f(scores)),
+        ("reward", f(rewards)),
     ]);
     let (t, summary) = score_batches(std::iter::once(Ok(b)), &RunOptions::default()).unwrap();
     assert_eq!(summary.errors, 3);
-    assert_eq!(
-        strings(&t.episodes, "episode_id"),
-        [Some("a".into()), Some("d".into())]
-    );
+    assert_eq!(strings(&t.episodes, "episode_id"), [Some("a".into())]);
     assert_eq!(
         errors(&t),
         [
-            (None, 3, "episode_id".into(), "schema".into()),
-            (Some("b".into()), 6, "score".into(), "out_of_range".into()),
-            (Some("c".into()), 8, "reward".into(), "schema".into()),
+            (Some("b".into()), 5, "score".into(), "out_of_range".into()),
+            (Some("c".into()), 7, "reward".into(), "schema".into()),
+            (Some("d".into()), 8, "episode_id".into(), "schema".into()),
         ]
+    );
+    // A row without an id before any episode makes the next one bad; alone, it is its
+    // own error record.
+    let lead = batch(vec![
+        ("episode_id", s(vec![None, Some("e"), Some("f")])),
+        ("agent", s(vec![Some("x"), Some("x"), Some("x")])),
+        ("score", f(vec![Some(0.5), Some(0.5), Some(0.5)])),
+        ("reward", f(vec![Some(1.0), Some(1.0), Some(1.0)])),
+    ]);
+    let (t2, _) = score_batches(std::iter::once(Ok(lead)), &RunOptions::default()).unwrap();
+    assert_eq!(
+        errors(&t2),
+        [(Some("e".into()), 1, "episode_id".into(), "schema".into())]
+    );
+    assert_eq!(strings(&t2.episodes, "episode_id"), [Some("f".into())]);
+    let alone = batch(vec![
+        ("episode_id", s(vec![None])),
+        ("agent", s(vec![Some("x")])),
+    ]);
+    let (t3, _) = score_batches(std::iter::once(Ok(alone)), &RunOptions::default()).unwrap();
+    assert_eq!(
+        errors(&t3),
+        [(None, 1, "episode_id".into(), "schema".into())]
     );
     let text = strings(&t.errors, "error");
     assert!(
-        text[1]
+        text[0]
             .as_deref()
             .unwrap()
-            .starts_with("row 6, record \"b\", field `score`"),
+            .starts_with("row 5, record \"b\", field `score`"),
         "{text:?}"
     );
 }
@@ -637,6 +649,64 @@ mod command_line {
         );
         let o = run(&["score", "--rewards", "r.jsonl", "-o"], &[&out, &pq]);
         assert!(!o.status.success(), "{}", stderr(&o));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn row_groups_of_written_rows_hold_whole_episodes() {
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+        let d = dir("row-groups");
+        let f = d.join("big.parquet");
+        // 4,000 episodes of 21 rows: 84,000 rows, more than one row group (65,536),
+        // and 65,536 is not a multiple of 21.
+        let o = run(
+            &[
+                "gen",
+                "--episodes",
+                "4000",
+                "--agents",
+                "3",
+                "--messages",
+                "20",
+                "-o",
+            ],
+            &[&f],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&f).unwrap()).unwrap();
+        let groups: Vec<usize> = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows() as usize)
+            .collect();
+        assert!(groups.len() >= 2, "{groups:?}");
+        let ids: Vec<String> = builder
+            .build()
+            .unwrap()
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let c = b
+                    .column_by_name("episode_id")
+                    .unwrap()
+                    .as_string::<i32>()
+                    .clone();
+                (0..c.len()).map(move |i| c.value(i).to_string())
+            })
+            .collect();
+        let mut start = 0;
+        for g in &groups[..groups.len() - 1] {
+            start += g;
+            assert_ne!(
+                ids[start - 1],
+                ids[start],
+                "a row group ends inside an episode"
+            );
+        }
         std::fs::remove_dir_all(d).unwrap();
     }
 

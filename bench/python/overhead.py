@@ -26,10 +26,14 @@ import pyarrow.parquet as pq
 import creditflow
 from common import ROOT, generate
 
+# The library with the features of the Python package (no GPU), so both sides run the
+# same code.
+FEATURES = ["--no-default-features", "--features", "parquet"]
+
 
 def library(path: pathlib.Path) -> float:
     out = subprocess.run(
-        ["cargo", "bench", "-q", "--bench", "arrow_library", "--", str(path), "1"],
+        ["cargo", "bench", "-q", *FEATURES, "--bench", "arrow_library", "--", str(path), "1"],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -59,7 +63,9 @@ def main() -> None:
         path = pathlib.Path(d) / "batch.parquet"
         generate(path, args.episodes, args.agents, args.messages, args.topology)
         subprocess.run(
-            ["cargo", "build", "-q", "--release", "--bench", "arrow_library"], cwd=ROOT, check=True
+            ["cargo", "build", "-q", "--release", *FEATURES, "--bench", "arrow_library"],
+            cwd=ROOT,
+            check=True,
         )
         lib, py = [], []
         for r in range(args.rounds):

@@ -272,10 +272,10 @@ def token_rewards(
     - ``messages``: a :class:`Result` or its ``messages`` table.
     - ``ends[b]``: for batch row ``b``, where each message's turn ends in the token
       sequence: a dict from message id to token position, or a list indexed by the
-      message's position in the episode (``index``); ``None`` or -1 for messages that
-      are not in the sequence (e.g. other agents' turns).
-    - ``episodes[b]``: the episode id of batch row ``b`` (default: the episodes in the
-      order of the messages table).
+      message's position in the episode (``index``); ``None`` or a negative position
+      for messages that are not in the sequence (e.g. other agents' turns).
+    - ``episodes[b]``: the episode id of batch row ``b`` (default: the result's
+      episodes in input order, or for a bare messages table the episodes in its order).
 
     A position outside ``0..length`` is a ``ValueError``; two messages ending on one
     token add up.
@@ -283,7 +283,10 @@ def token_rewards(
     table = messages.messages if isinstance(messages, Result) else messages
     ep = table["episode_id"].to_pylist()
     if episodes is None:
-        episodes = list(dict.fromkeys(ep))
+        if isinstance(messages, Result):
+            episodes = messages.episodes["episode_id"].to_pylist()
+        else:
+            episodes = list(dict.fromkeys(ep))
     if len(episodes) != len(ends):
         raise ValueError(f"{len(ends)} rows of ends for {len(episodes)} episodes")
     row_of = {e: b for b, e in enumerate(episodes)}

@@ -8,21 +8,25 @@ a batch and returns one of the §6 tables (``messages`` by default)::
 
     ds = ray.data.read_parquet("episodes/")          # files of whole episodes
     out = ds.map_batches(Scorer, fn_constructor_kwargs={"samples": 256},
-                         batch_format="pyarrow", batch_size=None, concurrency=4)
+                         batch_format="pyarrow", batch_size=None,
+                         compute=ray.data.ActorPoolStrategy(size=4))
     out.write_parquet("credits/")
 
 **Keep each episode whole.** An episode's rows must reach one call, contiguous and in
 message order: a batch that holds part of an episode scores that part as if it were the
-whole. Write the input as files of whole episodes and map whole blocks
-(``batch_size=None``); or call :func:`score_dataset`, which groups rows by
-``episode_id`` first. Because every record's random stream is keyed by its id, the
-numbers do not depend on how the episodes are spread over blocks and workers: they equal
-one-process scoring exactly.
+whole, and no worker sees another's ids. So: write the input as files whose row groups
+hold whole episodes (``creditflow import`` and ``gen`` write them so; Ray splits big
+files at row-group boundaries), and map whole blocks (``batch_size=None``). Ray's
+``groupby`` is no way out: it does not keep the order of rows within a group, which is
+the episode's message order. Because every record's random stream is keyed by its id,
+the numbers do not depend on how the episodes are spread over blocks and workers: they
+equal one-process scoring exactly.
 
 Bad records: by default a batch with a bad record fails its task with a ``ValueError``
 that names the record, row and column (nothing is dropped silently);
 ``on_error="skip"`` drops them from the output instead, and
-``Scorer(output="errors")`` lists them.
+``Scorer(output="errors")`` lists them. Bad options fail at once, when the actors are
+constructed.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import pyarrow as pa
 
 import creditflow
 
-__all__ = ["Scorer", "score_dataset"]
+__all__ = ["Scorer"]
 
 _OUTPUTS = ("messages", "agents", "episodes", "errors", "games")
 
@@ -60,6 +64,8 @@ class Scorer:
         unknown = set(options) - set(creditflow.DEFAULTS)
         if unknown:
             raise TypeError(f"Scorer() got unexpected options: {sorted(unknown)}")
+        # Check the option values now (an empty batch), not on the first batch.
+        creditflow.score([], threads=threads, **options)
         self.output = output
         self.on_error = on_error
         self.threads = threads
@@ -74,14 +80,3 @@ class Scorer:
                 "(on_error='skip' drops them)"
             )
         return getattr(result, self.output)
-
-
-def score_dataset(ds: Any, *, output: str = "messages", **kwargs: Any) -> Any:
-    """Scores a Ray Dataset of §2.4 rows whatever its blocking: rows are grouped by
-    ``episode_id`` (Ray's sort-based groupby keeps each episode whole; the sort is
-    stable, so rows keep their message order) and each group is scored by a
-    :class:`Scorer` with ``kwargs``. Slower than mapping whole blocks (it shuffles the
-    dataset); use it when the input's files may split episodes.
-    """
-    scorer = Scorer(output=output, **kwargs)
-    return ds.groupby("episode_id").map_groups(scorer, batch_format="pyarrow")

@@ -150,9 +150,13 @@ pub struct RowsFile {
 impl RowsFile {
     /// A new file at `path` (untouched until [`RowsFile::commit`]).
     pub fn create(path: &Path) -> Result<RowsFile, Error> {
+        // Row groups end where a written batch ends, never by a row count, so that a
+        // caller writing batches of whole episodes gets row groups of whole episodes
+        // (readers such as Ray Data split files at row-group boundaries).
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_row_count(None)
+            .set_max_row_group_bytes(None)
             .build();
         let out = OutFile::create(Some(path))?;
         let writer = ArrowWriter::try_new(out, super::input_schema(), Some(props))
@@ -163,10 +167,14 @@ impl RowsFile {
         })
     }
 
-    /// Appends rows.
+    /// Appends rows as one row group (write batches of whole episodes).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
         self.writer
             .write(batch)
+            .and_then(|()| self.writer.flush())
             .map_err(|e| parquet_error("writing", &self.path, e))
     }
 

@@ -398,6 +398,8 @@ pub struct ArrowSource<I> {
     ready: VecDeque<(u64, Result<InputRecord, RecordError>)>,
     /// Rows read into `ready` and `pending` since the last chunk (the progress unit).
     progress: u64,
+    /// The first row without an episode id since the last row with one.
+    orphan: Option<u64>,
     done: bool,
 }
 
@@ -410,6 +412,7 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
             pending: None,
             ready: VecDeque::new(),
             progress: 0,
+            orphan: None,
             done: false,
         }
     }
@@ -422,22 +425,20 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
             self.progress += 1;
             let at = self.rows;
             let Some(id) = cols.episode_id.get(row) else {
-                if let Some(p) = self.pending.take() {
-                    self.ready.push_back(p.finish());
+                // A row without an id: which episode it belongs to is unknown, the one
+                // before it or the one after, so both are bad (an episode that goes on
+                // after it stays one bad episode). With neither, the row is its own
+                // error record.
+                if let Some(p) = self.pending.as_mut()
+                    && p.error.is_none()
+                {
+                    p.error = Some(no_id(Some(p.id.clone()), at));
                 }
-                self.ready.push_back((
-                    at,
-                    Err(row_error(
-                        None,
-                        at,
-                        "episode_id",
-                        ErrorKind::Schema,
-                        "the row has no episode_id",
-                    )),
-                ));
+                self.orphan.get_or_insert(at);
                 continue;
             };
             let same = self.pending.as_ref().is_some_and(|p| p.id == id);
+            let orphan = self.orphan.take();
             if !same {
                 if let Some(p) = self.pending.take() {
                     self.ready.push_back(p.finish());
@@ -456,11 +457,11 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
                     ..InputRecord::default()
                 };
                 self.pending = Some(Pending {
+                    error: orphan.map(|r| no_id(Some(id.to_string()), r)),
                     id: id.into_owned(),
                     first_row: at,
                     outcome,
                     record,
-                    error: None,
                 });
             }
             let p = self.pending.as_mut().expect("an episode is pending");
@@ -509,6 +510,17 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
         }
         Ok(())
     }
+}
+
+/// The error of an episode next to a row without an episode id.
+fn no_id(id: Option<String>, row: u64) -> RecordError {
+    row_error(
+        id,
+        row,
+        "episode_id",
+        ErrorKind::Schema,
+        "the row has no episode_id: it may belong to this episode",
+    )
 }
 
 /// An error located at a row and a column.
@@ -584,8 +596,10 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Source for ArrowSource
                 }
                 None => {
                     self.done = true;
-                    if let Some(p) = self.pending.take() {
-                        self.ready.push_back(p.finish());
+                    match (self.pending.take(), self.orphan.take()) {
+                        (Some(p), _) => self.ready.push_back(p.finish()),
+                        (None, Some(at)) => self.ready.push_back((at, Err(no_id(None, at)))),
+                        (None, None) => {}
                     }
                 }
             }
