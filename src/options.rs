@@ -514,6 +514,133 @@ impl Default for Settings {
     }
 }
 
+/// One setting's value, typed as the command line and Python give it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SettingValue<'a> {
+    /// A named choice (`players`, `method`, …): one of its type's `NAMES`.
+    Choice(&'a str),
+    /// A count (`samples`, `seed`, `chunk`, …).
+    Int(u64),
+    /// A number.
+    Float(f64),
+    /// A number that may be absent (`target_se`).
+    OptFloat(Option<f64>),
+    /// A switch (`strict`, `pairs`, `assume_unique_ids`).
+    Bool(bool),
+}
+
+/// A named choice set from text: the name, or an error listing the names.
+fn choose<T: std::str::FromStr<Err = String>>(
+    option: &'static str,
+    v: SettingValue<'_>,
+) -> Result<T, OptionError> {
+    match v {
+        SettingValue::Choice(s) => s.parse().map_err(|e| OptionError::new(option, e)),
+        other => Err(OptionError::new(
+            option,
+            format!("expected a name, got {other:?}"),
+        )),
+    }
+}
+
+macro_rules! settings_table {
+    ($($name:literal => $field:ident : $kind:ident),+ $(,)?) => {
+        impl Settings {
+            /// Every setting's name, in the command line's order (dashes as
+            /// underscores): the one list the Python keyword arguments come from.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// A setting's value by name (`None` for an unknown name).
+            pub fn get(&self, name: &str) -> Option<SettingValue<'static>> {
+                match name {
+                    $($name => Some(settings_table!(@get self, $field, $kind)),)+
+                    _ => None,
+                }
+            }
+
+            /// Sets a setting by name; a value of the wrong kind or an unknown choice
+            /// is an error naming the option (ranges are checked by
+            /// [`Settings::build`]). `Ok(false)` for an unknown name.
+            pub fn set(&mut self, name: &str, value: SettingValue<'_>) -> Result<bool, OptionError> {
+                match name {
+                    $($name => { settings_table!(@set self, $name, $field, $kind, value); Ok(true) })+
+                    _ => Ok(false),
+                }
+            }
+        }
+    };
+    (@get $s:ident, $f:ident, choice) => { SettingValue::Choice($s.$f.name()) };
+    (@get $s:ident, $f:ident, int) => { SettingValue::Int($s.$f) };
+    (@get $s:ident, $f:ident, size) => { SettingValue::Int($s.$f as u64) };
+    (@get $s:ident, $f:ident, float) => { SettingValue::Float($s.$f) };
+    (@get $s:ident, $f:ident, opt_float) => { SettingValue::OptFloat($s.$f) };
+    (@get $s:ident, $f:ident, bool) => { SettingValue::Bool($s.$f) };
+    (@set $s:ident, $n:literal, $f:ident, choice, $v:ident) => { $s.$f = choose($n, $v)? };
+    (@set $s:ident, $n:literal, $f:ident, int, $v:ident) => {
+        $s.$f = match $v {
+            SettingValue::Int(x) => x,
+            other => return Err(OptionError::new($n, format!("expected a non-negative integer, got {other:?}"))),
+        }
+    };
+    (@set $s:ident, $n:literal, $f:ident, size, $v:ident) => {
+        $s.$f = match $v {
+            SettingValue::Int(x) => usize::try_from(x)
+                .map_err(|_| OptionError::new($n, format!("{x} is too large")))?,
+            other => return Err(OptionError::new($n, format!("expected a non-negative integer, got {other:?}"))),
+        }
+    };
+    (@set $s:ident, $n:literal, $f:ident, float, $v:ident) => {
+        $s.$f = match $v {
+            SettingValue::Float(x) => x,
+            SettingValue::Int(x) => x as f64,
+            other => return Err(OptionError::new($n, format!("expected a number, got {other:?}"))),
+        }
+    };
+    (@set $s:ident, $n:literal, $f:ident, opt_float, $v:ident) => {
+        $s.$f = match $v {
+            SettingValue::OptFloat(x) => x,
+            SettingValue::Float(x) => Some(x),
+            SettingValue::Int(x) => Some(x as f64),
+            other => return Err(OptionError::new($n, format!("expected a number or None, got {other:?}"))),
+        }
+    };
+    (@set $s:ident, $n:literal, $f:ident, bool, $v:ident) => {
+        $s.$f = match $v {
+            SettingValue::Bool(x) => x,
+            other => return Err(OptionError::new($n, format!("expected a boolean, got {other:?}"))),
+        }
+    };
+}
+
+settings_table! {
+    "players" => players: choice,
+    "message_credit" => message_credit: choice,
+    "method" => method: choice,
+    "samples" => samples: int,
+    "target_se" => target_se: opt_float,
+    "max_samples" => max_samples: int,
+    "seed" => seed: int,
+    "provenance" => provenance: choice,
+    "threshold" => threshold: float,
+    "alpha" => alpha: float,
+    "aggregate" => aggregate: choice,
+    "link" => link: choice,
+    "kappa" => kappa: float,
+    "tau" => tau: float,
+    "cap" => cap: float,
+    "split" => split: choice,
+    "rho" => rho: float,
+    "first_error" => first_error: choice,
+    "eta" => eta: float,
+    "gamma" => gamma: float,
+    "pairs" => pairs: bool,
+    "strict" => strict: bool,
+    "chunk" => chunk: size,
+    "chunk_bytes" => chunk_bytes: size,
+    "assume_unique_ids" => unique_ids: bool,
+    "backend" => backend: choice,
+}
+
 impl Settings {
     /// The typed options, every value checked ([`RunOptions::validate`]).
     pub fn build(&self) -> Result<RunOptions, OptionError> {

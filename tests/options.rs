@@ -131,3 +131,54 @@ fn choices_parse_and_print_their_names() {
     round_trip::<BackendChoice>(BackendChoice::NAMES);
     assert_eq!(Method::ClosedForm.name(), "closed-form");
 }
+
+#[test]
+fn every_setting_round_trips_by_name_and_is_a_flag_of_score() {
+    use creditflow::options::{SettingValue, Settings};
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_creditflow"))
+        .args(["score", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let defaults = Settings::default();
+    for &name in Settings::NAMES {
+        let value = defaults
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} has no value"));
+        let mut s = Settings::default();
+        assert_eq!(s.set(name, value), Ok(true), "{name}");
+        assert_eq!(s, defaults, "{name}: setting the default changes nothing");
+        let flag = format!("--{}", name.replace('_', "-"));
+        assert!(
+            help.contains(&flag),
+            "{flag} is not a flag of `creditflow score`"
+        );
+    }
+    assert_eq!(
+        Settings::NAMES.len(),
+        26,
+        "a new setting needs a line in the table"
+    );
+    let mut s = Settings::default();
+    assert_eq!(s.set("no_such_option", SettingValue::Int(1)), Ok(false));
+    assert!(s.get("no_such_option").is_none());
+    // Values of the wrong kind or unknown names are errors naming the option.
+    let e = s.set("samples", SettingValue::Float(2.5)).unwrap_err();
+    assert_eq!(e.option, "samples");
+    let e = s.set("method", SettingValue::Choice("bogus")).unwrap_err();
+    assert_eq!(e.option, "method");
+    assert!(e.message.contains("permutation"), "{}", e.message);
+    let e = s.set("strict", SettingValue::Int(1)).unwrap_err();
+    assert_eq!(e.option, "strict");
+    // Ranges are checked when building.
+    s.set("alpha", SettingValue::Int(2)).unwrap();
+    assert_eq!(s.build().unwrap_err().option, "alpha");
+    s.set("alpha", SettingValue::Float(0.25)).unwrap();
+    s.set("target_se", SettingValue::OptFloat(Some(0.01)))
+        .unwrap();
+    s.set("method", SettingValue::Choice("permutation"))
+        .unwrap();
+    let opts = s.build().unwrap();
+    assert_eq!(opts.score.model.alpha, 0.25);
+    assert_eq!(opts.score.sampling.target_se, Some(0.01));
+}

@@ -12,7 +12,7 @@ use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, PyArrowType, Table};
 use creditflow::arrays::{ArraysBuilder, BatchArrays};
 use creditflow::columnar::{ArrowSource, TABLES, Tables, TablesBuilder, schema};
-use creditflow::options::{FileFormat, RunOptions, Settings};
+use creditflow::options::{FileFormat, RunOptions, SettingValue, Settings};
 use creditflow::output::{ErrorOut, OutRecord};
 use creditflow::pipeline::{JsonlSource, Scored as ScoredRecord, Source, Summary, score_source};
 use numpy::IntoPyArray;
@@ -20,67 +20,43 @@ use pyo3::exceptions::{PyIOError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-/// Sets one option of `s` from a Python value; a bad value is a `ValueError` naming the
+/// Sets one option of `s` from a Python value, extracted as the kind the option has
+/// (`Settings::get` of the default says which); a bad value is a `ValueError` naming the
 /// option, an unknown name a `TypeError` (as for any unexpected keyword argument).
 fn set_option(s: &mut Settings, name: &str, v: &Bound<'_, PyAny>) -> PyResult<()> {
-    fn parse<T: std::str::FromStr<Err = String>>(name: &str, v: &Bound<'_, PyAny>) -> PyResult<T> {
-        let text: String = v
-            .extract()
-            .map_err(|_| PyValueError::new_err(format!("{name}: expected a string")))?;
-        text.parse()
-            .map_err(|e: String| PyValueError::new_err(format!("{name}: {e}")))
-    }
-    fn num<T: for<'a, 'py> FromPyObject<'a, 'py>>(
-        name: &str,
-        v: &Bound<'_, PyAny>,
-        what: &str,
-    ) -> PyResult<T> {
-        if v.is_instance_of::<pyo3::types::PyBool>() && what != "a boolean" {
-            return Err(PyValueError::new_err(format!(
-                "{name}: expected {what}, got a boolean"
-            )));
-        }
-        v.extract()
-            .map_err(|_| PyValueError::new_err(format!("{name}: expected {what}")))
-    }
-    let int = |v| num::<u64>(name, v, "a non-negative integer");
-    let float = |v| num::<f64>(name, v, "a number");
-    let boolean = |v| num::<bool>(name, v, "a boolean");
-    let size = |v| num::<usize>(name, v, "a non-negative integer");
-    match name {
-        "players" => s.players = parse(name, v)?,
-        "message_credit" => s.message_credit = parse(name, v)?,
-        "method" => s.method = parse(name, v)?,
-        "samples" => s.samples = int(v)?,
-        "target_se" => s.target_se = if v.is_none() { None } else { Some(float(v)?) },
-        "max_samples" => s.max_samples = int(v)?,
-        "seed" => s.seed = int(v)?,
-        "provenance" => s.provenance = parse(name, v)?,
-        "threshold" => s.threshold = float(v)?,
-        "alpha" => s.alpha = float(v)?,
-        "aggregate" => s.aggregate = parse(name, v)?,
-        "link" => s.link = parse(name, v)?,
-        "kappa" => s.kappa = float(v)?,
-        "tau" => s.tau = float(v)?,
-        "cap" => s.cap = float(v)?,
-        "split" => s.split = parse(name, v)?,
-        "rho" => s.rho = float(v)?,
-        "first_error" => s.first_error = parse(name, v)?,
-        "eta" => s.eta = float(v)?,
-        "gamma" => s.gamma = float(v)?,
-        "pairs" => s.pairs = boolean(v)?,
-        "strict" => s.strict = boolean(v)?,
-        "chunk" => s.chunk = size(v)?,
-        "chunk_bytes" => s.chunk_bytes = size(v)?,
-        "assume_unique_ids" => s.unique_ids = boolean(v)?,
-        "backend" => s.backend = parse(name, v)?,
-        other => {
+    let bad = |what: &str| PyValueError::new_err(format!("{name}: expected {what}"));
+    let is_bool = v.is_instance_of::<pyo3::types::PyBool>();
+    let value = match s.get(name) {
+        None => {
             return Err(PyTypeError::new_err(format!(
-                "score() got an unexpected keyword argument {other:?}"
+                "score() got an unexpected keyword argument {name:?}"
             )));
         }
-    }
-    Ok(())
+        Some(SettingValue::Choice(_)) => {
+            let text: String = v.extract().map_err(|_| bad("a string"))?;
+            return set(s, name, SettingValue::Choice(&text));
+        }
+        Some(SettingValue::Int(_)) if !is_bool => {
+            SettingValue::Int(v.extract().map_err(|_| bad("a non-negative integer"))?)
+        }
+        Some(SettingValue::Float(_)) if !is_bool => {
+            SettingValue::Float(v.extract().map_err(|_| bad("a number"))?)
+        }
+        Some(SettingValue::OptFloat(_)) if !is_bool => SettingValue::OptFloat(
+            v.extract::<Option<f64>>()
+                .map_err(|_| bad("a number or None"))?,
+        ),
+        Some(SettingValue::Bool(_)) if is_bool => SettingValue::Bool(v.extract()?),
+        Some(SettingValue::Bool(_)) => return Err(bad("a boolean")),
+        Some(_) => return Err(bad("a number, not a boolean")),
+    };
+    set(s, name, value)
+}
+
+fn set(s: &mut Settings, name: &str, value: SettingValue<'_>) -> PyResult<()> {
+    s.set(name, value)
+        .map(|_| ())
+        .map_err(|e| PyValueError::new_err(format!("{}: {}", e.option, e.message)))
 }
 
 /// The run options of a dict of keyword arguments.
@@ -349,32 +325,15 @@ fn score_file(
 fn defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     let s = Settings::default();
     let d = PyDict::new(py);
-    d.set_item("players", s.players.name())?;
-    d.set_item("message_credit", s.message_credit.name())?;
-    d.set_item("method", s.method.name())?;
-    d.set_item("samples", s.samples)?;
-    d.set_item("target_se", py.None())?;
-    d.set_item("max_samples", s.max_samples)?;
-    d.set_item("seed", s.seed)?;
-    d.set_item("provenance", s.provenance.name())?;
-    d.set_item("threshold", s.threshold)?;
-    d.set_item("alpha", s.alpha)?;
-    d.set_item("aggregate", s.aggregate.name())?;
-    d.set_item("link", s.link.name())?;
-    d.set_item("kappa", s.kappa)?;
-    d.set_item("tau", s.tau)?;
-    d.set_item("cap", s.cap)?;
-    d.set_item("split", s.split.name())?;
-    d.set_item("rho", s.rho)?;
-    d.set_item("first_error", s.first_error.name())?;
-    d.set_item("eta", s.eta)?;
-    d.set_item("gamma", s.gamma)?;
-    d.set_item("pairs", s.pairs)?;
-    d.set_item("strict", s.strict)?;
-    d.set_item("chunk", s.chunk)?;
-    d.set_item("chunk_bytes", s.chunk_bytes)?;
-    d.set_item("assume_unique_ids", s.unique_ids)?;
-    d.set_item("backend", s.backend.name())?;
+    for &name in Settings::NAMES {
+        match s.get(name).expect("a listed setting") {
+            SettingValue::Choice(c) => d.set_item(name, c)?,
+            SettingValue::Int(x) => d.set_item(name, x)?,
+            SettingValue::Float(x) => d.set_item(name, x)?,
+            SettingValue::OptFloat(x) => d.set_item(name, x)?,
+            SettingValue::Bool(x) => d.set_item(name, x)?,
+        }
+    }
     Ok(d)
 }
 
