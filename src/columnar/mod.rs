@@ -28,17 +28,9 @@ pub fn score_batches(
     batches: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
     opts: &RunOptions,
 ) -> Result<(Tables, Summary), Error> {
-    score_into_tables(ArrowSource::new(batches), opts)
-}
-
-/// Scores any record source into the §6 tables.
-pub fn score_into_tables(
-    source: impl crate::pipeline::Source,
-    opts: &RunOptions,
-) -> Result<(Tables, Summary), Error> {
     let mut builder = TablesBuilder::new();
     let summary = score_source(
-        source,
+        ArrowSource::new(batches),
         opts,
         |_| {},
         |results| {

@@ -47,6 +47,16 @@ pub fn open(path: &Path) -> Result<(ArrowSource<ParquetRecordBatchReader>, u64),
     Ok((ArrowSource::new(reader), rows))
 }
 
+/// How creditflow writes Parquet: zstd, and row groups of at most `rows` rows (`None`:
+/// a row group ends only where the writer flushes).
+/// (Parquet sets no byte limit on row groups by default.)
+fn properties(rows: Option<usize>) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(rows)
+        .build()
+}
+
 /// The files of a Parquet output: the target (messages) and its siblings, by table.
 pub fn table_paths(target: &Path) -> Vec<(&'static str, PathBuf)> {
     let name = target
@@ -75,10 +85,7 @@ pub struct TableFiles {
 impl TableFiles {
     /// Opens every table's temporary file beside `target`.
     pub fn create(target: &Path) -> Result<TableFiles, Error> {
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
+        let props = properties(Some(ROW_GROUP_ROWS));
         let mut writers = Vec::new();
         for (t, p) in table_paths(target) {
             let out = OutFile::create(Some(&p))?;
@@ -153,11 +160,7 @@ impl RowsFile {
         // Row groups end where a written batch ends, never by a row count, so that a
         // caller writing batches of whole episodes gets row groups of whole episodes
         // (readers such as Ray Data split files at row-group boundaries).
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(None)
-            .set_max_row_group_bytes(None)
-            .build();
+        let props = properties(None);
         let out = OutFile::create(Some(path))?;
         let writer = ArrowWriter::try_new(out, super::input_schema(), Some(props))
             .map_err(|e| parquet_error("writing", path, e))?;

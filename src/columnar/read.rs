@@ -298,12 +298,18 @@ impl<'a> Columns<'a> {
         })
     }
 
-    fn outcome(&self, row: usize) -> (Option<f64>, Option<f64>, Option<bool>) {
-        (
+    /// The row's outcome columns (`None` when all three are null).
+    fn outcome(&self, row: usize) -> Option<InputOutcome> {
+        let (reward, baseline, success) = (
             self.reward.get(row),
             self.baseline.get(row),
             self.success.get(row),
-        )
+        );
+        (reward.is_some() || baseline.is_some() || success.is_some()).then_some(InputOutcome {
+            reward,
+            baseline,
+            success,
+        })
     }
 
     fn coalition_values(&self, row: usize) -> Option<Vec<f64>> {
@@ -371,7 +377,7 @@ struct Pending {
     id: String,
     /// Its first row (1-based, over the whole input).
     first_row: u64,
-    outcome: (Option<f64>, Option<f64>, Option<bool>),
+    /// The record read so far (its episode-level columns from the first row).
     record: InputRecord,
     /// The first row of the episode that broke the schema.
     error: Option<RecordError>,
@@ -443,15 +449,10 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
                 if let Some(p) = self.pending.take() {
                     self.ready.push_back(p.finish());
                 }
-                let outcome = cols.outcome(row);
                 let record = InputRecord {
                     id: Some(Id(id.to_string())),
                     messages: Some(Vec::new()),
-                    outcome: (outcome != (None, None, None)).then_some(InputOutcome {
-                        reward: outcome.0,
-                        baseline: outcome.1,
-                        success: outcome.2,
-                    }),
+                    outcome: cols.outcome(row),
                     coalition_values: cols.coalition_values(row),
                     agents: cols.agents(row),
                     ..InputRecord::default()
@@ -460,19 +461,27 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
                     error: orphan.map(|r| no_id(Some(id.to_string()), r)),
                     id: id.into_owned(),
                     first_row: at,
-                    outcome,
                     record,
                 });
             }
             let p = self.pending.as_mut().expect("an episode is pending");
             if same && p.error.is_none() {
-                let (r, b, s) = cols.outcome(row);
-                let bits = |x: Option<f64>| x.map(f64::to_bits);
-                let differs = if bits(r) != bits(p.outcome.0) {
+                let parts = |o: Option<&InputOutcome>| {
+                    o.map_or((None, None, None), |o| {
+                        (
+                            o.reward.map(f64::to_bits),
+                            o.baseline.map(f64::to_bits),
+                            o.success,
+                        )
+                    })
+                };
+                let (r, b, s) = parts(cols.outcome(row).as_ref());
+                let (r0, b0, s0) = parts(p.record.outcome.as_ref());
+                let differs = if r != r0 {
                     Some("reward")
-                } else if bits(b) != bits(p.outcome.1) {
+                } else if b != b0 {
                     Some("baseline")
-                } else if s != p.outcome.2 {
+                } else if s != s0 {
                     Some("success")
                 } else {
                     cols.coalition_values(row)
