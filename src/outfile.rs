@@ -22,8 +22,9 @@ pub fn is_std(path: &Path) -> bool {
 }
 
 impl OutFile {
-    /// Standard output when `path` is `None` or `-`; else a temporary file in the
-    /// target's directory (the target is untouched until [`OutFile::commit`]).
+    /// Standard output when `path` is `None` or `-`; the target itself when it exists and
+    /// is not a regular file (a device such as `/dev/null`, a FIFO); else a temporary file
+    /// in the target's directory (the target is untouched until [`OutFile::commit`]).
     pub fn create(path: Option<&Path>) -> io::Result<OutFile> {
         let Some(path) = path.filter(|p| !is_std(p)) else {
             return Ok(OutFile {
@@ -31,6 +32,23 @@ impl OutFile {
                 w: BufWriter::with_capacity(1 << 20, Box::new(io::stdout())),
             });
         };
+        // A device, FIFO or socket (`-o /dev/null`, a named pipe) is written in place:
+        // renaming a file over it would replace the device with a regular file.
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+            && !meta.is_dir()
+        {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()))
+                })?;
+            return Ok(OutFile {
+                target: None,
+                w: BufWriter::with_capacity(1 << 20, Box::new(file)),
+            });
+        }
         let name = path.file_name().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -129,6 +129,37 @@ fn an_output_that_cannot_be_created_destroys_nothing() {
     assert_eq!(leftovers.len(), 2, "no temporary file is left behind");
 }
 
+/// `-o /dev/null` and a named pipe are written in place: renaming a finished file over
+/// them would replace the device (or the pipe) with a regular file.
+#[test]
+fn devices_and_pipes_are_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let t = Tmp::new("devices");
+    let input = t.write("in.jsonl", &format!("{GOOD}\n"));
+    let null = std::path::Path::new("/dev/null");
+    if std::fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
+        let o = bin().arg("score").arg(&input).arg("-o").arg(null).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let kind = std::fs::metadata(null).unwrap().file_type();
+        assert!(kind.is_char_device(), "/dev/null was replaced: {kind:?}");
+    } else {
+        eprintln!("SKIPPED the /dev/null half: /dev/null is not a character device here");
+    }
+    let fifo = t.0.join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = bin().arg("score").arg(&input).arg("-o").arg(&fifo).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = reader.join().unwrap();
+    assert_eq!(records(&text).len(), 1, "{text}");
+    assert_eq!(records(&text)[0]["id"], "good");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
 #[test]
 fn limits_are_error_records_not_aborts() {
     // A game of 2^24 players, a prefix chat of 5,000 messages (12.5 M parent entries), a
