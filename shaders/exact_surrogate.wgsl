@@ -31,13 +31,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let e = s.scratch_offset + k * s.scratch_stride;
     let gmax = e + g.messages;
 
+    var earlier = agg_start();
     for (var m = 0u; m < g.messages; m += 1u) {
         let owner = words[g.owners + m];
         var x = 0.0;
         if (owner == NO_AGENT || ((mask >> owner) & 1u) == 1u) {
-            x = presence(g, m, e);
+            x = presence(g, m, e, earlier);
         }
         scratch[e + m] = bitcast<u32>(x);
+        earlier = agg_join(earlier, x);
     }
     group_maxima(g, e, gmax);
     values[s.perm_offset + k] = value(g, gmax);

@@ -3,10 +3,12 @@
 //
 // One thread per (slice, pair), with its scratch in global memory (no workgroup memory,
 // so an episode of any size fits as long as one pair's scratch fits a binding):
-// e (messages x f32), present (messages x u32) and the group maxima (groups x f32).
-// Adding a player marks its messages present and recomputes, in causal order, every
-// present message from the first new one on; presences only grow, so a group's max is
-// updated with max(). Q is summed afresh (compensated) after every step so that f32
+// e (messages x f32), present (messages x u32), the group maxima (groups x f32) and the
+// running aggregate of e before each message (messages + 1 x f32). Adding a player marks
+// its messages present and recomputes, in causal order, every present message from the
+// first new one on, refreshing the running aggregate as it goes: a message whose parents
+// are every earlier message (a chat) reads it in O(1), so an add costs O(messages) on a
+// chat. Presences only grow, so a group's max is updated with max(). Q is summed afresh (compensated) after every step so that f32
 // rounding does not accumulate along the walk. The model (`presence`, `group_maxima`,
 // `value`) is shared/surrogate.wgsl, the walk and the pair mean shared/pairs.wgsl, the
 // slice lookup and loop check shared/jobs.wgsl.
@@ -35,18 +37,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let e = s.scratch_offset + k * s.scratch_stride;
     let present = e + nm;
     let gmax = present + nm;
+    let run = gmax + g.groups;
 
     for (var dir = 0u; dir < 2u; dir += 1u) {
         // The empty coalition: environment messages only.
         for (var m = 0u; m < nm; m += 1u) {
             scratch[present + m] = select(0u, 1u, words[g.owners + m] == NO_AGENT);
         }
+        var earlier = agg_start();
+        scratch[run] = bitcast<u32>(earlier);
         for (var m = 0u; m < nm; m += 1u) {
             var x = 0.0;
             if (scratch[present + m] == 1u) {
-                x = presence(g, m, e);
+                x = presence(g, m, e, earlier);
             }
             scratch[e + m] = bitcast<u32>(x);
+            earlier = agg_join(earlier, x);
+            scratch[run + m + 1u] = bitcast<u32>(earlier);
         }
         group_maxima(g, e, gmax);
         var prev = value(g, gmax);
@@ -61,17 +68,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                 scratch[present + m] = 1u;
                 lo = min(lo, m);
             }
+            var earlier = bitcast<f32>(scratch[run + lo]);
             for (var m = lo; m < nm; m += 1u) {
-                if (scratch[present + m] == 0u) {
-                    continue;
+                var x = bitcast<f32>(scratch[e + m]);
+                if (scratch[present + m] == 1u) {
+                    let fresh = presence(g, m, e, earlier);
+                    if (fresh != x) {
+                        x = fresh;
+                        scratch[e + m] = bitcast<u32>(fresh);
+                        let gi = gmax + words[g.group_of + m];
+                        scratch[gi] = bitcast<u32>(max(bitcast<f32>(scratch[gi]), fresh));
+                    }
                 }
-                let old = bitcast<f32>(scratch[e + m]);
-                let fresh = presence(g, m, e);
-                if (fresh != old) {
-                    scratch[e + m] = bitcast<u32>(fresh);
-                    let gi = gmax + words[g.group_of + m];
-                    scratch[gi] = bitcast<u32>(max(bitcast<f32>(scratch[gi]), fresh));
-                }
+                earlier = agg_join(earlier, x);
+                scratch[run + m + 1u] = bitcast<u32>(earlier);
             }
             let v = value(g, gmax);
             let d = v - prev;

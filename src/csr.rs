@@ -48,6 +48,10 @@ pub struct CsrBatch {
     pub parent_offsets: Vec<u32>,
     /// Column indices: record-local message indices, each smaller than its row's local index.
     pub parents: Vec<u32>,
+    /// Per message: 1 when its parents are every earlier message (its row of
+    /// [`parents`](Self::parents) is then empty), else 0. A chat's `prefix` provenance costs
+    /// O(1) per message instead of a row of O(messages).
+    pub earlier: Vec<u32>,
     /// Per message: record-local agent index (< `agent_count`) or [`NO_AGENT`].
     pub authors: Vec<u32>,
     /// Per message: record-local player index in the message game (< `player_count`,
@@ -126,6 +130,7 @@ impl CsrBuilder {
         for m in &ep.messages {
             b.parents.extend_from_slice(&m.parents);
             b.parent_offsets.push(b.parents.len() as u32);
+            b.earlier.push(u32::from(m.all_earlier));
             match m.agent {
                 Some(a) => {
                     b.authors.push(a);
@@ -248,6 +253,7 @@ impl CsrBatch {
             meta,
             parent_offsets: &self.parent_offsets[m0..=m1],
             parents: &self.parents,
+            earlier: &self.earlier[m0..m1],
             authors: &self.authors[m0..m1],
             players: &self.players[m0..m1],
             groups: &self.groups[m0..m1],
@@ -270,7 +276,11 @@ impl CsrBatch {
         if *self.parent_offsets.last().unwrap() as usize != self.parents.len() {
             return Err("last parent offset must equal parents.len()".into());
         }
-        if self.players.len() != m || self.groups.len() != m || self.agent_players.len() != m {
+        if self.players.len() != m
+            || self.groups.len() != m
+            || self.agent_players.len() != m
+            || self.earlier.len() != m
+        {
             return Err("per-message arrays differ in length".into());
         }
         let r = self.records.len();
@@ -298,9 +308,14 @@ impl CsrBatch {
                         "record {r}: parent offsets decrease at message {i}"
                     ));
                 }
-                if v.parents_of(i).iter().any(|&p| p as usize >= i) {
+                if v.listed_parents(i).iter().any(|&p| p as usize >= i) {
                     return Err(format!(
                         "record {r}: message {i} has a parent that is not earlier"
+                    ));
+                }
+                if v.earlier[i] > 1 || (v.earlier[i] == 1 && !v.listed_parents(i).is_empty()) {
+                    return Err(format!(
+                        "record {r}: message {i} has a bad all-earlier flag or a row beside it"
                     ));
                 }
                 let a = v.authors[i];
@@ -334,6 +349,39 @@ impl CsrBatch {
     }
 }
 
+/// The parents of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parents<'a> {
+    /// Every earlier message: 0..m for message m.
+    Earlier(u32),
+    /// A stored row.
+    Listed(&'a [u32]),
+}
+
+impl<'a> Parents<'a> {
+    /// Number of parents.
+    pub fn len(&self) -> usize {
+        match *self {
+            Parents::Earlier(m) => m as usize,
+            Parents::Listed(ps) => ps.len(),
+        }
+    }
+
+    /// True for a root.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The parents in increasing order for `Earlier`, in row order for `Listed`.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + 'a {
+        let (earlier, listed): (u32, &'a [u32]) = match *self {
+            Parents::Earlier(m) => (m, &[]),
+            Parents::Listed(ps) => (0, ps),
+        };
+        (0..earlier).chain(listed.iter().copied())
+    }
+}
+
 /// One record's rows, with record-local indices.
 #[derive(Debug, Clone, Copy)]
 pub struct EpisodeView<'a> {
@@ -343,6 +391,8 @@ pub struct EpisodeView<'a> {
     pub parent_offsets: &'a [u32],
     /// The batch's whole column array.
     pub parents: &'a [u32],
+    /// Per message: 1 when its parents are every earlier message (see [`CsrBatch::earlier`]).
+    pub earlier: &'a [u32],
     /// Per message: agent or [`NO_AGENT`].
     pub authors: &'a [u32],
     /// Per message: message-game player or [`NO_AGENT`].
@@ -377,13 +427,35 @@ impl<'a> EpisodeView<'a> {
     }
 
     /// Parents of message `m` (record-local indices). O(1).
-    pub fn parents_of(&self, m: usize) -> &'a [u32] {
+    pub fn parents_of(&self, m: usize) -> Parents<'a> {
+        if self.earlier[m] == 1 {
+            Parents::Earlier(m as u32)
+        } else {
+            Parents::Listed(self.listed_parents(m))
+        }
+    }
+
+    /// True when the parents of message `m` are every earlier message.
+    #[inline]
+    pub fn all_earlier(&self, m: usize) -> bool {
+        self.earlier[m] == 1
+    }
+
+    /// The stored row of message `m`'s parents (empty when they are every earlier message).
+    /// O(1).
+    #[inline]
+    pub fn listed_parents(&self, m: usize) -> &'a [u32] {
         &self.parents[self.parent_offsets[m] as usize..self.parent_offsets[m + 1] as usize]
     }
 
-    /// Parent entries of the episode. O(1).
-    pub fn parent_count(&self) -> usize {
+    /// Stored parent entries of the episode (every-earlier parents count none). O(1).
+    pub fn listed_parent_count(&self) -> usize {
         (self.parent_offsets[self.len()] - self.parent_offsets[0]) as usize
+    }
+
+    /// True when some message's parents are every earlier message.
+    pub fn has_all_earlier(&self) -> bool {
+        self.earlier.contains(&1)
     }
 
     /// True when every message is its own redundancy group.

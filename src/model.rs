@@ -12,8 +12,12 @@ pub struct Message {
     pub id: String,
     /// Index into [`Episode::agents`], `None` for environment messages.
     pub agent: Option<u32>,
-    /// Indices of parent messages, each smaller than this message's index.
+    /// Indices of parent messages, each smaller than this message's index (empty when
+    /// [`all_earlier`](Self::all_earlier)).
     pub parents: Vec<u32>,
+    /// The parents are every earlier message (a chat's `prefix` provenance, or a listed
+    /// row naming them all), stored in O(1) instead of as a row of the message's index.
+    pub all_earlier: bool,
     /// The score as given (None when absent).
     pub score: Option<f64>,
     /// Index into [`Episode::group_scores`].

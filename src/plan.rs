@@ -103,11 +103,11 @@ fn work(job: &Job, view: Option<&EpisodeView>, games: &GameBatch, opts: &ScoreOp
         (JobGame::Table(i), _) => (games.games[i].players as f64, 1.0),
         (JobGame::SurrogateAgents, Some(v)) => (
             v.active_agents.len() as f64,
-            (v.len() + v.parent_count()) as f64,
+            (v.len() + v.listed_parent_count()) as f64,
         ),
         (_, Some(v)) => (
             v.meta.player_count as f64,
-            (v.len() + v.parent_count()) as f64,
+            (v.len() + v.listed_parent_count()) as f64,
         ),
         (_, None) => (0.0, 0.0),
     };

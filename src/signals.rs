@@ -41,7 +41,7 @@ pub use crate::options::{FirstErrorMethod, SignalOptions, Split};
 
 use serde_json::{Value, json};
 
-use crate::csr::{EpisodeView, NO_AGENT};
+use crate::csr::{EpisodeView, NO_AGENT, Parents};
 use crate::game::{Level, Link, ModelParams, Surrogate};
 use crate::model::Episode;
 
@@ -84,25 +84,39 @@ pub fn lipschitz(link: &Link) -> f64 {
 }
 
 /// Messages that depend on `m` through provenance, and `m` itself: `true` per message.
+/// O(messages + listed parents): a message whose parents are every earlier message
+/// depends on `m` when it comes after it.
 pub fn descendants(view: &EpisodeView, m: usize) -> Vec<bool> {
     let mut d = vec![false; view.len()];
     d[m] = true;
     for x in m + 1..view.len() {
-        d[x] = view.parents_of(x).iter().any(|&p| d[p as usize]);
+        d[x] = match view.parents_of(x) {
+            Parents::Earlier(_) => true,
+            Parents::Listed(ps) => ps.iter().any(|&p| d[p as usize]),
+        };
     }
     d
 }
 
 /// Messages `m` depends on through provenance (its closure, without `m`), in order.
+/// O(messages + listed parents).
 pub fn ancestors(view: &EpisodeView, m: usize) -> Vec<usize> {
     let mut a = vec![false; view.len()];
-    for &p in view.parents_of(m) {
-        a[p as usize] = true;
-    }
-    for x in (0..m).rev() {
-        if a[x] {
-            for &p in view.parents_of(x) {
-                a[p as usize] = true;
+    // Marks x's parents; true when they are every earlier message (all below x marked).
+    let mark = |x: usize, a: &mut [bool]| match view.parents_of(x) {
+        Parents::Earlier(k) => {
+            a[..k as usize].iter_mut().for_each(|y| *y = true);
+            true
+        }
+        Parents::Listed(ps) => {
+            ps.iter().for_each(|&p| a[p as usize] = true);
+            false
+        }
+    };
+    if !mark(m, &mut a) {
+        for x in (0..m).rev() {
+            if a[x] && mark(x, &mut a) {
+                break;
             }
         }
     }

@@ -361,7 +361,7 @@ fn validate_episode(
                 out
             }
             None => match opts.provenance {
-                Provenance::Prefix => (0..i as u32).collect(),
+                Provenance::Prefix => vec![],
                 Provenance::Chain => match i {
                     0 => vec![],
                     1 => vec![0],
@@ -417,10 +417,18 @@ fn validate_episode(
                 group_given.len() as u32 - 1
             }
         };
+        // Every earlier message, listed or filled in, is stored as a flag (DESIGN §4: cost
+        // is linear in the chat). Listed parents are distinct and earlier, so i of them
+        // are all of 0..i.
+        let all_earlier = i > 0
+            && (parents.len() == i
+                || (m.parents.is_none() && opts.provenance == Provenance::Prefix));
+        let parents = if all_earlier { vec![] } else { parents };
         messages.push(Message {
             id,
             agent,
             parents,
+            all_earlier,
             score: m.score,
             group,
             is_final: m.is_final,

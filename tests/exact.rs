@@ -339,6 +339,73 @@ fn table_and_mobius_evaluators_agree_with_full_evaluation_incrementally() {
     }
 }
 
+/// Chats (every message's parents are all earlier messages) take the O(messages) add
+/// path; a mixed episode (listed rows beside filled-in `prefix` parents) the general one.
+/// Along several walks in scrambled orders on one game (each `init` restores the empty
+/// coalition kept by the first), every step equals a fresh full evaluation, at both
+/// levels, for every aggregate, with and without redundancy groups.
+#[test]
+fn chat_and_mixed_walks_match_full_evaluation_in_any_order() {
+    let mut eps = generated(Topology::Prefix, 4, 40, 0.0, 7, 2);
+    eps.extend(generated(Topology::Prefix, 3, 70, 0.3, 8, 2));
+    // Mixed: a1 is a root, a2 lists b1, the others get every earlier message.
+    eps.push(parse_episode(
+        r#"{"id":"mix","agents":["a","b"],"messages":[{"id":"t"},{"id":"a1","agent":"a","parents":[],"score":0.3},{"id":"b1","agent":"b","score":0.5},{"id":"a2","agent":"a","parents":["b1"],"score":-0.2},{"id":"b2","agent":"b","score":0.4,"group":"g"},{"id":"a3","agent":"a","score":0.4,"group":"g"}],"outcome":{"reward":1}}"#,
+    ));
+    let b = batch(&eps);
+    assert!(b.episode(0).has_all_earlier() && b.episode(0).listed_parent_count() == 0);
+    assert!(b.episode(4).listed_parent_count() > 0 && b.episode(4).has_all_earlier());
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |k: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % k as u64) as usize
+    };
+    for r in 0..b.len() {
+        let view = b.episode(r);
+        for aggregate in [
+            creditflow::game::Aggregate::Mean,
+            creditflow::game::Aggregate::Min,
+            creditflow::game::Aggregate::Max,
+        ] {
+            let params = ModelParams {
+                alpha: 0.3,
+                aggregate,
+                link: creditflow::game::Link::Linear,
+            };
+            for level in [Level::Agents, Level::Messages] {
+                let mut g = Surrogate::new(view, params, level);
+                let n = g.players();
+                if n > 64 {
+                    continue;
+                }
+                for walk in 0..3 {
+                    let mut order: Vec<usize> = (0..n).collect();
+                    for i in (1..n).rev() {
+                        order.swap(i, next(i + 1));
+                    }
+                    let mut v = g.init();
+                    let mut fresh = Surrogate::new(view, params, level);
+                    assert_close(v, fresh.value_mask(0), 1e-12, "v(empty)");
+                    let mut mask = 0u64;
+                    for &p in &order {
+                        mask |= 1 << p;
+                        v = g.add(p);
+                        let want = fresh.value_mask(mask);
+                        assert_close(
+                            v,
+                            want,
+                            1e-12,
+                            &format!("record {r} {aggregate:?} {level:?} walk {walk}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn exact_refuses_more_than_twenty_players_and_closed_form_refuses_nonlinear_games() {
     let eps = generated(Topology::Chain, 3, 25, 0.0, 1, 1);

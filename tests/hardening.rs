@@ -138,7 +138,13 @@ fn devices_and_pipes_are_written_in_place() {
     let input = t.write("in.jsonl", &format!("{GOOD}\n"));
     let null = std::path::Path::new("/dev/null");
     if std::fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
-        let o = bin().arg("score").arg(&input).arg("-o").arg(null).output().unwrap();
+        let o = bin()
+            .arg("score")
+            .arg(&input)
+            .arg("-o")
+            .arg(null)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let kind = std::fs::metadata(null).unwrap().file_type();
         assert!(kind.is_char_device(), "/dev/null was replaced: {kind:?}");
@@ -152,7 +158,13 @@ fn devices_and_pipes_are_written_in_place() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
-    let o = bin().arg("score").arg(&input).arg("-o").arg(&fifo).output().unwrap();
+    let o = bin()
+        .arg("score")
+        .arg(&input)
+        .arg("-o")
+        .arg(&fifo)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let text = reader.join().unwrap();
     assert_eq!(records(&text).len(), 1, "{text}");

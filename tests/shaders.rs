@@ -160,7 +160,7 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
                 scores,
                 member_offsets,
                 members,
-                _pad0,
+                earlier,
                 _pad1,
                 _pad2
             }),

@@ -3,6 +3,7 @@
 
 use std::io::Cursor;
 
+use creditflow::csr::{CsrBatch, Parents};
 use creditflow::model::{Episode, Game, GameForm, Record};
 use creditflow::pipeline::{RunOptions, run_score};
 use creditflow::validate::{Provenance, ValidateOptions, parse_and_validate};
@@ -55,8 +56,23 @@ fn game(text: &str) -> Game {
     }
 }
 
+/// Every message's parents, with "every earlier message" spelled out.
 fn parents(ep: &Episode) -> Vec<Vec<u32>> {
-    ep.messages.iter().map(|m| m.parents.clone()).collect()
+    ep.messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            assert!(
+                !m.all_earlier || m.parents.is_empty(),
+                "a row beside the flag"
+            );
+            if m.all_earlier {
+                (0..i as u32).collect()
+            } else {
+                m.parents.clone()
+            }
+        })
+        .collect()
 }
 
 /// The group score of each message.
@@ -582,6 +598,26 @@ fn provenance_prefix_gives_every_earlier_message() {
     );
     // Prefix is the default.
     assert_eq!(parents(&episode(NO_PARENTS)), parents(&ep));
+}
+
+/// "Every earlier message" is stored as a flag, not as a row as long as the message's
+/// index (DESIGN §4: cost is linear in the chat), whether filled in by `prefix` or listed.
+#[test]
+fn every_earlier_parent_is_a_flag_not_a_row() {
+    let ep = episode_with(NO_PARENTS, &with_provenance(Provenance::Prefix));
+    let flags: Vec<bool> = ep.messages.iter().map(|m| m.all_earlier).collect();
+    assert_eq!(flags, [false, true, true, true, true]);
+    assert!(ep.messages.iter().all(|m| m.parents.is_empty()));
+    // GOOD lists m2's parents as m0 and m1: all of them; m1's single parent m0 too.
+    let good = episode(GOOD);
+    let flags: Vec<bool> = good.messages.iter().map(|m| m.all_earlier).collect();
+    assert_eq!(flags, [false, true, true]);
+    let batch = CsrBatch::from_episodes([&ep]).unwrap();
+    assert!(batch.parents.is_empty());
+    assert_eq!(batch.earlier, [0, 1, 1, 1, 1]);
+    let view = batch.episode(0);
+    assert_eq!(view.parents_of(3).iter().collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(view.parents_of(3), Parents::Earlier(3));
 }
 
 #[test]

@@ -20,30 +20,57 @@ fn link(q: f32) -> f32 {
     }
 }
 
-// Presence of present message m from its parents' presences (e at `e` in scratch).
-fn presence(g: SurrogateGame, m: u32, e: u32) -> f32 {
-    let p0 = words[g.parent_offsets + m];
-    let p1 = words[g.parent_offsets + m + 1u];
-    if (p0 == p1) {
-        return 1.0;
-    }
-    var agg = bitcast<f32>(scratch[e + words[g.parents + p0]]);
-    for (var i = p0 + 1u; i < p1; i += 1u) {
-        let x = bitcast<f32>(scratch[e + words[g.parents + i]]);
-        switch config.aggregate {
-            case AGGREGATE_MIN: {
-                agg = min(agg, x);
-            }
-            case AGGREGATE_MAX: {
-                agg = max(agg, x);
-            }
-            default: {
-                agg += x;
-            }
+// The aggregate's identity: the start of a running aggregate (f32::MAX stands in for
+// infinity; presences lie in [0, 1]).
+fn agg_start() -> f32 {
+    switch config.aggregate {
+        case AGGREGATE_MIN: {
+            return bitcast<f32>(0x7f7fffffu);
+        }
+        case AGGREGATE_MAX: {
+            return -bitcast<f32>(0x7f7fffffu);
+        }
+        default: {
+            return 0.0;
         }
     }
+}
+
+// A running aggregate joined with one more presence (a sum for the mean).
+fn agg_join(acc: f32, x: f32) -> f32 {
+    switch config.aggregate {
+        case AGGREGATE_MIN: {
+            return min(acc, x);
+        }
+        case AGGREGATE_MAX: {
+            return max(acc, x);
+        }
+        default: {
+            return acc + x;
+        }
+    }
+}
+
+// Presence of present message m from its parents' presences (e at `e` in scratch);
+// `earlier` is the running aggregate of e over the messages before m, read in O(1) when
+// m's parents are every earlier message (a listed row is read parent by parent).
+fn presence(g: SurrogateGame, m: u32, e: u32, earlier: f32) -> f32 {
+    var agg = earlier;
+    var k = m;
+    if (words[g.earlier + m] == 0u) {
+        let p0 = words[g.parent_offsets + m];
+        let p1 = words[g.parent_offsets + m + 1u];
+        agg = agg_start();
+        for (var i = p0; i < p1; i += 1u) {
+            agg = agg_join(agg, bitcast<f32>(scratch[e + words[g.parents + i]]));
+        }
+        k = p1 - p0;
+    }
+    if (k == 0u) {
+        return 1.0;
+    }
     if (config.aggregate == AGGREGATE_MEAN) {
-        agg = agg / f32(p1 - p0);
+        agg = agg / f32(k);
     }
     return config.alpha + (1.0 - config.alpha) * agg;
 }

@@ -101,7 +101,9 @@ struct SurrogateGame {
     member_offsets: u32,
     // Per player: its messages in increasing order.
     members: u32,
-    _pad0: u32,
+    // Per message: 1 when its parents are every earlier message (its parents row is then
+    // empty), else 0.
+    earlier: u32,
     _pad1: u32,
     _pad2: u32,
 }

@@ -130,8 +130,9 @@ pub struct SurrogateGame {
     pub member_offsets: u32,
     /// Per player: its messages, increasing.
     pub members: u32,
-    /// Padding.
-    pub _pad0: u32,
+    /// Per message: 1 when its parents are every earlier message (its parents row is
+    /// then empty), else 0.
+    pub earlier: u32,
     /// Padding.
     pub _pad1: u32,
     /// Padding.

@@ -534,7 +534,8 @@ pub fn encode(
 }
 
 /// Appends the rows of record `r`'s surrogate game at `level` to `words`: copies of the
-/// batch's rows (parents, owners, groups, scores, members), nothing rebuilt.
+/// batch's rows (parents, all-earlier flags, owners, groups, scores, members), nothing
+/// rebuilt.
 fn encode_surrogate(
     batch: &CsrBatch,
     r: usize,
@@ -553,6 +554,8 @@ fn encode_surrogate(
     words.extend(view.parent_offsets.iter().map(|&o| o - p0));
     g.parents = words.len() as u32;
     words.extend_from_slice(&view.parents[p0 as usize..view.parent_offsets[n] as usize]);
+    g.earlier = words.len() as u32;
+    words.extend_from_slice(view.earlier);
     g.owners = words.len() as u32;
     words.extend_from_slice(match level {
         Level::Agents => view.agent_players,

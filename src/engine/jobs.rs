@@ -338,7 +338,9 @@ impl JobShape {
                 );
                 let view = batch.episode(job.record as usize);
                 let m = view.len() as u64;
-                let n_parents = (view.parent_offsets[view.len()] - view.parent_offsets[0]) as u64;
+                // Stored parent entries: a message of every earlier parent reads the
+                // running aggregate instead (O(1)).
+                let n_parents = view.listed_parent_count() as u64;
                 let groups = view.group_scores.len() as u64;
                 let owned = view.meta.player_count as u64;
                 let (level, players) = match job.game {
@@ -374,9 +376,18 @@ impl JobShape {
                     union_offsets,
                     union_members,
                     owen,
-                    // parent offsets, parents, owners, group_of, scores, member offsets, members
-                    game_words: (m + 1) + n_parents + m + m + groups + (players as u64 + 1) + owned,
-                    sample_scratch: 2 * m + groups,
+                    // parent offsets, parents, earlier, owners, group_of, scores, member
+                    // offsets, members
+                    game_words: (m + 1)
+                        + n_parents
+                        + m
+                        + m
+                        + m
+                        + groups
+                        + (players as u64 + 1)
+                        + owned,
+                    // e, present, group maxima, running aggregate
+                    sample_scratch: 2 * m + groups + (m + 1),
                 }
             }
             JobGame::Mobius(i) => {

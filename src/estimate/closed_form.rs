@@ -87,7 +87,7 @@ pub fn message_shapley(view: &EpisodeView, alpha: f64) -> Vec<f64> {
             continue;
         }
         let fx = std::mem::take(&mut fwd[x]);
-        for &p in view.parents_of(x) {
+        for p in view.parents_of(x).iter() {
             let p = p as usize;
             add_shifted(&mut fwd[p], &fx, isp(p), g.step[x]);
         }
@@ -97,7 +97,7 @@ pub fn message_shapley(view: &EpisodeView, alpha: f64) -> Vec<f64> {
     for x in 0..n {
         let mut bx = vec![g.end[x]];
         if g.step[x] != 0.0 {
-            for &p in view.parents_of(x) {
+            for p in view.parents_of(x).iter() {
                 let p = p as usize;
                 add_shifted(&mut bx, &bwd[p], isp(p), g.step[x]);
             }
@@ -196,7 +196,7 @@ pub fn message_owen(view: &EpisodeView, alpha: f64) -> Vec<f64> {
             if fx.iter().all(|&v| v == 0.0) {
                 continue;
             }
-            for &p in view.parents_of(x) {
+            for p in view.parents_of(x).iter() {
                 let p = p as usize;
                 let (mb, cp) = mbit(p);
                 let fp = &mut head[p * row..(p + 1) * row];
@@ -218,7 +218,7 @@ pub fn message_owen(view: &EpisodeView, alpha: f64) -> Vec<f64> {
             if g.step[x] == 0.0 {
                 continue;
             }
-            for &p in view.parents_of(x) {
+            for p in view.parents_of(x).iter() {
                 let p = p as usize;
                 let (mb, cp) = mbit(p);
                 let bp = &head[p * row..(p + 1) * row];

@@ -9,7 +9,7 @@
 pub use crate::options::{Aggregate, Link, ModelParams};
 
 use super::Evaluator;
-use crate::csr::{EpisodeView, NO_AGENT};
+use crate::csr::{EpisodeView, NO_AGENT, Parents};
 
 /// Who the players are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +46,38 @@ pub struct Surrogate<'a> {
     /// Present children of each message, in its slots (CSR rows by `child_offsets`), filled as messages join: pushes touch present children only.
     present_children: Vec<u32>,
     present_child_count: Vec<u32>,
-    /// Mean aggregate: (1 − α)/|parents| per message (0 for roots).
+    /// Mean aggregate: (1 − α)/|parents| per message with a listed row (0 otherwise).
     weight: Vec<f64>,
+    /// Running aggregate of e before each message (`messages + 1` entries) when some
+    /// message's parents are every earlier message, else empty: such a message is
+    /// recomputed from it in O(1), so an add costs O(messages) on a chat, not O(messages²).
+    earlier: Vec<f64>,
+    /// A chat: no listed parent rows (every message is a root or has every earlier message
+    /// as parents) and a `mean` or `max` aggregate. Adds take the fast path
+    /// ([`Surrogate::add_chat`]) over present messages only.
+    chat: bool,
+    /// Chat: presence as bits, 64 messages a word.
+    present_bits: Vec<u64>,
+    /// Chat: e_m = base_m + slope_m · (running aggregate before m) for a present message
+    /// (a root: base 1, slope 0).
+    base: Vec<f64>,
+    slope: Vec<f64>,
+    /// Chat: the state of the empty coalition, kept by the first `init` and restored by
+    /// the later ones (every walk starts there).
+    start: Option<Box<ChatStart>>,
     q: f64,
+}
+
+/// The incremental state of a chat's empty coalition.
+#[derive(Debug, Clone)]
+struct ChatStart {
+    present: Vec<bool>,
+    present_bits: Vec<u64>,
+    e: Vec<f64>,
+    group_max: Vec<f64>,
+    earlier: Vec<f64>,
+    q: f64,
+    v: f64,
 }
 
 impl<'a> Surrogate<'a> {
@@ -68,7 +97,7 @@ impl<'a> Surrogate<'a> {
         };
         let mut child_offsets = vec![0u32; n + 1];
         for m in 0..n {
-            for &p in view.parents_of(m) {
+            for &p in view.listed_parents(m) {
                 child_offsets[p as usize + 1] += 1;
             }
         }
@@ -98,11 +127,31 @@ impl<'a> Surrogate<'a> {
             present_children: vec![0; slots],
             present_child_count: vec![0; n],
             weight: (0..n)
-                .map(|m| match view.parents_of(m).len() {
+                .map(|m| match view.listed_parents(m).len() {
                     0 => 0.0,
                     k => (1.0 - params.alpha) / k as f64,
                 })
                 .collect(),
+            earlier: if view.has_all_earlier() || view.listed_parent_count() == 0 {
+                vec![0.0; n + 1]
+            } else {
+                Vec::new()
+            },
+            chat: view.listed_parent_count() == 0 && params.aggregate != Aggregate::Min,
+            present_bits: vec![0; n.div_ceil(64)],
+            base: (0..n)
+                .map(|m| match view.parents_of(m).len() {
+                    0 => 1.0,
+                    _ => params.alpha,
+                })
+                .collect(),
+            slope: (0..n)
+                .map(|m| match view.parents_of(m).len() {
+                    0 => 0.0,
+                    k => agg_slope(&params, k),
+                })
+                .collect(),
+            start: None,
             q: 0.0,
         }
     }
@@ -129,6 +178,7 @@ impl<'a> Surrogate<'a> {
     }
 
     /// Messages of player `p`.
+    #[inline]
     pub fn members(&self, p: usize) -> &'a [u32] {
         match self.member_offsets {
             Some(o) => &self.members[o[p] as usize..o[p + 1] as usize],
@@ -136,10 +186,17 @@ impl<'a> Surrogate<'a> {
         }
     }
 
-    /// Presence of message `m` given its parents' presences in `e`.
-    #[inline]
-    fn presence(&self, m: usize, e: &[f64]) -> f64 {
-        presence(&self.view, &self.params, m, e)
+    /// Refills the running aggregate of e from message `from` on.
+    fn refill_earlier(&mut self, from: usize) {
+        if self.earlier.is_empty() {
+            return;
+        }
+        if from == 0 {
+            self.earlier[0] = agg_start(self.params.aggregate);
+        }
+        for m in from..self.view.len() {
+            self.earlier[m + 1] = agg_join(self.params.aggregate, self.earlier[m], self.e[m]);
+        }
     }
 
     /// v of the coalition whose message presence is `present(m)`; a full evaluation,
@@ -159,14 +216,75 @@ impl<'a> Surrogate<'a> {
         self.owners[m]
     }
 
-    /// Records present message `m` as a present child of each of its parents.
+    /// Records present message `m` as a present child of each of its listed parents.
     #[inline]
     fn join_parents(&mut self, m: usize) {
-        for &p in self.view.parents_of(m) {
+        for &p in self.view.listed_parents(m) {
             let p = p as usize;
             let slot = self.child_offsets[p] + self.present_child_count[p];
             self.present_children[slot as usize] = m as u32;
             self.present_child_count[p] += 1;
+        }
+    }
+
+    /// [`Evaluator::add`] on a chat: every present message from the first new one on is
+    /// recomputed from the running aggregate of the present messages before it (absent
+    /// messages hold 0, which changes neither a sum nor a max of presences), visiting
+    /// present messages only through the presence bits. The same numbers as a full
+    /// evaluation: the running aggregate folds the same presences in the same order.
+    /// O(present messages after the first new one + groups touched).
+    fn add_chat(&mut self, player: usize) -> f64 {
+        let mut lo = usize::MAX;
+        for &m in self.members(player) {
+            let m = m as usize;
+            self.present[m] = true;
+            self.present_bits[m / 64] |= 1 << (m % 64);
+            lo = lo.min(m);
+        }
+        if lo == usize::MAX {
+            return self.params.link.apply(self.q);
+        }
+        let mean = self.params.aggregate == Aggregate::Mean;
+        // The aggregate before `lo`: after the last present message before it (0 when
+        // there is none: absent messages are presences of 0).
+        let mut acc = match last_bit_below(&self.present_bits, lo) {
+            Some(p) => self.earlier[p + 1],
+            None => 0.0,
+        };
+        let (view, e, earlier, group_max) = (
+            &self.view,
+            &mut self.e,
+            &mut self.earlier,
+            &mut self.group_max,
+        );
+        let (base, slope, groups, scores) =
+            (&self.base, &self.slope, view.groups, view.group_scores);
+        let mut q = self.q;
+        let words = self.present_bits.len();
+        let mut w = lo / 64;
+        let mut bits = self.present_bits[w] & (!0u64 << (lo % 64));
+        loop {
+            while bits == 0 {
+                w += 1;
+                if w == words {
+                    self.q = q;
+                    return self.params.link.apply(q);
+                }
+                bits = self.present_bits[w];
+            }
+            let m = w * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let x = base[m] + slope[m] * acc;
+            acc = if mean { acc + x } else { acc.max(x) };
+            earlier[m + 1] = acc;
+            e[m] = x;
+            // Presences only grow, so a group's max rises to x or stays (a singleton
+            // group's max is its message's presence).
+            let g = groups[m] as usize;
+            let gm = group_max[g];
+            let top = gm.max(x);
+            q += scores[g] * (top - gm);
+            group_max[g] = top;
         }
     }
 
@@ -189,29 +307,78 @@ impl<'a> Surrogate<'a> {
     }
 }
 
-/// Presence of message `m` of `view` given its parents' presences in `e`.
+/// The highest set bit of `bits` below position `m`.
 #[inline]
-fn presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64]) -> f64 {
-    let ps = view.parents_of(m);
-    if ps.is_empty() {
-        return 1.0;
+fn last_bit_below(bits: &[u64], m: usize) -> Option<usize> {
+    let mut w = m / 64;
+    let mut word = bits[w] & ((1u64 << (m % 64)) - 1);
+    loop {
+        if word != 0 {
+            return Some(w * 64 + 63 - word.leading_zeros() as usize);
+        }
+        if w == 0 {
+            return None;
+        }
+        w -= 1;
+        word = bits[w];
     }
-    let agg = match params.aggregate {
-        Aggregate::Mean => ps.iter().map(|&p| e[p as usize]).sum::<f64>() / ps.len() as f64,
-        Aggregate::Min => ps
-            .iter()
-            .map(|&p| e[p as usize])
-            .fold(f64::INFINITY, f64::min),
-        Aggregate::Max => ps
-            .iter()
-            .map(|&p| e[p as usize])
-            .fold(f64::NEG_INFINITY, f64::max),
+}
+
+/// The aggregate's identity: the start of a running aggregate.
+#[inline]
+fn agg_start(aggregate: Aggregate) -> f64 {
+    match aggregate {
+        Aggregate::Mean => 0.0,
+        Aggregate::Min => f64::INFINITY,
+        Aggregate::Max => f64::NEG_INFINITY,
+    }
+}
+
+/// A running aggregate `acc` joined with one more presence `x` (a sum for the mean).
+#[inline]
+fn agg_join(aggregate: Aggregate, acc: f64, x: f64) -> f64 {
+    match aggregate {
+        Aggregate::Mean => acc + x,
+        Aggregate::Min => acc.min(x),
+        Aggregate::Max => acc.max(x),
+    }
+}
+
+/// The factor of a non-root message's joined aggregate over its `k` parents:
+/// (1 − α)/k for the mean (the aggregate is a sum), 1 − α for min and max.
+#[inline]
+fn agg_slope(params: &ModelParams, k: usize) -> f64 {
+    match params.aggregate {
+        Aggregate::Mean => (1.0 - params.alpha) / k as f64,
+        Aggregate::Min | Aggregate::Max => 1.0 - params.alpha,
+    }
+}
+
+/// Presence of a present non-root message from its parents' joined aggregate `acc` over
+/// `k` parents: α + slope·acc.
+#[inline]
+fn agg_presence(params: &ModelParams, acc: f64, k: usize) -> f64 {
+    params.alpha + agg_slope(params, k) * acc
+}
+
+/// Presence of present message `m` of `view` given the presences in `e`; `earlier` is
+/// the running aggregate of `e[..m]`, read when m's parents are every earlier message
+/// (O(1) then, O(parents) for a listed row). The running aggregate folds `e` in index
+/// order, the order a listed row 0..m would be read in, so both give the same number.
+#[inline]
+fn presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64], earlier: f64) -> f64 {
+    let acc = match view.parents_of(m) {
+        Parents::Earlier(0) | Parents::Listed([]) => return 1.0,
+        Parents::Earlier(_) => earlier,
+        Parents::Listed(ps) => ps.iter().fold(agg_start(params.aggregate), |acc, &p| {
+            agg_join(params.aggregate, acc, e[p as usize])
+        }),
     };
-    params.alpha + (1.0 - params.alpha) * agg
+    agg_presence(params, acc, view.parents_of(m).len())
 }
 
 /// The full evaluation behind [`Surrogate::value_with`] and [`value_of`], on scratch `e`
-/// (one per message) and `group_max` (one per group).
+/// (one per message) and `group_max` (one per group). O(messages + listed parents).
 #[expect(
     clippy::needless_range_loop,
     reason = "the index is the formula's own index (several arrays are read at it)"
@@ -224,13 +391,15 @@ fn evaluate(
     present: impl Fn(usize) -> bool,
 ) -> f64 {
     let n = view.len();
+    let mut earlier = agg_start(params.aggregate);
     for m in 0..n {
         let x = if present(m) {
-            presence(view, params, m, e)
+            presence(view, params, m, e, earlier)
         } else {
             0.0
         };
         e[m] = x;
+        earlier = agg_join(params.aggregate, earlier, x);
     }
     group_max.iter_mut().for_each(|g| *g = 0.0);
     for m in 0..n {
@@ -271,6 +440,15 @@ impl Evaluator for Surrogate<'_> {
     }
 
     fn init(&mut self) -> f64 {
+        if let Some(s) = &self.start {
+            self.present.copy_from_slice(&s.present);
+            self.present_bits.copy_from_slice(&s.present_bits);
+            self.e.copy_from_slice(&s.e);
+            self.group_max.copy_from_slice(&s.group_max);
+            self.earlier.copy_from_slice(&s.earlier);
+            self.q = s.q;
+            return s.v;
+        }
         let n = self.view.len();
         for m in 0..n {
             self.present[m] = self.owner(m) == NO_AGENT;
@@ -286,20 +464,46 @@ impl Evaluator for Surrogate<'_> {
         let present = std::mem::take(&mut self.present);
         let v = self.value_with(|m| present[m]);
         self.present = present;
+        self.refill_earlier(0);
+        if self.chat {
+            for (m, &p) in self.present.iter().enumerate() {
+                if p {
+                    self.present_bits[m / 64] |= 1 << (m % 64);
+                } else {
+                    self.present_bits[m / 64] &= !(1 << (m % 64));
+                }
+            }
+        }
         self.q = self
             .group_max
             .iter()
             .zip(self.view.group_scores)
             .map(|(x, s)| x * s)
             .sum();
+        if self.chat {
+            self.start = Some(Box::new(ChatStart {
+                present: self.present.clone(),
+                present_bits: self.present_bits.clone(),
+                e: self.e.clone(),
+                group_max: self.group_max.clone(),
+                earlier: self.earlier.clone(),
+                q: self.q,
+                v,
+            }));
+        }
         v
     }
 
     /// Adds the player's messages and propagates the change of presence to their present
-    /// descendants, in causal order. With the mean aggregate e is linear in the parents'
-    /// presences, so a change δ of e_p is pushed to each present child as weight·δ (one
-    /// pass over children); min and max recompute changed children from their parents.
+    /// descendants, in causal order. A message whose parents are every earlier message is
+    /// recomputed from the running aggregate (O(1)); for a listed row, with the mean
+    /// aggregate e is linear in the parents' presences, so a change δ of e_p is pushed to
+    /// each present listed child as weight·δ (one pass over children), and min and max
+    /// recompute changed children from their parents. O(messages + listed parents).
     fn add(&mut self, player: usize) -> f64 {
+        if self.chat {
+            return self.add_chat(player);
+        }
         let mut lo = usize::MAX;
         for &m in self.members(player) {
             let m = m as usize;
@@ -310,20 +514,26 @@ impl Evaluator for Surrogate<'_> {
         }
         let n = self.view.len();
         let linear = self.params.aggregate == Aggregate::Mean;
+        let running = !self.earlier.is_empty();
         for m in lo..n {
             let old = self.e[m];
-            let new = if self.dirty[m] {
-                // New messages, and (min/max) children of changed messages: recompute.
+            let earlier = if running { self.earlier[m] } else { 0.0 };
+            let new = if self.dirty[m] || (running && self.present[m] && self.view.all_earlier(m)) {
+                // New messages, messages of every earlier parent, and (min/max) listed
+                // children of changed messages: recompute.
                 self.dirty[m] = false;
                 self.pending[m] = 0.0;
-                self.presence(m, &self.e)
+                presence(&self.view, &self.params, m, &self.e, earlier)
             } else if self.pending[m] != 0.0 {
                 let d = self.pending[m];
                 self.pending[m] = 0.0;
                 old + d
             } else {
-                continue;
+                old
             };
+            if running {
+                self.earlier[m + 1] = agg_join(self.params.aggregate, earlier, new);
+            }
             if new == old {
                 continue;
             }
