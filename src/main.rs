@@ -167,9 +167,13 @@ struct BenchArgs {
     /// Scale of the standard batches (1.0 = 2000 games / episodes).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// `auto`: add GPU rows when any adapter exists (software ones too); `cpu`: CPU only.
+    /// `auto`: CPU rows, and GPU rows when any adapter exists (software ones too); `cpu`:
+    /// CPU only; `gpu`: GPU rows only.
     #[arg(long, value_parser = choice::<BackendChoice>(BackendChoice::NAMES), default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    /// Run only these standard workloads (mobius-64, chat-20, chat-130, dag-32); repeatable.
+    #[arg(long, value_name = "WORKLOAD")]
+    only: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -623,28 +627,27 @@ fn run_import(args: &ImportArgs) -> Result<()> {
 
 /// The GPU rows of `creditflow bench` and their ratios to the CPU rows.
 #[cfg(feature = "gpu")]
-fn gpu_bench(rows: &[creditflow::bench::BenchRow], scale: f64) -> Result<()> {
+fn gpu_bench(
+    rows: &[(&str, creditflow::bench::BenchRow)],
+    workloads: &[creditflow::bench::Workload],
+) -> Result<()> {
     match creditflow::gpu::Gpu::new() {
         Err(e) => println!("gpu      (none: {e})"),
         Ok(mut gpu) => {
-            let gpu_rows = creditflow::bench::gpu_rows(&mut gpu, scale)?;
-            for r in &gpu_rows {
-                println!(
-                    "gpu      {:<62} {:>14} {:>9.3} {:>16.0}",
-                    r.name,
-                    r.marginals,
-                    r.seconds,
-                    r.rate()
-                );
+            let bench = creditflow::bench::gpu_rows(&mut gpu, workloads);
+            print_row("gpu", &bench.compile);
+            for (name, r) in &bench.rows {
+                match r {
+                    Ok(r) => print_row("gpu", r),
+                    Err(e) => println!("gpu      {name:<62} not run: {e}"),
+                }
             }
-            // Rows 1.. are the GPU twins of the CPU's incremental rows 0, 2, 4.
-            for (g, c) in gpu_rows.iter().skip(1).zip(rows.iter().step_by(2)) {
-                println!(
-                    "gpu / cpu: {:.2}x  ({} vs {})",
-                    g.rate() / c.rate(),
-                    g.name,
-                    c.name
-                );
+            // Each GPU row beside its workload's incremental CPU row (the first of its name).
+            for (name, g) in &bench.rows {
+                let (Ok(g), Some((_, c))) = (g, rows.iter().find(|(w, _)| w == name)) else {
+                    continue;
+                };
+                println!("gpu / cpu: {:.2}x  ({name})", g.rate() / c.rate());
             }
         }
     }
@@ -652,9 +655,23 @@ fn gpu_bench(rows: &[creditflow::bench::BenchRow], scale: f64) -> Result<()> {
 }
 
 #[cfg(not(feature = "gpu"))]
-fn gpu_bench(_rows: &[creditflow::bench::BenchRow], _scale: f64) -> Result<()> {
+fn gpu_bench(
+    _rows: &[(&str, creditflow::bench::BenchRow)],
+    _workloads: &[creditflow::bench::Workload],
+) -> Result<()> {
     println!("gpu      (none: built without the `gpu` feature)");
     Ok(())
+}
+
+/// One row of `creditflow bench`'s table.
+fn print_row(backend: &str, r: &creditflow::bench::BenchRow) {
+    println!(
+        "{backend:<8} {:<62} {:>14} {:>9.3} {:>16.0}",
+        r.name,
+        r.marginals,
+        r.seconds,
+        r.rate()
+    );
 }
 
 fn main() -> ExitCode {
@@ -703,31 +720,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !(b.scale.is_finite() && b.scale > 0.0 && b.scale <= 1000.0) {
                 bail!("--scale must be a number in (0, 1000], got {}", b.scale);
             }
-            let rows = creditflow::bench::standard_suite(b.scale);
             println!(
                 "backend  {:<62} {:>14} {:>9} {:>16}",
                 "workload", "marginals", "seconds", "marginals/s"
             );
-            for r in &rows {
-                println!(
-                    "cpu      {:<62} {:>14} {:>9.3} {:>16.0}",
-                    r.name,
-                    r.marginals,
-                    r.seconds,
-                    r.rate()
-                );
+            let mut workloads = creditflow::bench::standard_workloads(b.scale);
+            if let Some(bad) = b
+                .only
+                .iter()
+                .find(|o| !workloads.iter().any(|w| w.name == *o))
+            {
+                bail!("--only {bad}: no such workload (mobius-64, chat-20, chat-130, dag-32)");
             }
-            for pair in rows.chunks(2) {
-                if let [inc, naive] = pair {
+            if !b.only.is_empty() {
+                workloads.retain(|w| b.only.iter().any(|o| o == w.name));
+            }
+            // (workload, row) for every CPU row, incremental first within a workload.
+            let mut rows = Vec::new();
+            for w in workloads.iter().filter(|_| b.backend != BackendChoice::Gpu) {
+                let cpu = creditflow::bench::cpu_rows(w);
+                for r in &cpu {
+                    print_row("cpu", r);
+                }
+                if let [inc, naive] = &cpu[..] {
                     println!(
                         "incremental / from-scratch speed-up: {:.1}x  ({})",
                         inc.rate() / naive.rate(),
-                        inc.name
+                        w.name
                     );
                 }
+                rows.extend(cpu.into_iter().map(|r| (w.name, r)));
             }
             if b.backend != BackendChoice::Cpu {
-                gpu_bench(&rows, b.scale)?;
+                gpu_bench(&rows, &workloads)?;
             }
         }
         Command::Import(a) => run_import(&a)?,

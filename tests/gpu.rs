@@ -909,11 +909,25 @@ mod on_a_device {
             return;
         };
         gpu.set_chunk_limits(ChunkLimits::CPU);
-        let rows = creditflow::bench::gpu_rows(&mut gpu, 0.001).unwrap();
-        assert_eq!(rows.len(), 4);
-        assert!(rows[0].name.contains("compilation") && rows[0].seconds > 0.0);
-        for r in &rows[1..] {
-            assert!(r.marginals > 0 && r.seconds > 0.0, "{r:?}");
+        let bench =
+            creditflow::bench::gpu_rows(&mut gpu, &creditflow::bench::standard_workloads(0.001));
+        assert!(bench.compile.name.contains("compilation") && bench.compile.seconds > 0.0);
+        let names: Vec<&str> = bench.rows.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["mobius-64", "chat-20", "chat-130", "dag-32"]);
+        for (name, r) in &bench.rows {
+            match r {
+                Ok(r) => assert!(r.marginals > 0 && r.seconds > 0.0, "{r:?}"),
+                // Only a driver's loop cap may keep a workload off the device.
+                Err(GpuError::Plan(engine::PlanError::LoopBudget { .. }))
+                    if gpu.loop_cap().is_some() =>
+                {
+                    eprintln!(
+                        "NOTE: {name} not run on this device: {}",
+                        r.as_ref().unwrap_err()
+                    )
+                }
+                Err(e) => panic!("{name}: {e}"),
+            }
         }
     }
 
@@ -930,9 +944,11 @@ mod on_a_device {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(0.05);
+        let bench =
+            creditflow::bench::gpu_rows(&mut gpu, &creditflow::bench::standard_workloads(scale));
         for r in creditflow::bench::standard_suite(scale)
             .iter()
-            .chain(&creditflow::bench::gpu_rows(&mut gpu, scale).unwrap())
+            .chain(bench.rows.iter().filter_map(|(_, r)| r.as_ref().ok()))
         {
             eprintln!(
                 "{:70} {:>12} marginals {:>8.3} s {:>14.0} marginals/s",

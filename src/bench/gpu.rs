@@ -1,21 +1,27 @@
-//! `creditflow bench` on the device: the workloads of [`crate::bench::standard_suite`]
-//! (Möbius n = 64 with 200 terms; generated episodes of 4 agents × 32 messages, prefix
-//! and DAG provenance, Owen sampling; 256 permutations each), timed with encoding,
-//! upload, dispatch and readback included. Shader compilation happens once per device
-//! and is reported as its own row.
+//! `creditflow bench` on the device: the workloads of [`crate::bench::standard_workloads`]
+//! (Möbius n = 64; chat-20 and chat-130; DAG episodes), timed with encoding, upload,
+//! dispatch and readback included. Shader compilation happens once per device and is
+//! reported as its own row.
 
 use std::time::Instant;
 
-use crate::bench::{BenchRow, generated_episodes, random_mobius};
+use crate::bench::{BenchRow, Workload, WorkloadKind, generated_episodes, random_mobius};
 use crate::csr::CsrBatch;
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::estimate::SampleOptions;
 use crate::game::ModelParams;
-use crate::generate::{GenOptions, Topology};
 use crate::gpu::{Gpu, GpuError};
 use crate::model::{Game, GameForm};
 
-const SAMPLES: u64 = 256;
+/// The GPU side of `creditflow bench`.
+#[derive(Debug)]
+pub struct GpuBench {
+    /// Shader compilation (0 marginals; its seconds are the compile time).
+    pub compile: BenchRow,
+    /// Per standard workload (by name): its row, or why the device could not run it
+    /// (e.g. a software driver's loop cap).
+    pub rows: Vec<(&'static str, Result<BenchRow, GpuError>)>,
+}
 
 fn timed(
     name: String,
@@ -31,82 +37,87 @@ fn timed(
     })
 }
 
-/// Rows for the standard workloads at `scale` (1.0 = the CPU suite's sizes), on `gpu`.
-/// The first row is shader compilation (0 marginals; its seconds are the compile time).
-pub fn gpu_rows(gpu: &mut Gpu, scale: f64) -> Result<Vec<BenchRow>, GpuError> {
+/// One workload on `gpu`: the batch is built first (not timed), then encoded, uploaded,
+/// run and read back (timed).
+pub fn gpu_row(gpu: &mut Gpu, w: &Workload) -> Result<BenchRow, GpuError> {
     let opts = SampleOptions {
-        samples: SAMPLES,
+        samples: w.samples,
         ..SampleOptions::default()
     };
     let model = ModelParams::default();
-    let mut rows = vec![BenchRow {
+    match w.kind {
+        WorkloadKind::Mobius { games, n, terms } => {
+            let gs: Vec<Game> = (0..games)
+                .map(|g| Game {
+                    id: g.to_string(),
+                    line: g as u64 + 1,
+                    key: g as u64,
+                    players: n as u32,
+                    form: GameForm::Mobius(random_mobius(n, terms, 3, g as u64)),
+                })
+                .collect();
+            let batch =
+                GameBatch::new(&gs.iter().collect::<Vec<_>>()).expect("bench games fit u32");
+            let jobs: Vec<Job> = (0..games)
+                .map(|g| Job {
+                    estimator: Estimator::Permutation,
+                    record: 0,
+                    key: g as u64,
+                    tag: 0,
+                    game: JobGame::Mobius(g),
+                })
+                .collect();
+            timed(
+                format!("{} gpu mobius n={n} terms={terms}", w.name),
+                games as u64 * w.samples * n as u64,
+                || {
+                    gpu.run_jobs(&CsrBatch::default(), &batch, &jobs, &model, &opts)
+                        .map(drop)
+                },
+            )
+        }
+        WorkloadKind::Episodes(spec) => {
+            let csr =
+                CsrBatch::from_episodes(&generated_episodes(&spec)).expect("bench batch fits u32");
+            let jobs: Vec<Job> = (0..csr.len())
+                .map(|r| Job {
+                    estimator: Estimator::Permutation,
+                    record: r as u32,
+                    key: r as u64,
+                    tag: 0,
+                    game: JobGame::SurrogateOwen,
+                })
+                .collect();
+            let marginals = csr
+                .records
+                .iter()
+                .map(|m| m.player_count as u64 * w.samples)
+                .sum();
+            timed(
+                format!(
+                    "{} gpu episodes {}x({} agents, {} messages, {:?}) owen",
+                    w.name, spec.episodes, spec.agents, spec.messages, spec.topology
+                ),
+                marginals,
+                || {
+                    gpu.run_jobs(&csr, &GameBatch::default(), &jobs, &model, &opts)
+                        .map(drop)
+                },
+            )
+        }
+    }
+}
+
+/// `workloads` (e.g. [`crate::bench::standard_workloads`]) on `gpu`.
+pub fn gpu_rows(gpu: &mut Gpu, workloads: &[Workload]) -> GpuBench {
+    let compile = BenchRow {
         name: format!("gpu shader compilation ({})", gpu.describe()),
         marginals: 0,
         seconds: gpu.compile_seconds(),
-    }];
-
-    let n_games = ((2000.0 * scale) as usize).max(2);
-    let games: Vec<Game> = (0..n_games)
-        .map(|g| Game {
-            id: g.to_string(),
-            line: g as u64 + 1,
-            key: g as u64,
-            players: 64,
-            form: GameForm::Mobius(random_mobius(64, 200, 3, g as u64)),
-        })
+    };
+    let rows = workloads
+        .iter()
+        .map(|w| (w.name, gpu_row(gpu, w)))
         .collect();
-    let batch = GameBatch::new(&games.iter().collect::<Vec<_>>()).expect("bench games fit u32");
-    let jobs: Vec<Job> = (0..n_games)
-        .map(|g| Job {
-            estimator: Estimator::Permutation,
-            record: 0,
-            key: g as u64,
-            tag: 0,
-            game: JobGame::Mobius(g),
-        })
-        .collect();
-    rows.push(timed(
-        "gpu mobius n=64 terms=200".to_string(),
-        n_games as u64 * SAMPLES * 64,
-        || {
-            gpu.run_jobs(&CsrBatch::default(), &batch, &jobs, &model, &opts)
-                .map(drop)
-        },
-    )?);
-
-    let eps = ((2000.0 * scale) as u64).max(2);
-    for topology in [Topology::Prefix, Topology::Dag] {
-        let spec = GenOptions {
-            episodes: eps,
-            agents: 4,
-            messages: 32,
-            topology,
-            ..GenOptions::default()
-        };
-        let csr =
-            CsrBatch::from_episodes(&generated_episodes(&spec)).expect("bench batch fits u32");
-        let jobs: Vec<Job> = (0..csr.len())
-            .map(|r| Job {
-                estimator: Estimator::Permutation,
-                record: r as u32,
-                key: r as u64,
-                tag: 0,
-                game: JobGame::SurrogateOwen,
-            })
-            .collect();
-        let marginals = csr
-            .records
-            .iter()
-            .map(|m| m.player_count as u64 * SAMPLES)
-            .sum();
-        rows.push(timed(
-            format!("gpu episodes {eps}x(4 agents, 32 messages, {topology:?}) owen"),
-            marginals,
-            || {
-                gpu.run_jobs(&csr, &GameBatch::default(), &jobs, &model, &opts)
-                    .map(drop)
-            },
-        )?);
-    }
-    Ok(rows)
+    GpuBench { compile, rows }
 }

@@ -5,7 +5,7 @@
 #[cfg(feature = "gpu")]
 mod gpu;
 #[cfg(feature = "gpu")]
-pub use gpu::gpu_rows;
+pub use gpu::{GpuBench, gpu_row, gpu_rows};
 
 use std::time::Instant;
 
@@ -124,44 +124,121 @@ pub fn bench_episodes(spec: &GenOptions, samples: u64, how: Walk) -> BenchRow {
     })
 }
 
-/// The standard suite: returns rows in pairs (incremental, from scratch).
-pub fn standard_suite(scale: f64) -> Vec<BenchRow> {
-    let games = ((2000.0 * scale) as usize).max(2);
-    let eps = ((2000.0 * scale) as u64).max(2);
-    let spec = GenOptions {
-        episodes: eps,
-        agents: 4,
-        messages: 32,
+/// What a standard workload runs.
+#[derive(Debug, Clone, Copy)]
+pub enum WorkloadKind {
+    /// `games` random Möbius games of `n` players and `terms` terms of order ≤ 3,
+    /// Shapley sampling.
+    Mobius {
+        /// Games.
+        games: usize,
+        /// Players per game.
+        n: usize,
+        /// Terms per game.
+        terms: usize,
+    },
+    /// Generated episodes, Owen sampling of message credit (the default message credit).
+    Episodes(GenOptions),
+}
+
+/// A standard workload of `creditflow bench`: the same batch on the CPU and the GPU.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// Its short name (`chat-20`, …), the key of docs/benchmarks.md's tables.
+    pub name: &'static str,
+    /// What it runs.
+    pub kind: WorkloadKind,
+    /// Permutations per game or episode.
+    pub samples: u64,
+    /// Also time the from-scratch evaluator (on a tenth of the batch, Möbius a twentieth).
+    pub from_scratch: bool,
+}
+
+/// The standard workloads at `scale` (1.0 = the sizes below):
+/// - `mobius-64`: 2,000 Möbius games, n = 64, 200 terms of order ≤ 3, 256 permutations;
+/// - `chat-20`: 1,024 generated chats (`prefix` provenance) of 3 agents × 20 messages,
+///   1,024 permutations;
+/// - `chat-130`: 58 chats of 4 agents × 130 messages (the size of Who&When's
+///   hand-crafted logs), 1,024 permutations;
+/// - `dag-32`: 2,000 episodes of 4 agents × 32 messages with DAG provenance, 256
+///   permutations.
+pub fn standard_workloads(scale: f64) -> Vec<Workload> {
+    let count = |n: f64| ((n * scale) as u64).max(2);
+    let chat = |episodes: u64, agents: u32, messages: u32| GenOptions {
+        episodes,
+        agents,
+        messages,
         topology: Topology::Prefix,
         ..GenOptions::default()
     };
-    let mut rows = Vec::new();
-    rows.push(bench_mobius(games, 64, 200, 256, Walk::Incremental));
-    rows.push(bench_mobius(
-        (games / 20).max(2),
-        64,
-        200,
-        256,
-        Walk::FromScratch,
-    ));
-    rows.push(bench_episodes(&spec, 256, Walk::Incremental));
-    let small = GenOptions {
-        episodes: (eps / 10).max(2),
-        ..spec
-    };
-    rows.push(bench_episodes(&small, 256, Walk::FromScratch));
-    let dag = GenOptions {
-        topology: Topology::Dag,
-        ..spec
-    };
-    rows.push(bench_episodes(&dag, 256, Walk::Incremental));
-    rows.push(bench_episodes(
-        &GenOptions {
-            episodes: small.episodes,
-            ..dag
+    vec![
+        Workload {
+            name: "mobius-64",
+            kind: WorkloadKind::Mobius {
+                games: count(2000.0) as usize,
+                n: 64,
+                terms: 200,
+            },
+            samples: 256,
+            from_scratch: true,
         },
-        256,
-        Walk::FromScratch,
-    ));
+        Workload {
+            name: "chat-20",
+            kind: WorkloadKind::Episodes(chat(count(1024.0), 3, 20)),
+            samples: 1024,
+            from_scratch: false,
+        },
+        Workload {
+            name: "chat-130",
+            kind: WorkloadKind::Episodes(chat(count(58.0), 4, 130)),
+            samples: 1024,
+            from_scratch: false,
+        },
+        Workload {
+            name: "dag-32",
+            kind: WorkloadKind::Episodes(GenOptions {
+                topology: Topology::Dag,
+                ..chat(count(2000.0), 4, 32)
+            }),
+            samples: 256,
+            from_scratch: true,
+        },
+    ]
+}
+
+/// The CPU rows of one workload: incremental, then (when `from_scratch`) the from-scratch
+/// baseline on a smaller batch.
+pub fn cpu_rows(w: &Workload) -> Vec<BenchRow> {
+    let mut rows = Vec::new();
+    match w.kind {
+        WorkloadKind::Mobius { games, n, terms } => {
+            rows.push(bench_mobius(games, n, terms, w.samples, Walk::Incremental));
+            if w.from_scratch {
+                let few = (games / 20).max(2);
+                rows.push(bench_mobius(few, n, terms, w.samples, Walk::FromScratch));
+            }
+        }
+        WorkloadKind::Episodes(spec) => {
+            rows.push(bench_episodes(&spec, w.samples, Walk::Incremental));
+            if w.from_scratch {
+                let small = GenOptions {
+                    episodes: (spec.episodes / 10).max(2),
+                    ..spec
+                };
+                rows.push(bench_episodes(&small, w.samples, Walk::FromScratch));
+            }
+        }
+    }
+    for r in &mut rows {
+        r.name = format!("{} {}", w.name, r.name);
+    }
     rows
+}
+
+/// Every standard workload's CPU rows, in order.
+pub fn standard_suite(scale: f64) -> Vec<BenchRow> {
+    standard_workloads(scale)
+        .iter()
+        .flat_map(cpu_rows)
+        .collect()
 }

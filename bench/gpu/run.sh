@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The GPU path measured on any GPU machine, in one command:
+#
+#   bench/gpu/run.sh [BINARY] [SCALE]
+#
+# BINARY is a release build with the `gpu` feature (default target/release/creditflow),
+# SCALE the size of the standard batches (default 1). It prints the Vulkan adapters, then
+# `creditflow bench`: the standard workloads (mobius-64, chat-20, chat-130, dag-32) on the
+# CPU with CPU_THREADS threads (default 2, the reference machine of docs/benchmarks.md)
+# and on the GPU, with their ratios; then chat-20 at 10^4 episodes on the GPU alone; then
+# `creditflow verify` (CPU and GPU field by field, DESIGN §4's tolerance) on generated
+# chat-20, chat-130 and dag-32 batches with every record sampled. It exits non-zero when a
+# verify fails. The adapter is chosen as `score` chooses it (WGPU_BACKEND,
+# WGPU_ADAPTER_NAME).
+set -euo pipefail
+
+bin=${1:-target/release/creditflow}
+scale=${2:-1}
+threads=${CPU_THREADS:-2}
+
+echo "== $("$bin" --version)"
+echo "== adapters"
+if command -v vulkaninfo >/dev/null 2>&1; then
+    vulkaninfo --summary 2>/dev/null | grep -E "deviceName|driverName|driverInfo|apiVersion" || true
+else
+    echo "(vulkaninfo is not installed; the bench's compilation row names the adapter)"
+fi
+if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+fi
+
+echo "== creditflow bench --scale $scale (CPU rows on $threads threads)"
+RAYON_NUM_THREADS=$threads "$bin" bench --scale "$scale"
+
+gpu_scale=${GPU_SCALE:-10}
+echo "== chat-20 at 1024 x $gpu_scale episodes x 1024 permutations, GPU only"
+"$bin" bench --scale "$gpu_scale" --backend gpu --only chat-20
+
+echo "== verify: CPU and GPU on the same samples"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$bin" gen --episodes "${VERIFY_CHATS:-2000}" --agents 3 --messages 20 --topology prefix -o "$tmp/chat-20.jsonl"
+"$bin" gen --episodes 58 --agents 4 --messages 130 --topology prefix -o "$tmp/chat-130.jsonl"
+"$bin" gen --episodes 500 --agents 4 --messages 32 --topology dag -o "$tmp/dag-32.jsonl"
+status=0
+for batch in chat-20 chat-130 dag-32; do
+    echo "-- $batch (--method permutation --samples 256)"
+    "$bin" verify "$tmp/$batch.jsonl" --method permutation --samples 256 || status=1
+done
+exit $status
