@@ -4,6 +4,7 @@
 pub use crate::options::Method;
 
 pub mod closed_form;
+pub mod control;
 pub mod exact;
 pub mod permutation;
 

@@ -147,6 +147,36 @@ fn walk<G: Evaluator + ?Sized>(
     }
 }
 
+/// The permutation of `n` players that stream `s` draws (Fisher–Yates from the identity),
+/// into `order`.
+pub fn shapley_order(s: &mut Stream, n: usize, order: &mut Vec<usize>) {
+    order.clear();
+    order.extend(0..n);
+    s.shuffle(order);
+}
+
+/// The Owen order that stream `s` draws: the unions' order, then each union's members
+/// (unions in index order), concatenated in the union order, into `order`; `scratch`
+/// holds one row per union (its length is kept).
+pub fn owen_order(
+    s: &mut Stream,
+    unions: &[Vec<usize>],
+    scratch: &mut [Vec<usize>],
+    order: &mut Vec<usize>,
+) {
+    let m = unions.len();
+    let mut union_order: Vec<usize> = (0..m).collect();
+    s.shuffle(&mut union_order);
+    for (l, members) in scratch.iter_mut().enumerate() {
+        members.copy_from_slice(&unions[l]);
+        s.shuffle(members);
+    }
+    order.clear();
+    for &l in &union_order {
+        order.extend_from_slice(&scratch[l]);
+    }
+}
+
 /// Shapley values by antithetic permutation sampling of `game`, for record `record`,
 /// drawing from the stream tagged `tag`.
 pub fn shapley<G: Evaluator + ?Sized>(
@@ -174,9 +204,7 @@ pub fn shapley_walk<G: Evaluator + ?Sized>(
     let mut k = 0u64;
     while k < budget {
         let mut s = Stream::new(opts.seed, record, k as u32, tag);
-        perm.clear();
-        perm.extend(0..n);
-        s.shuffle(&mut perm);
+        shapley_order(&mut s, n, &mut perm);
         pair.iter_mut().for_each(|x| *x = 0.0);
         walk(game, perm.iter().copied(), &mut pair, how);
         walk(game, perm.iter().rev().copied(), &mut pair, how);
@@ -221,7 +249,6 @@ pub fn owen_walk<G: Evaluator + ?Sized>(
     let m = unions.len();
     let mut acc = Welford::new(n);
     let mut acc_u = Welford::new(m);
-    let mut union_order: Vec<usize> = Vec::with_capacity(m);
     let mut member_order: Vec<Vec<usize>> = unions.to_vec();
     let mut order: Vec<usize> = Vec::with_capacity(n);
     let mut pair = vec![0.0; n];
@@ -230,17 +257,7 @@ pub fn owen_walk<G: Evaluator + ?Sized>(
     let mut k = 0u64;
     while k < budget {
         let mut s = Stream::new(opts.seed, record, k as u32, tag);
-        union_order.clear();
-        union_order.extend(0..m);
-        s.shuffle(&mut union_order);
-        for (l, members) in member_order.iter_mut().enumerate() {
-            members.copy_from_slice(&unions[l]);
-            s.shuffle(members);
-        }
-        order.clear();
-        for &l in &union_order {
-            order.extend_from_slice(&member_order[l]);
-        }
+        owen_order(&mut s, unions, &mut member_order, &mut order);
         pair.iter_mut().for_each(|x| *x = 0.0);
         walk(game, order.iter().copied(), &mut pair, how);
         walk(game, order.iter().rev().copied(), &mut pair, how);

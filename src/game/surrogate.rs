@@ -8,6 +8,8 @@
 
 pub use crate::options::{Aggregate, Link, ModelParams};
 
+use std::borrow::Cow;
+
 use super::Evaluator;
 use crate::csr::{EpisodeView, NO_AGENT, Parents};
 
@@ -26,6 +28,11 @@ pub struct Surrogate<'a> {
     view: EpisodeView<'a>,
     params: ModelParams,
     level: Level,
+    /// Message → redundancy group (the batch's row, or one group per message for
+    /// [`Surrogate::linear_part`]).
+    groups: Cow<'a, [u32]>,
+    /// Group → q_G.
+    scores: Cow<'a, [f64]>,
     /// Message → owning player or [`NO_AGENT`] (a row of the batch).
     owners: &'a [u32],
     /// Player → its messages: rows of `members` by `member_offsets`, or (message level)
@@ -84,6 +91,44 @@ impl<'a> Surrogate<'a> {
     /// The game of `view` at `level`. O(messages + parents): owners and members are the
     /// batch's derived rows, only the children rows are built here.
     pub fn new(view: EpisodeView<'a>, params: ModelParams, level: Level) -> Self {
+        Self::with_groups(
+            view,
+            params,
+            level,
+            Cow::Borrowed(view.groups),
+            Cow::Borrowed(view.group_scores),
+        )
+    }
+
+    /// The linear surrogate of `view` (DESIGN §4's control variate): linear link, `mean`
+    /// aggregate, redundancy groups ignored (every message its own group, scored with its
+    /// group's score), so that its Shapley and Owen values have closed forms.
+    pub fn linear_part(view: EpisodeView<'a>, alpha: f64, level: Level) -> Self {
+        let params = ModelParams {
+            alpha,
+            aggregate: Aggregate::Mean,
+            link: Link::Linear,
+        };
+        let n = view.len();
+        let scores = (0..n)
+            .map(|m| view.group_scores[view.groups[m] as usize])
+            .collect();
+        Self::with_groups(
+            view,
+            params,
+            level,
+            Cow::Owned((0..n as u32).collect()),
+            Cow::Owned(scores),
+        )
+    }
+
+    fn with_groups(
+        view: EpisodeView<'a>,
+        params: ModelParams,
+        level: Level,
+        groups: Cow<'a, [u32]>,
+        scores: Cow<'a, [f64]>,
+    ) -> Self {
         let n = view.len();
         // Agents without messages are null players: the agent game keeps only the active
         // agents, numbered in agent order (`view.active_agents`).
@@ -104,8 +149,8 @@ impl<'a> Surrogate<'a> {
         for m in 0..n {
             child_offsets[m + 1] += child_offsets[m];
         }
-        let mut group_size = vec![0u32; view.group_scores.len()];
-        for &g in view.groups {
+        let mut group_size = vec![0u32; scores.len()];
+        for &g in groups.iter() {
             group_size[g as usize] += 1;
         }
         let slots = child_offsets[n] as usize;
@@ -113,6 +158,8 @@ impl<'a> Surrogate<'a> {
             view,
             params,
             level,
+            groups,
+            scores,
             owners,
             member_offsets,
             members,
@@ -120,7 +167,7 @@ impl<'a> Surrogate<'a> {
 
             present: vec![false; n],
             e: vec![0.0; n],
-            group_max: vec![0.0; view.group_scores.len()],
+            group_max: vec![0.0; group_size.len()],
             group_size,
             dirty: vec![false; n],
             pending: vec![0.0; n],
@@ -205,6 +252,7 @@ impl<'a> Surrogate<'a> {
         evaluate(
             &self.view,
             &self.params,
+            (&self.groups, &self.scores),
             &mut self.e,
             &mut self.group_max,
             present,
@@ -251,14 +299,8 @@ impl<'a> Surrogate<'a> {
             Some(p) => self.earlier[p + 1],
             None => 0.0,
         };
-        let (view, e, earlier, group_max) = (
-            &self.view,
-            &mut self.e,
-            &mut self.earlier,
-            &mut self.group_max,
-        );
-        let (base, slope, groups, scores) =
-            (&self.base, &self.slope, view.groups, view.group_scores);
+        let (e, earlier, group_max) = (&mut self.e, &mut self.earlier, &mut self.group_max);
+        let (base, slope, groups, scores) = (&self.base, &self.slope, &self.groups, &self.scores);
         let mut q = self.q;
         let words = self.present_bits.len();
         let mut w = lo / 64;
@@ -291,8 +333,8 @@ impl<'a> Surrogate<'a> {
     /// Recomputes group g's max and updates Q.
     #[inline]
     fn update_group(&mut self, m: usize, old: f64, new: f64) {
-        let g = self.view.groups[m] as usize;
-        let score = self.view.group_scores[g];
+        let g = self.groups[m] as usize;
+        let score = self.scores[g];
         if self.group_size[g] == 1 {
             self.q += score * (new - old);
             self.group_max[g] = new;
@@ -386,6 +428,7 @@ fn presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64], earli
 fn evaluate(
     view: &EpisodeView,
     params: &ModelParams,
+    (groups, scores): (&[u32], &[f64]),
     e: &mut [f64],
     group_max: &mut [f64],
     present: impl Fn(usize) -> bool,
@@ -403,14 +446,10 @@ fn evaluate(
     }
     group_max.iter_mut().for_each(|g| *g = 0.0);
     for m in 0..n {
-        let g = view.groups[m] as usize;
+        let g = groups[m] as usize;
         group_max[g] = group_max[g].max(e[m]);
     }
-    let q: f64 = group_max
-        .iter()
-        .zip(view.group_scores)
-        .map(|(x, s)| x * s)
-        .sum();
+    let q: f64 = group_max.iter().zip(scores).map(|(x, s)| x * s).sum();
     params.link.apply(q)
 }
 
@@ -420,7 +459,14 @@ fn evaluate(
 pub fn value_of(view: EpisodeView, params: &ModelParams, present: impl Fn(usize) -> bool) -> f64 {
     let mut e = vec![0.0; view.len()];
     let mut group_max = vec![0.0; view.group_scores.len()];
-    evaluate(&view, params, &mut e, &mut group_max, present)
+    evaluate(
+        &view,
+        params,
+        (view.groups, view.group_scores),
+        &mut e,
+        &mut group_max,
+        present,
+    )
 }
 
 impl Evaluator for Surrogate<'_> {
@@ -477,7 +523,7 @@ impl Evaluator for Surrogate<'_> {
         self.q = self
             .group_max
             .iter()
-            .zip(self.view.group_scores)
+            .zip(self.scores.iter())
             .map(|(x, s)| x * s)
             .sum();
         if self.chat {
