@@ -421,10 +421,6 @@ fn presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64], earli
 
 /// The full evaluation behind [`Surrogate::value_with`] and [`value_of`], on scratch `e`
 /// (one per message) and `group_max` (one per group). O(messages + listed parents).
-#[expect(
-    clippy::needless_range_loop,
-    reason = "the index is the formula's own index (several arrays are read at it)"
-)]
 fn evaluate(
     view: &EpisodeView,
     params: &ModelParams,
