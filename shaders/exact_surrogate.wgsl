@@ -36,12 +36,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         let owner = words[g.owners + m];
         var x = 0.0;
         if (owner == NO_AGENT || ((mask >> owner) & 1u) == 1u) {
-            x = presence(g, m, e, earlier);
+            x = presence(g, m, e, 1u, earlier);
         }
         scratch[e + m] = bitcast<u32>(x);
         earlier = agg_join(earlier, x);
     }
-    group_maxima(g, e, gmax);
-    values[s.perm_offset + k] = value(g, gmax);
+    group_maxima(g, e, gmax, 1u);
+    values[s.perm_offset + k] = value(g, gmax, 1u);
     check_loops(STATUS_SAMPLE);
 }

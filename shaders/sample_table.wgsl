@@ -24,17 +24,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n = s.players;
     let perm = s.perm_offset + k * n;
 
-    for (var dir = 0u; dir < 2u; dir += 1u) {
-        var mask = 0u;
-        var prev = bitcast<f32>(words[values]);
-        for (var i = 0u; i < n; i += 1u) {
-            let p = walk_player(perm, n, i, dir);
-            mask = mask | (1u << p);
-            let v = bitcast<f32>(words[values + mask]);
-            let d = v - prev;
-            prev = v;
-            store_marginal(perm, p, dir, d);
-        }
+    let dir = config.walk;
+    var mask = 0u;
+    var prev = bitcast<f32>(words[values]);
+    for (var i = 0u; i < n; i += 1u) {
+        let p = walk_player(perm, n, i, dir);
+        mask = mask | (1u << p);
+        let v = bitcast<f32>(words[values + mask]);
+        let d = v - prev;
+        prev = v;
+        store_marginal(perm, p, dir, d);
     }
     check_loops(STATUS_SAMPLE);
 }

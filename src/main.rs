@@ -638,13 +638,29 @@ fn gpu_bench(
             print_row("gpu", &bench.compile);
             for (name, r) in &bench.rows {
                 match r {
-                    Ok(r) => print_row("gpu", r),
+                    Ok((r, _)) => print_row("gpu", r),
                     Err(e) => println!("gpu      {name:<62} not run: {e}"),
                 }
             }
+            // Where each GPU row's time went.
+            for (name, r) in &bench.rows {
+                let Ok((row, t)) = r else { continue };
+                let kernels = match t.kernels {
+                    Some([d, s, r]) => format!(
+                        "kernels {:.4} s (draw {d:.4}, sample {s:.4}, reduce {r:.4}; {:.2e} marginals/s in kernels)",
+                        d + s + r,
+                        row.marginals as f64 / (d + s + r)
+                    ),
+                    None => "kernels not timed (no timestamp queries)".to_string(),
+                };
+                println!(
+                    "gpu time {name:<10} {} chunks: encode {:.4} s, upload+submit {:.4} s, wait+readback {:.4} s; {kernels}",
+                    t.chunks, t.encode, t.upload, t.wait
+                );
+            }
             // Each GPU row beside its workload's incremental CPU row (the first of its name).
             for (name, g) in &bench.rows {
-                let (Ok(g), Some((_, c))) = (g, rows.iter().find(|(w, _)| w == name)) else {
+                let (Ok((g, _)), Some((_, c))) = (g, rows.iter().find(|(w, _)| w == name)) else {
                     continue;
                 };
                 println!("gpu / cpu: {:.2}x  ({name})", g.rate() / c.rate());

@@ -916,7 +916,10 @@ mod on_a_device {
         assert_eq!(names, ["mobius-64", "chat-20", "chat-130", "dag-32"]);
         for (name, r) in &bench.rows {
             match r {
-                Ok(r) => assert!(r.marginals > 0 && r.seconds > 0.0, "{r:?}"),
+                Ok((r, t)) => {
+                    assert!(r.marginals > 0 && r.seconds > 0.0, "{r:?}");
+                    assert!(t.chunks > 0 && t.wait > 0.0, "{t:?}");
+                }
                 // Only a driver's loop cap may keep a workload off the device.
                 Err(GpuError::Plan(engine::PlanError::LoopBudget { .. }))
                     if gpu.loop_cap().is_some() =>
@@ -948,7 +951,7 @@ mod on_a_device {
             creditflow::bench::gpu_rows(&mut gpu, &creditflow::bench::standard_workloads(scale));
         for r in creditflow::bench::standard_suite(scale)
             .iter()
-            .chain(bench.rows.iter().filter_map(|(_, r)| r.as_ref().ok()))
+            .chain(bench.rows.iter().filter_map(|(_, r)| r.as_ref().ok().map(|(r, _)| r)))
         {
             eprintln!(
                 "{:70} {:>12} marginals {:>8.3} s {:>14.0} marginals/s",

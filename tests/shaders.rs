@@ -124,7 +124,7 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
                 link_a,
                 link_b,
                 canary,
-                _pad
+                walk
             }),
         ),
         (

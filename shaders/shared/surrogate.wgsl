@@ -4,7 +4,9 @@
 //
 // Not a module on its own: it reads the kernel's bindings `config: Config`,
 // `words: array<u32>` and `scratch: array<u32>`. In scratch, e (messages x f32 bits) starts
-// at `e` and the group maxima (groups x f32 bits) at `gmax`.
+// at `e` and the group maxima (groups x f32 bits) at `gmax`, entry i at `i * step` (step
+// is the number of threads whose scratch is interleaved: the slice's pairs in
+// sample_surrogate, 1 in exact_surrogate).
 
 fn link(q: f32) -> f32 {
     switch config.link {
@@ -54,7 +56,7 @@ fn agg_join(acc: f32, x: f32) -> f32 {
 // Presence of present message m from its parents' presences (e at `e` in scratch);
 // `earlier` is the running aggregate of e over the messages before m, read in O(1) when
 // m's parents are every earlier message (a listed row is read parent by parent).
-fn presence(g: SurrogateGame, m: u32, e: u32, earlier: f32) -> f32 {
+fn presence(g: SurrogateGame, m: u32, e: u32, step: u32, earlier: f32) -> f32 {
     var agg = earlier;
     var k = m;
     if (words[g.earlier + m] == 0u) {
@@ -62,7 +64,7 @@ fn presence(g: SurrogateGame, m: u32, e: u32, earlier: f32) -> f32 {
         let p1 = words[g.parent_offsets + m + 1u];
         agg = agg_start();
         for (var i = p0; i < p1; i += 1u) {
-            agg = agg_join(agg, bitcast<f32>(scratch[e + words[g.parents + i]]));
+            agg = agg_join(agg, bitcast<f32>(scratch[e + words[g.parents + i] * step]));
         }
         k = p1 - p0;
     }
@@ -76,25 +78,31 @@ fn presence(g: SurrogateGame, m: u32, e: u32, earlier: f32) -> f32 {
 }
 
 // Every group's max e over its messages, from all of e (absent messages hold 0).
-fn group_maxima(g: SurrogateGame, e: u32, gmax: u32) {
+fn group_maxima(g: SurrogateGame, e: u32, gmax: u32, step: u32) {
     for (var i = 0u; i < g.groups; i += 1u) {
-        scratch[gmax + i] = bitcast<u32>(0.0);
+        scratch[gmax + i * step] = bitcast<u32>(0.0);
     }
     for (var m = 0u; m < g.messages; m += 1u) {
-        let gi = gmax + words[g.group_of + m];
-        scratch[gi] = bitcast<u32>(max(bitcast<f32>(scratch[gi]), bitcast<f32>(scratch[e + m])));
+        let gi = gmax + words[g.group_of + m] * step;
+        let x = bitcast<f32>(scratch[e + m * step]);
+        scratch[gi] = bitcast<u32>(max(bitcast<f32>(scratch[gi]), x));
     }
 }
 
-// v = link(Q), Q = sum over groups of q_G * max e, Kahan-compensated.
-fn value(g: SurrogateGame, gmax: u32) -> f32 {
+// Q = sum over groups of q_G * max e, Kahan-compensated.
+fn quality(g: SurrogateGame, gmax: u32, step: u32) -> f32 {
     var sum = 0.0;
     var c = 0.0;
     for (var i = 0u; i < g.groups; i += 1u) {
-        let y = bitcast<f32>(words[g.scores + i]) * bitcast<f32>(scratch[gmax + i]) - c;
+        let y = bitcast<f32>(words[g.scores + i]) * bitcast<f32>(scratch[gmax + i * step]) - c;
         let t = sum + y;
         c = (t - sum) - y;
         sum = t;
     }
-    return link(sum);
+    return sum;
+}
+
+// v = link(Q).
+fn value(g: SurrogateGame, gmax: u32, step: u32) -> f32 {
+    return link(quality(g, gmax, step));
 }

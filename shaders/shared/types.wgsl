@@ -45,7 +45,9 @@ struct Config {
     link_b: f32,
     // Always 2: the trip count of each kernel's loop-cap check (see check_loops).
     canary: u32,
-    _pad: u32,
+    // The sampling kernels' walk: 0 forwards (stores each marginal), 1 reversed (turns it
+    // into the pair mean); one dispatch per walk.
+    walk: u32,
 }
 
 // Pairs `pair_first .. pair_first + pairs` of one job, as laid out in one chunk.

@@ -10,7 +10,7 @@ use crate::csr::CsrBatch;
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::estimate::SampleOptions;
 use crate::game::ModelParams;
-use crate::gpu::{Gpu, GpuError};
+use crate::gpu::{Gpu, GpuError, GpuTimes};
 use crate::model::{Game, GameForm};
 
 /// The GPU side of `creditflow bench`.
@@ -18,9 +18,9 @@ use crate::model::{Game, GameForm};
 pub struct GpuBench {
     /// Shader compilation (0 marginals; its seconds are the compile time).
     pub compile: BenchRow,
-    /// Per standard workload (by name): its row, or why the device could not run it
-    /// (e.g. a software driver's loop cap).
-    pub rows: Vec<(&'static str, Result<BenchRow, GpuError>)>,
+    /// Per standard workload (by name): its row and where its time went, or why the
+    /// device could not run it (e.g. a software driver's loop cap).
+    pub rows: Vec<(&'static str, Result<(BenchRow, GpuTimes), GpuError>)>,
 }
 
 fn timed(
@@ -38,8 +38,14 @@ fn timed(
 }
 
 /// One workload on `gpu`: the batch is built first (not timed), then encoded, uploaded,
-/// run and read back (timed).
-pub fn gpu_row(gpu: &mut Gpu, w: &Workload) -> Result<BenchRow, GpuError> {
+/// run and read back (timed), with the split of that time ([`Gpu::take_times`]).
+pub fn gpu_row(gpu: &mut Gpu, w: &Workload) -> Result<(BenchRow, GpuTimes), GpuError> {
+    gpu.take_times();
+    let row = run_workload(gpu, w)?;
+    Ok((row, gpu.take_times()))
+}
+
+fn run_workload(gpu: &mut Gpu, w: &Workload) -> Result<BenchRow, GpuError> {
     let opts = SampleOptions {
         samples: w.samples,
         ..SampleOptions::default()

@@ -58,8 +58,10 @@ pub struct Config {
     pub link_b: f32,
     /// Always [`CANARY`]: the trip count of each kernel's loop-cap check.
     pub canary: u32,
-    /// Padding.
-    pub _pad: u32,
+    /// The sampling kernels' walk: 0 forwards (stores each marginal), 1 reversed (turns
+    /// it into the pair mean). A chunk runs its sampling kernel once per walk, so that no
+    /// invocation walks a permutation twice.
+    pub walk: u32,
 }
 
 /// Pairs `pair_first .. pair_first + pairs` of one job as laid out in one chunk (WGSL

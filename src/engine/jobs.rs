@@ -358,17 +358,19 @@ impl JobShape {
                     (o, u, false)
                 };
                 let n = players as u64;
+                // One walk (one direction per dispatch): the empty coalition, Q, then per
+                // added player its members and the messages after the first of them.
                 let walk = 3 * m
                     + 2 * groups
                     + n_parents
                     + owned
                     + 2 * n
                     + 6
-                    + n * (m + n_parents + groups + 2);
+                    + n * (m + n_parents + 2);
                 JobShape {
                     exact_scratch: m + groups,
                     exact_loops: SEARCH_LOOPS + 6 + 3 * m + n_parents + 3 * groups,
-                    sample_loops: SEARCH_LOOPS + 3 + 2 * walk,
+                    sample_loops: SEARCH_LOOPS + 3 + walk,
                     largest_union: largest(&union_offsets, owen),
                     kind: Kind::Surrogate,
                     level,
@@ -408,7 +410,7 @@ impl JobShape {
                 JobShape {
                     exact_scratch: 0,
                     exact_loops: 0,
-                    sample_loops: SEARCH_LOOPS + 3 + 2 * (terms + size + 2 * n + 2),
+                    sample_loops: SEARCH_LOOPS + 3 + (terms + size + 2 * n + 2),
                     largest_union: 0,
                     kind: Kind::Mobius,
                     level: Level::Messages,
@@ -428,7 +430,7 @@ impl JobShape {
                 JobShape {
                     exact_scratch: 0,
                     exact_loops: 0,
-                    sample_loops: SEARCH_LOOPS + 3 + 2 * (g.players as u64 + 1),
+                    sample_loops: SEARCH_LOOPS + 3 + (g.players as u64 + 1),
                     largest_union: 0,
                     kind: Kind::Table,
                     level: Level::Messages,

@@ -46,6 +46,8 @@ impl Slot {
 #[derive(Debug)]
 pub(super) struct Buffers {
     pub config: Slot,
+    /// The uniform of the sampling kernel's second (reversed) walk.
+    pub config_reversed: Slot,
     pub slices: Slot,
     pub games: Slot,
     pub words: Slot,
@@ -63,6 +65,7 @@ impl Default for Buffers {
         let input = U::STORAGE | U::COPY_DST;
         Buffers {
             config: Slot::new("config", U::UNIFORM | U::COPY_DST),
+            config_reversed: Slot::new("config_reversed", U::UNIFORM | U::COPY_DST),
             slices: Slot::new("slices", input),
             games: Slot::new("games", input),
             words: Slot::new("words", input),

@@ -48,6 +48,50 @@ pub struct Gpu {
     pub(super) pipelines: Pipelines,
     pub(super) buffers: Buffers,
     compile_seconds: f64,
+    /// Timestamp queries, when the adapter offers them.
+    pub(super) timestamps: Option<Timestamps>,
+    /// Where the time of the estimate chunks went since the last [`Gpu::take_times`].
+    pub(super) times: GpuTimes,
+}
+
+/// A query set of [`TIMESTAMPS`] timestamps and the buffer it resolves into.
+#[derive(Debug)]
+pub(super) struct Timestamps {
+    pub set: wgpu::QuerySet,
+    pub resolve: wgpu::Buffer,
+    /// Nanoseconds per tick.
+    pub period: f64,
+}
+
+/// Timestamps per estimate chunk: the start and end of the draw, sampling and reduce
+/// passes.
+pub(super) const TIMESTAMPS: u32 = 6;
+
+/// Where the time of the estimate chunks went: host seconds spent encoding (laying out
+/// slices and rows), uploading (buffer writes, bind groups, command recording and
+/// submission) and waiting (from submission until the results were mapped and copied
+/// out: the kernels, the copies and the readback), and, where the adapter offers
+/// timestamp queries, device seconds of each kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GpuTimes {
+    /// Estimate chunks run.
+    pub chunks: u64,
+    /// Host: laying out chunks.
+    pub encode: f64,
+    /// Host: uploads, bind groups, recording and submitting.
+    pub upload: f64,
+    /// Host: waiting for the submitted work and reading the results back.
+    pub wait: f64,
+    /// Device time of `draw_permutations`, the sampling kernel (both walks) and `reduce`
+    /// (`None` without timestamp queries).
+    pub kernels: Option<[f64; 3]>,
+}
+
+impl GpuTimes {
+    /// Device time in all kernels, when measured.
+    pub fn kernel_total(&self) -> Option<f64> {
+        self.kernels.map(|k| k.iter().sum())
+    }
 }
 
 /// Runs `f` inside validation, out-of-memory and internal error scopes, so that a wgpu
@@ -159,10 +203,12 @@ impl Gpu {
         };
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("creditflow"),
                 required_limits: limits.clone(),
+                required_features: features,
                 ..Default::default()
             })
             .await
@@ -185,6 +231,22 @@ impl Gpu {
             limits.max_buffer_size,
             limits.max_compute_workgroups_per_dimension,
         );
+        let timestamps = features
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| Timestamps {
+                set: device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("kernel timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: TIMESTAMPS,
+                }),
+                resolve: device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamps"),
+                    size: 8 * TIMESTAMPS as u64,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }),
+                period: queue.get_timestamp_period() as f64,
+            });
         let mut gpu = Gpu {
             device,
             queue,
@@ -194,6 +256,8 @@ impl Gpu {
             pipelines,
             buffers: Buffers::default(),
             compile_seconds,
+            timestamps,
+            times: GpuTimes::default(),
         };
         // Some drivers stop loops early without a word (llvmpipe: 65535 iterations per
         // invocation in all). Measure the cap once, and plan every job within it.
@@ -232,6 +296,12 @@ impl Gpu {
     /// Seconds spent compiling the kernels when the device was opened.
     pub fn compile_seconds(&self) -> f64 {
         self.compile_seconds
+    }
+
+    /// Where the time of the estimate chunks went since the last call (or since the device
+    /// was opened); resets the tally.
+    pub fn take_times(&mut self) -> GpuTimes {
+        std::mem::take(&mut self.times)
     }
 
     /// The chunk budget in use (by default, the device's limits).

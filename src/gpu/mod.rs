@@ -45,7 +45,7 @@ mod device;
 mod run;
 
 pub use crate::engine::tolerance::{TOLERANCE, Tolerance};
-pub use device::Gpu;
+pub use device::{Gpu, GpuTimes};
 
 /// Estimates `jobs` on the process-wide device ([`Gpu::shared`], opened on first use):
 /// the GPU twin of [`crate::engine::twins::run_jobs`], equal to it within [`TOLERANCE`] and its

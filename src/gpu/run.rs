@@ -2,14 +2,16 @@
 //! ([`crate::engine::drive::drive`]), each chunk as three dispatches (draw, sample, reduce) in one
 //! submission, its row moments read back and merged in f64.
 
+use std::time::Instant;
+
 use bytemuck::Pod;
 
 use super::GpuError;
 use super::buffers::{read_back, upload};
-use super::device::{Gpu, Pipeline, scoped};
+use super::device::{Gpu, Pipeline, TIMESTAMPS, scoped};
 use crate::cpu::draw_permutations::StreamDigest;
 use crate::cpu::types::{
-    BoundedCase, KatCase, Moments, STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, Slice,
+    BoundedCase, Config, KatCase, Moments, STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, Slice,
 };
 use crate::csr::CsrBatch;
 use crate::engine::{self, Chunk, GameBatch, Job, JobResult, JobShape, Kind, config};
@@ -79,7 +81,9 @@ impl Gpu {
             &limits,
             |plan, shapes, rows| {
                 check_players(plan, shapes)?;
+                let start = Instant::now();
                 let chunk = config::encode(plan, batch, games, jobs, shapes, model, sampling);
+                self.times.encode += start.elapsed().as_secs_f64();
                 let moments: Vec<Moments> = self.run_chunk(&chunk, Stage::Estimate)?;
                 for (r, m) in rows.iter_mut().zip(&moments) {
                     r.merge(m);
@@ -125,24 +129,30 @@ impl Gpu {
     }
 
     /// Uploads one chunk, runs its kernels and reads back the permutations (`Draw`), the
-    /// row moments (`Estimate`) or the coalition values (`Exact`).
+    /// row moments (`Estimate`) or the coalition values (`Exact`). An estimate chunk runs
+    /// draw, the sampling kernel once per walk (forwards, then reversed) and reduce, each
+    /// stage in its own compute pass so that timestamp queries (where offered) time them
+    /// apart; host time goes to [`Gpu::take_times`].
     fn run_chunk<T: Pod>(&mut self, chunk: &Chunk, stage: Stage) -> Result<Vec<T>, GpuError> {
+        let start = Instant::now();
         let s = chunk.sizes;
         let cap = self.limits.max_binding_bytes.max(16);
         let device = &self.device;
         let queue = &self.queue;
         let b = &mut self.buffers;
         let p = &self.pipelines;
+        let stamps = self.timestamps.as_ref().filter(|_| stage == Stage::Estimate);
         let read_len = match stage {
             Stage::Draw => s.perms as usize,
             Stage::Estimate => s.moments as usize,
             Stage::Exact => s.perms as usize,
         };
+        let read_bytes = (read_len * size_of::<T>()) as u64;
+        let stamp_bytes = stamps.map_or(0, |_| 8 * TIMESTAMPS as u64);
         scoped(device, "a chunk", || -> Result<(), GpuError> {
-            let config = b
-                .config
-                .ensure(device, size_of_val(&chunk.config) as u64, cap)
-                .clone();
+            let config_bytes = size_of_val(&chunk.config) as u64;
+            let config = b.config.ensure(device, config_bytes, cap).clone();
+            let config_reversed = b.config_reversed.ensure(device, config_bytes, cap).clone();
             let slices = b
                 .slices
                 .ensure(device, s.slices * size_of::<Slice>() as u64, cap)
@@ -156,83 +166,119 @@ impl Gpu {
                 .moments
                 .ensure(device, s.moments * size_of::<Moments>() as u64, cap)
                 .clone();
-            let read_bytes = (read_len * size_of::<T>()) as u64;
             let status = b.status.ensure(device, 4, cap).clone();
-            let staging = b.staging.ensure(device, read_bytes + 4, u64::MAX).clone();
+            let staging = b
+                .staging
+                .ensure(device, read_bytes + 4 + stamp_bytes, u64::MAX)
+                .clone();
             upload(queue, &config, &[chunk.config])?;
+            upload(
+                queue,
+                &config_reversed,
+                &[Config {
+                    walk: 1,
+                    ..chunk.config
+                }],
+            )?;
             upload(queue, &slices, &chunk.slices)?;
             upload(queue, &games, &chunk.games)?;
             upload(queue, &words, &chunk.words)?;
             upload(queue, &status, &[0u32])?;
 
-            let draw = bind_group(
-                device,
-                &p.draw_permutations,
-                &[&config, &slices, &words, &scratch, &perms, &status],
-            );
             let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("chunk"),
             });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("chunk"),
-                    timestamp_writes: None,
-                });
-                if stage == Stage::Exact {
-                    let exact = bind_group(
-                        device,
-                        &p.exact_surrogate,
-                        &[
-                            &config, &slices, &games, &words, &scratch, &marginals, &status,
-                        ],
-                    );
-                    dispatch(&mut pass, &p.exact_surrogate, &exact, s.pair_workgroups());
-                } else {
-                    dispatch(&mut pass, &p.draw_permutations, &draw, s.pair_workgroups());
-                }
-                if stage == Stage::Estimate {
-                    let (pipeline, sample) = match chunk.kind {
-                        Kind::Surrogate => (
-                            &p.sample_surrogate,
-                            bind_group(
-                                device,
-                                &p.sample_surrogate,
-                                &[
-                                    &config, &slices, &games, &words, &perms, &scratch, &marginals,
-                                    &status,
-                                ],
-                            ),
-                        ),
-                        Kind::Mobius => (
-                            &p.sample_mobius,
-                            bind_group(
-                                device,
-                                &p.sample_mobius,
-                                &[
-                                    &config, &slices, &games, &words, &perms, &scratch, &marginals,
-                                    &status,
-                                ],
-                            ),
-                        ),
-                        Kind::Table => (
-                            &p.sample_table,
-                            bind_group(
-                                device,
-                                &p.sample_table,
-                                &[
-                                    &config, &slices, &games, &words, &perms, &marginals, &status,
-                                ],
-                            ),
-                        ),
+            // One compute pass per stage, timed from index 2·stage where offered.
+            let mut pass = |stage_index: u32, label: &str| {
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(label),
+                    timestamp_writes: stamps.map(|t| wgpu::ComputePassTimestampWrites {
+                        query_set: &t.set,
+                        beginning_of_pass_write_index: Some(2 * stage_index),
+                        end_of_pass_write_index: Some(2 * stage_index + 1),
+                    }),
+                })
+                .forget_lifetime()
+            };
+            if stage == Stage::Exact {
+                let exact = bind_group(
+                    device,
+                    &p.exact_surrogate,
+                    &[
+                        &config, &slices, &games, &words, &scratch, &marginals, &status,
+                    ],
+                );
+                dispatch(
+                    &mut pass(0, "exact"),
+                    &p.exact_surrogate,
+                    &exact,
+                    s.pair_workgroups(),
+                );
+            } else {
+                let draw = bind_group(
+                    device,
+                    &p.draw_permutations,
+                    &[&config, &slices, &words, &scratch, &perms, &status],
+                );
+                dispatch(
+                    &mut pass(0, "draw"),
+                    &p.draw_permutations,
+                    &draw,
+                    s.pair_workgroups(),
+                );
+            }
+            if stage == Stage::Estimate {
+                let (pipeline, with_scratch) = match chunk.kind {
+                    Kind::Surrogate => (&p.sample_surrogate, true),
+                    Kind::Mobius => (&p.sample_mobius, true),
+                    Kind::Table => (&p.sample_table, false),
+                };
+                let mut sample = pass(1, "sample");
+                for walk_config in [&config, &config_reversed] {
+                    let group = if with_scratch {
+                        bind_group(
+                            device,
+                            pipeline,
+                            &[
+                                walk_config,
+                                &slices,
+                                &games,
+                                &words,
+                                &perms,
+                                &scratch,
+                                &marginals,
+                                &status,
+                            ],
+                        )
+                    } else {
+                        bind_group(
+                            device,
+                            pipeline,
+                            &[
+                                walk_config,
+                                &slices,
+                                &games,
+                                &words,
+                                &perms,
+                                &marginals,
+                                &status,
+                            ],
+                        )
                     };
-                    dispatch(&mut pass, pipeline, &sample, s.pair_workgroups());
-                    let reduce = bind_group(
-                        device,
-                        &p.reduce,
-                        &[&config, &slices, &words, &marginals, &moments, &status],
-                    );
-                    dispatch(&mut pass, &p.reduce, &reduce, s.row_workgroups());
+                    dispatch(&mut sample, pipeline, &group, s.pair_workgroups());
                 }
+                drop(sample);
+                let reduce = bind_group(
+                    device,
+                    &p.reduce,
+                    &[&config, &slices, &words, &marginals, &moments, &status],
+                );
+                dispatch(
+                    &mut pass(2, "reduce"),
+                    &p.reduce,
+                    &reduce,
+                    s.row_workgroups(),
+                );
             }
             let source = match stage {
                 Stage::Draw => &perms,
@@ -243,13 +289,41 @@ impl Gpu {
                 encoder.copy_buffer_to_buffer(source, 0, &staging, 0, read_bytes);
             }
             encoder.copy_buffer_to_buffer(&status, 0, &staging, read_bytes, 4);
+            if let Some(t) = stamps {
+                encoder.resolve_query_set(&t.set, 0..TIMESTAMPS, &t.resolve, 0);
+                encoder.copy_buffer_to_buffer(
+                    &t.resolve,
+                    0,
+                    &staging,
+                    read_bytes + 4,
+                    stamp_bytes,
+                );
+            }
             queue.submit([encoder.finish()]);
             Ok(())
         })??;
+        let submitted = Instant::now();
         let staging = self.buffers.staging.ensure(device, 0, u64::MAX).clone();
         let words = size_of::<T>() / 4 * read_len;
-        let mut raw: Vec<u32> = read_back(device, &staging, words + 1)?;
+        let stamp_words = (stamp_bytes / 4) as usize;
+        let mut raw: Vec<u32> = read_back(device, &staging, words + 1 + stamp_words)?;
+        let ticks: Vec<u32> = raw.split_off(words + 1);
         let status = raw.pop().unwrap_or(0);
+        if stage == Stage::Estimate {
+            let t = &mut self.times;
+            t.chunks += 1;
+            t.upload += (submitted - start).as_secs_f64();
+            t.wait += submitted.elapsed().as_secs_f64();
+            if let Some(stamps) = &self.timestamps {
+                let at = |i: usize| ticks[2 * i] as u64 | (ticks[2 * i + 1] as u64) << 32;
+                let mut k = t.kernels.unwrap_or_default();
+                for (stage, slot) in k.iter_mut().enumerate() {
+                    let span = at(2 * stage + 1).saturating_sub(at(2 * stage));
+                    *slot += span as f64 * stamps.period * 1e-9;
+                }
+                t.kernels = Some(k);
+            }
+        }
         if status != 0 {
             let mut kernels = Vec::new();
             for (bit, name) in [
