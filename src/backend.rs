@@ -23,8 +23,10 @@ pub struct Backend {
     choice: BackendChoice,
     /// `Some(true)` once a GPU adapter was found and chosen, `Some(false)` for the CPU.
     gpu: Option<bool>,
-    /// Chunks whose GPU work the device refused (too large for it), run on the CPU
-    /// instead, and the first reason.
+    /// Sampled jobs run on the GPU.
+    pub gpu_jobs: u64,
+    /// Sampled jobs the device could not run (too large for it, past its loop cap), run
+    /// on the CPU instead, each alone, and the first reason.
     pub fallbacks: (u64, Option<String>),
 }
 
@@ -34,6 +36,7 @@ impl Backend {
         Backend {
             choice,
             gpu: (choice == BackendChoice::Cpu).then_some(false),
+            gpu_jobs: 0,
             fallbacks: (0, None),
         }
     }
@@ -67,32 +70,47 @@ impl Backend {
         if sampled.is_empty() || !self.resolve()? {
             return Ok(run_cpu(batch, games, jobs, model, sampling));
         }
-        let gpu_jobs: Vec<Job> = sampled.iter().map(|&k| jobs[k]).collect();
-        let gpu_results = match gpu_run(batch, games, &gpu_jobs, opts)? {
-            Ok(r) => r,
-            Err(why) => {
-                self.fallbacks.0 += 1;
-                self.fallbacks.1.get_or_insert(why);
-                return Ok(run_cpu(batch, games, jobs, model, sampling));
+        // Route per job: a sampled job the device cannot run goes to the CPU alone.
+        let mut on_gpu = vec![false; jobs.len()];
+        for &k in &sampled {
+            match gpu_admit(batch, games, &jobs[k])? {
+                Ok(()) => on_gpu[k] = true,
+                Err(why) => {
+                    self.fallbacks.0 += 1;
+                    self.fallbacks.1.get_or_insert(why);
+                }
+            }
+        }
+        let gpu_jobs: Vec<Job> = (0..jobs.len())
+            .filter(|&k| on_gpu[k])
+            .map(|k| jobs[k])
+            .collect();
+        let gpu_results = if gpu_jobs.is_empty() {
+            Vec::new()
+        } else {
+            match gpu_run(batch, games, &gpu_jobs, opts)? {
+                Ok(r) => {
+                    self.gpu_jobs += gpu_jobs.len() as u64;
+                    r
+                }
+                Err(why) => {
+                    // The driver cut a kernel short at run time: the chunk's GPU work is
+                    // discarded and done on the CPU.
+                    self.fallbacks.0 += gpu_jobs.len() as u64;
+                    self.fallbacks.1.get_or_insert(why);
+                    return Ok(run_cpu(batch, games, jobs, model, sampling));
+                }
             }
         };
-        let rest: Vec<Job> = jobs
-            .iter()
-            .filter(|j| j.estimator != Estimator::Permutation)
-            .copied()
+        let rest: Vec<Job> = (0..jobs.len())
+            .filter(|&k| !on_gpu[k])
+            .map(|k| jobs[k])
             .collect();
         let mut cpu = run_cpu(batch, games, &rest, model, sampling).into_iter();
         let mut gpu = gpu_results.into_iter();
-        Ok(jobs
+        Ok(on_gpu
             .iter()
-            .map(|j| {
-                let next = if j.estimator == Estimator::Permutation {
-                    gpu.next()
-                } else {
-                    cpu.next()
-                };
-                next.expect("one result per job")
-            })
+            .map(|&g| if g { gpu.next() } else { cpu.next() }.expect("one result per job"))
             .collect())
     }
 
@@ -137,6 +155,21 @@ fn gpu_available(choice: BackendChoice) -> Result<bool, Error> {
         BackendChoice::Gpu => Err(Error::NoGpuSupport),
         _ => Ok(false),
     }
+}
+
+/// Whether the device can run `job`: `Ok(Err(why))` sends it to the CPU alone.
+#[cfg(feature = "gpu")]
+fn gpu_admit(batch: &CsrBatch, games: &GameBatch, job: &Job) -> Result<Result<(), String>, Error> {
+    crate::gpu::admit(batch, games, job).map_err(Error::Gpu)
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_admit(
+    _batch: &CsrBatch,
+    _games: &GameBatch,
+    _job: &Job,
+) -> Result<Result<(), String>, Error> {
+    Err(Error::NoGpuSupport)
 }
 
 /// Runs permutation jobs on the GPU: `Ok(Ok(results))`, `Ok(Err(why))` when the device

@@ -346,16 +346,18 @@ fn verify(a: &ScoreArgs) -> Result<bool> {
         let (input, _) = open_input(&a.input)?;
         let out = std::io::BufWriter::new(File::create(path)?);
         let summary = run_score(BufReader::new(input), out, &opts, |_| {})?;
+        let routed = match (&summary.gpu_fallbacks, backend) {
+            (_, BackendChoice::Cpu) => String::new(),
+            ((0, _), _) => format!(", all {} sampled jobs on the GPU", summary.gpu_jobs),
+            ((n, why), _) => format!(
+                ", sampled jobs: {} on the GPU, {n} on the CPU ({})",
+                summary.gpu_jobs,
+                why.as_deref().unwrap_or("")
+            ),
+        };
         eprintln!(
-            "{}: {} records, methods {:?}, {}",
-            summary.backend,
-            summary.records,
-            summary.methods,
-            summary
-                .gpu_fallbacks
-                .1
-                .as_deref()
-                .unwrap_or("no CPU fallback")
+            "{}: {} records, methods {:?}{routed}",
+            summary.backend, summary.records, summary.methods
         );
     }
     if let Some(p) = &a.output {

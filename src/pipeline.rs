@@ -51,8 +51,10 @@ pub struct Summary {
     pub elapsed: Duration,
     /// The Monte Carlo backend used (`cpu`, or the GPU adapter's description).
     pub backend: String,
-    /// Chunks the GPU refused (too large for the device), scored on the CPU instead, and
-    /// the first reason.
+    /// Sampled jobs run on the GPU.
+    pub gpu_jobs: u64,
+    /// Sampled jobs the GPU could not run (too large for the device, past its loop cap),
+    /// run on the CPU instead, and the first reason.
     pub gpu_fallbacks: (u64, Option<String>),
 }
 
@@ -103,8 +105,17 @@ impl std::fmt::Display for Summary {
                 self.samples, self.backend
             )?;
         }
-        if let (n @ 1.., Some(why)) = &self.gpu_fallbacks {
-            writeln!(f, "  {n} chunks fell back to the CPU: {why}")?;
+        if self.gpu_jobs > 0 || self.gpu_fallbacks.0 > 0 {
+            writeln!(
+                f,
+                "  sampled jobs: {} on the GPU, {} on the CPU{}",
+                self.gpu_jobs,
+                self.gpu_fallbacks.0,
+                match &self.gpu_fallbacks.1 {
+                    Some(why) => format!(" (the device could not run them: {why})"),
+                    None => String::new(),
+                }
+            )?;
         }
         for e in &self.first_errors {
             writeln!(f, "  error: {e}")?;
@@ -632,5 +643,6 @@ pub fn score_source(
     summary.elapsed = start.elapsed();
     summary.backend = backend.describe();
     summary.gpu_fallbacks = backend.fallbacks.clone();
+    summary.gpu_jobs = backend.gpu_jobs;
     Ok(summary)
 }

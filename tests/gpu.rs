@@ -949,10 +949,12 @@ mod on_a_device {
             .unwrap_or(0.05);
         let bench =
             creditflow::bench::gpu_rows(&mut gpu, &creditflow::bench::standard_workloads(scale));
-        for r in creditflow::bench::standard_suite(scale)
-            .iter()
-            .chain(bench.rows.iter().filter_map(|(_, r)| r.as_ref().ok().map(|(r, _)| r)))
-        {
+        for r in creditflow::bench::standard_suite(scale).iter().chain(
+            bench
+                .rows
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok().map(|(r, _)| r)),
+        ) {
             eprintln!(
                 "{:70} {:>12} marginals {:>8.3} s {:>14.0} marginals/s",
                 r.name,

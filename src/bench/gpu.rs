@@ -20,8 +20,11 @@ pub struct GpuBench {
     pub compile: BenchRow,
     /// Per standard workload (by name): its row and where its time went, or why the
     /// device could not run it (e.g. a software driver's loop cap).
-    pub rows: Vec<(&'static str, Result<(BenchRow, GpuTimes), GpuError>)>,
+    pub rows: Vec<(&'static str, GpuRow)>,
 }
+
+/// One workload's GPU row and where its time went, or why the device could not run it.
+pub type GpuRow = Result<(BenchRow, GpuTimes), GpuError>;
 
 fn timed(
     name: String,

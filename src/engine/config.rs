@@ -312,26 +312,9 @@ pub fn plan_layout(
             if shape.kind != kind || shape.players == 0 {
                 continue;
             }
+            admit(r.job, shape, limits, layout)?;
             let (fixed, per_pair) = footprint(shape, layout);
             let budget = limits.max_loop_iterations;
-            let costs = match layout {
-                Layout::Pairs => vec![
-                    ("draw_permutations", shape.draw_loops()),
-                    (sample_kernel(kind), shape.sample_loops),
-                    ("reduce", REDUCE_FIXED_LOOPS + shape.reduce_loops_per_pair()),
-                ],
-                Layout::Coalitions => vec![("exact_surrogate", shape.exact_loops)],
-            };
-            for (kernel, needed) in costs {
-                if needed > budget {
-                    return Err(PlanError::LoopBudget {
-                        job: r.job,
-                        kernel,
-                        needed,
-                        limit: budget,
-                    });
-                }
-            }
             let pair_cap = (budget - REDUCE_FIXED_LOOPS) / widest;
             let mut k = r.k0;
             while k < r.k1 {
@@ -371,6 +354,42 @@ pub fn plan_layout(
         }
     }
     Ok(chunks)
+}
+
+/// Whether a device with `limits` can run job `job` (of shape `shape`) at all: every
+/// kernel's loops within the device's cap, and one pair's (or coalition's) buffers
+/// within a binding. A job refused here runs on the CPU alone; [`plan`] fails with the
+/// same error.
+pub fn admit(
+    job: usize,
+    shape: &JobShape,
+    limits: &ChunkLimits,
+    layout: Layout,
+) -> Result<(), PlanError> {
+    let budget = limits.max_loop_iterations;
+    let costs = match layout {
+        Layout::Pairs => vec![
+            ("draw_permutations", shape.draw_loops()),
+            (sample_kernel(shape.kind), shape.sample_loops),
+            ("reduce", REDUCE_FIXED_LOOPS + shape.reduce_loops_per_pair()),
+        ],
+        Layout::Coalitions => vec![("exact_surrogate", shape.exact_loops)],
+    };
+    for (kernel, needed) in costs {
+        if needed > budget {
+            return Err(PlanError::LoopBudget {
+                job,
+                kernel,
+                needed,
+                limit: budget,
+            });
+        }
+    }
+    let (fixed, per_pair) = footprint(shape, layout);
+    if shape.players > 0 && capacity(&BufferSizes::default(), &fixed, &per_pair, limits) == 0 {
+        return Err(too_large(job, &fixed, &per_pair, limits));
+    }
+    Ok(())
 }
 
 /// Loop iterations of a `reduce` thread besides its pairs: the slice search and the two

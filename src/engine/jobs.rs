@@ -360,13 +360,8 @@ impl JobShape {
                 let n = players as u64;
                 // One walk (one direction per dispatch): the empty coalition, Q, then per
                 // added player its members and the messages after the first of them.
-                let walk = 3 * m
-                    + 2 * groups
-                    + n_parents
-                    + owned
-                    + 2 * n
-                    + 6
-                    + n * (m + n_parents + 2);
+                let walk =
+                    3 * m + 2 * groups + n_parents + owned + 2 * n + 6 + n * (m + n_parents + 2);
                 JobShape {
                     exact_scratch: m + groups,
                     exact_loops: SEARCH_LOOPS + 6 + 3 * m + n_parents + 3 * groups,

@@ -304,6 +304,20 @@ impl Gpu {
         std::mem::take(&mut self.times)
     }
 
+    /// Whether this device can run a job of `shape` at all (players, the loop cap, one
+    /// pair within a binding, under the device's own limits): `Err(why)` otherwise.
+    pub fn admit(&self, shape: &crate::engine::JobShape) -> Result<(), String> {
+        if shape.players > super::MAX_PLAYERS {
+            return Err(format!(
+                "{} players; the GPU path takes at most {}",
+                shape.players,
+                super::MAX_PLAYERS
+            ));
+        }
+        crate::engine::config::admit(0, shape, &self.limits, crate::engine::config::Layout::Pairs)
+            .map_err(|e| e.to_string().trim_start_matches("job 0: ").to_string())
+    }
+
     /// The chunk budget in use (by default, the device's limits).
     pub fn chunk_limits(&self) -> ChunkLimits {
         self.limits

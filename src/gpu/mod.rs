@@ -65,6 +65,18 @@ pub fn run_jobs(
     gpu.run_jobs(batch, games, jobs, model, sampling)
 }
 
+/// Whether the process-wide device can run `job` at all (players, loop cap, one pair
+/// within a binding): `Err(why)` sends the job to the CPU alone. Errors when there is no
+/// adapter.
+pub fn admit(
+    batch: &crate::csr::CsrBatch,
+    games: &crate::engine::GameBatch,
+    job: &crate::engine::Job,
+) -> Result<Result<(), String>, GpuError> {
+    let gpu = Gpu::shared()?.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(gpu.admit(&crate::engine::JobShape::new(batch, games, job)))
+}
+
 /// Most players of one GPU job. One thread draws and walks a whole permutation of its
 /// job, so past this the CPU path is the better tool (and a driver's loop cap would be
 /// reached); bigger jobs are refused with [`GpuError::TooManyPlayers`].

@@ -141,7 +141,10 @@ impl Gpu {
         let queue = &self.queue;
         let b = &mut self.buffers;
         let p = &self.pipelines;
-        let stamps = self.timestamps.as_ref().filter(|_| stage == Stage::Estimate);
+        let stamps = self
+            .timestamps
+            .as_ref()
+            .filter(|_| stage == Stage::Estimate);
         let read_len = match stage {
             Stage::Draw => s.perms as usize,
             Stage::Estimate => s.moments as usize,
@@ -190,15 +193,16 @@ impl Gpu {
             });
             // One compute pass per stage, timed from index 2·stage where offered.
             let mut pass = |stage_index: u32, label: &str| {
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(label),
-                    timestamp_writes: stamps.map(|t| wgpu::ComputePassTimestampWrites {
-                        query_set: &t.set,
-                        beginning_of_pass_write_index: Some(2 * stage_index),
-                        end_of_pass_write_index: Some(2 * stage_index + 1),
-                    }),
-                })
-                .forget_lifetime()
+                encoder
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(label),
+                        timestamp_writes: stamps.map(|t| wgpu::ComputePassTimestampWrites {
+                            query_set: &t.set,
+                            beginning_of_pass_write_index: Some(2 * stage_index),
+                            end_of_pass_write_index: Some(2 * stage_index + 1),
+                        }),
+                    })
+                    .forget_lifetime()
             };
             if stage == Stage::Exact {
                 let exact = bind_group(
@@ -291,13 +295,7 @@ impl Gpu {
             encoder.copy_buffer_to_buffer(&status, 0, &staging, read_bytes, 4);
             if let Some(t) = stamps {
                 encoder.resolve_query_set(&t.set, 0..TIMESTAMPS, &t.resolve, 0);
-                encoder.copy_buffer_to_buffer(
-                    &t.resolve,
-                    0,
-                    &staging,
-                    read_bytes + 4,
-                    stamp_bytes,
-                );
+                encoder.copy_buffer_to_buffer(&t.resolve, 0, &staging, read_bytes + 4, stamp_bytes);
             }
             queue.submit([encoder.finish()]);
             Ok(())
