@@ -18,6 +18,14 @@
 @group(0) @binding(5) var<storage, read_write> values: array<f32>;
 @group(0) @binding(6) var<storage, read_write> status: array<atomic<u32>>;
 
+fn ld(i: u32) -> u32 {
+    return scratch[i];
+}
+
+fn st(i: u32, x: u32) {
+    scratch[i] = x;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t = gid.x;
@@ -38,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (owner == NO_AGENT || ((mask >> owner) & 1u) == 1u) {
             x = presence(g, m, e, 1u, earlier);
         }
-        scratch[e + m] = bitcast<u32>(x);
+        st(e + m, bitcast<u32>(x));
         earlier = agg_join(earlier, x);
     }
     group_maxima(g, e, gmax, 1u);

@@ -2,11 +2,13 @@
 // permutations, incrementally) and exact_surrogate.wgsl (per coalition, from scratch).
 // The CPU twins evaluate the same model in f64 with `game::Surrogate`.
 //
-// Not a module on its own: it reads the kernel's bindings `config: Config`,
-// `words: array<u32>` and `scratch: array<u32>`. In scratch, e (messages x f32 bits) starts
-// at `e` and the group maxima (groups x f32 bits) at `gmax`, entry i at `i * step` (step
-// is the number of threads whose scratch is interleaved: the slice's pairs in
-// sample_surrogate, 1 in exact_surrogate).
+// Not a module on its own: it reads the kernel's bindings `config: Config` and
+// `words: array<u32>`, and the thread's state through the kernel's `ld(i)` / `st(i, x)`
+// (global scratch, or workgroup memory in sample_surrogate_local). In the state, e
+// (messages x f32 bits) starts at `e` and the group maxima (groups x f32 bits) at `gmax`,
+// entry i at `i * step` (step is the number of threads whose state is interleaved: the
+// slice's pairs or the workgroup's threads in the sampling kernels, 1 in
+// exact_surrogate).
 
 fn link(q: f32) -> f32 {
     switch config.link {
@@ -64,7 +66,7 @@ fn presence(g: SurrogateGame, m: u32, e: u32, step: u32, earlier: f32) -> f32 {
         let p1 = words[g.parent_offsets + m + 1u];
         agg = agg_start();
         for (var i = p0; i < p1; i += 1u) {
-            agg = agg_join(agg, bitcast<f32>(scratch[e + words[g.parents + i] * step]));
+            agg = agg_join(agg, bitcast<f32>(ld(e + words[g.parents + i] * step)));
         }
         k = p1 - p0;
     }
@@ -80,12 +82,12 @@ fn presence(g: SurrogateGame, m: u32, e: u32, step: u32, earlier: f32) -> f32 {
 // Every group's max e over its messages, from all of e (absent messages hold 0).
 fn group_maxima(g: SurrogateGame, e: u32, gmax: u32, step: u32) {
     for (var i = 0u; i < g.groups; i += 1u) {
-        scratch[gmax + i * step] = bitcast<u32>(0.0);
+        st(gmax + i * step, bitcast<u32>(0.0));
     }
     for (var m = 0u; m < g.messages; m += 1u) {
         let gi = gmax + words[g.group_of + m] * step;
-        let x = bitcast<f32>(scratch[e + m * step]);
-        scratch[gi] = bitcast<u32>(max(bitcast<f32>(scratch[gi]), x));
+        let x = bitcast<f32>(ld(e + m * step));
+        st(gi, bitcast<u32>(max(bitcast<f32>(ld(gi)), x)));
     }
 }
 
@@ -94,7 +96,7 @@ fn quality(g: SurrogateGame, gmax: u32, step: u32) -> f32 {
     var sum = 0.0;
     var c = 0.0;
     for (var i = 0u; i < g.groups; i += 1u) {
-        let y = bitcast<f32>(words[g.scores + i]) * bitcast<f32>(scratch[gmax + i * step]) - c;
+        let y = bitcast<f32>(words[g.scores + i]) * bitcast<f32>(ld(gmax + i * step)) - c;
         let t = sum + y;
         c = (t - sum) - y;
         sum = t;

@@ -7,6 +7,10 @@
 
 // Threads per workgroup of every kernel (`cpu::types::WORKGROUP_SIZE`).
 const WORKGROUP_SIZE: u32 = 64u;
+// State words per thread of sample_surrogate_local (`cpu::types::LOCAL_STRIDE`), and the
+// workgroup array that holds them.
+const LOCAL_STRIDE: u32 = 96u;
+const LOCAL_WORDS: u32 = 6144u;
 
 // An environment message: no owner in the sampled game (`csr::NO_AGENT`).
 const NO_AGENT: u32 = 0xffffffffu;

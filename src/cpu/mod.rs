@@ -26,5 +26,6 @@ pub mod philox_kat;
 pub mod reduce;
 pub mod sample_mobius;
 pub mod sample_surrogate;
+pub mod sample_surrogate_local;
 pub mod sample_table;
 pub mod types;

@@ -7,6 +7,11 @@ use bytemuck::{Pod, Zeroable};
 
 /// Threads per workgroup of every kernel (`WORKGROUP_SIZE` in WGSL).
 pub const WORKGROUP_SIZE: u32 = 64;
+/// State words per thread of `sample_surrogate_local` (`LOCAL_STRIDE` in WGSL): a chunk
+/// whose every pair's surrogate state fits runs it, with the state in workgroup memory.
+pub const LOCAL_STRIDE: u32 = 96;
+/// Words of the workgroup array of `sample_surrogate_local` (`LOCAL_WORDS` in WGSL).
+pub const LOCAL_WORDS: u32 = WORKGROUP_SIZE * LOCAL_STRIDE;
 
 /// `Config::aggregate` for [`crate::game::Aggregate::Mean`].
 pub const AGGREGATE_MEAN: u32 = 0;

@@ -441,6 +441,9 @@ pub struct Chunk {
     pub games: Vec<u32>,
     /// Union tables and game rows.
     pub words: Vec<u32>,
+    /// Surrogate sampling chunk whose every pair's state fits
+    /// [`crate::cpu::types::LOCAL_STRIDE`] words: it may run `sample_surrogate_local`.
+    pub local: bool,
     /// Element counts and thread counts.
     pub sizes: BufferSizes,
 }
@@ -541,6 +544,12 @@ pub fn encode(
     config.slice_count = slices.len() as u32;
     config.pair_threads = thread;
     config.row_threads = row;
+    let local = plan.kind == Kind::Surrogate
+        && plan.layout == Layout::Pairs
+        && plan
+            .parts
+            .iter()
+            .all(|part| shapes[part.job].sample_scratch <= crate::cpu::types::LOCAL_STRIDE as u64);
     Chunk {
         kind: plan.kind,
         config,
@@ -549,6 +558,7 @@ pub fn encode(
         games: game_words,
         words,
         sizes: plan.sizes,
+        local,
     }
 }
 

@@ -22,6 +22,9 @@ pub const PAIRS_WGSL: &str = include_str!("../../shaders/shared/pairs.wgsl");
 /// `shaders/shared/surrogate.wgsl`: the surrogate value model in f32 (reads the kernel's
 /// `config`, `words` and `scratch`).
 pub const SURROGATE_WGSL: &str = include_str!("../../shaders/shared/surrogate.wgsl");
+/// `shaders/shared/walk_surrogate.wgsl`: one walk of a pair's permutation over the
+/// surrogate (reads the kernel's bindings and its `ld` / `st` state space).
+pub const WALK_SURROGATE_WGSL: &str = include_str!("../../shaders/shared/walk_surrogate.wgsl");
 
 /// How a kernel binds one buffer (group 0, bindings in order from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +88,31 @@ pub const DRAW_PERMUTATIONS: Kernel = Kernel {
 /// Surrogate marginals: config, slices, games, words, perms, scratch, marginals, status.
 pub const SAMPLE_SURROGATE: Kernel = Kernel {
     name: "sample_surrogate",
-    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL],
+    shared: &[
+        TYPES_WGSL,
+        JOBS_WGSL,
+        PAIRS_WGSL,
+        SURROGATE_WGSL,
+        WALK_SURROGATE_WGSL,
+    ],
     source: include_str!("../../shaders/sample_surrogate.wgsl"),
+    bindings: &[
+        Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
+/// Surrogate marginals with each thread's state in workgroup memory (small episodes); the
+/// same bindings as [`SAMPLE_SURROGATE`] (its scratch unused).
+pub const SAMPLE_SURROGATE_LOCAL: Kernel = Kernel {
+    name: "sample_surrogate_local",
+    shared: &[
+        TYPES_WGSL,
+        JOBS_WGSL,
+        PAIRS_WGSL,
+        SURROGATE_WGSL,
+        WALK_SURROGATE_WGSL,
+    ],
+    source: include_str!("../../shaders/sample_surrogate_local.wgsl"),
     bindings: &[
         Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
     ],
@@ -131,12 +157,13 @@ pub const REDUCE: Kernel = Kernel {
 };
 
 /// Every kernel, in data-flow order.
-pub const KERNELS: [Kernel; 9] = [
+pub const KERNELS: [Kernel; 10] = [
     LOOP_PROBE,
     PHILOX_KAT,
     DRAW_BOUNDED,
     DRAW_PERMUTATIONS,
     SAMPLE_SURROGATE,
+    SAMPLE_SURROGATE_LOCAL,
     SAMPLE_MOBIUS,
     SAMPLE_TABLE,
     REDUCE,

@@ -30,6 +30,9 @@ pub(super) struct Pipelines {
     pub draw_bounded: Pipeline,
     pub draw_permutations: Pipeline,
     pub sample_surrogate: Pipeline,
+    /// Built when the device offers its workgroup memory (and `CREDITFLOW_GPU_LOCAL` is
+    /// not `0`).
+    pub sample_surrogate_local: Option<Pipeline>,
     pub sample_mobius: Pipeline,
     pub sample_table: Pipeline,
     pub reduce: Pipeline,
@@ -50,6 +53,7 @@ pub struct Gpu {
     compile_seconds: f64,
     /// Timestamp queries, when the adapter offers them.
     pub(super) timestamps: Option<Timestamps>,
+
     /// Where the time of the estimate chunks went since the last [`Gpu::take_times`].
     pub(super) times: GpuTimes,
 }
@@ -213,6 +217,9 @@ impl Gpu {
             })
             .await
             .map_err(|e| GpuError::Device(e.to_string()))?;
+        let local_memory = limits.max_compute_workgroup_storage_size
+            >= crate::cpu::types::LOCAL_WORDS * 4
+            && std::env::var("CREDITFLOW_GPU_LOCAL").as_deref() != Ok("0");
         let start = Instant::now();
         let pipelines = scoped(&device, "shader compilation", || Pipelines {
             loop_probe: build(&device, &kernels::LOOP_PROBE),
@@ -220,6 +227,8 @@ impl Gpu {
             draw_bounded: build(&device, &kernels::DRAW_BOUNDED),
             draw_permutations: build(&device, &kernels::DRAW_PERMUTATIONS),
             sample_surrogate: build(&device, &kernels::SAMPLE_SURROGATE),
+            sample_surrogate_local: local_memory
+                .then(|| build(&device, &kernels::SAMPLE_SURROGATE_LOCAL)),
             sample_mobius: build(&device, &kernels::SAMPLE_MOBIUS),
             sample_table: build(&device, &kernels::SAMPLE_TABLE),
             reduce: build(&device, &kernels::REDUCE),

@@ -233,7 +233,10 @@ impl Gpu {
             }
             if stage == Stage::Estimate {
                 let (pipeline, with_scratch) = match chunk.kind {
-                    Kind::Surrogate => (&p.sample_surrogate, true),
+                    Kind::Surrogate => match &p.sample_surrogate_local {
+                        Some(local) if chunk.local => (local, true),
+                        _ => (&p.sample_surrogate, true),
+                    },
                     Kind::Mobius => (&p.sample_mobius, true),
                     Kind::Table => (&p.sample_table, false),
                 };
