@@ -86,13 +86,14 @@ pub fn pilot_beta(
     let n = v.players();
     let mut order: Vec<usize> = Vec::with_capacity(n);
     let mut scratch: Vec<Vec<usize>> = unions.map(<[_]>::to_vec).unwrap_or_default();
+    let mut union_order = Vec::new();
     let (mut dv, mut dl) = (vec![0.0; n], vec![0.0; n]);
     // Per player: sums of Δv, Δlin, Δv·Δlin, Δlin².
     let mut sums = vec![[0.0f64; 4]; n];
     for k in 0..PILOT_PAIRS {
         let mut s = Stream::new(seed, record, k as u32, tag::PILOT + job_tag);
         match unions {
-            Some(u) => owen_order(&mut s, u, &mut scratch, &mut order),
+            Some(u) => owen_order(&mut s, u, &mut union_order, &mut scratch, &mut order),
             None => shapley_order(&mut s, n, &mut order),
         }
         pair_means(v, &order, &mut dv);

@@ -155,24 +155,25 @@ pub fn shapley_order(s: &mut Stream, n: usize, order: &mut Vec<usize>) {
     s.shuffle(order);
 }
 
-/// The Owen order that stream `s` draws: the unions' order, then each union's members
-/// (unions in index order), concatenated in the union order, into `order`; `scratch`
-/// holds one row per union (its length is kept).
+/// The Owen order that stream `s` draws: the unions' order (into `union_order`), then
+/// each union's members (unions in index order), concatenated in the union order, into
+/// `order`; `scratch` holds one row per union (its length is kept).
 pub fn owen_order(
     s: &mut Stream,
     unions: &[Vec<usize>],
+    union_order: &mut Vec<usize>,
     scratch: &mut [Vec<usize>],
     order: &mut Vec<usize>,
 ) {
-    let m = unions.len();
-    let mut union_order: Vec<usize> = (0..m).collect();
-    s.shuffle(&mut union_order);
+    union_order.clear();
+    union_order.extend(0..unions.len());
+    s.shuffle(union_order);
     for (l, members) in scratch.iter_mut().enumerate() {
         members.copy_from_slice(&unions[l]);
         s.shuffle(members);
     }
     order.clear();
-    for &l in &union_order {
+    for &l in union_order.iter() {
         order.extend_from_slice(&scratch[l]);
     }
 }
@@ -250,6 +251,7 @@ pub fn owen_walk<G: Evaluator + ?Sized>(
     let mut acc = Welford::new(n);
     let mut acc_u = Welford::new(m);
     let mut member_order: Vec<Vec<usize>> = unions.to_vec();
+    let mut union_order: Vec<usize> = Vec::with_capacity(m);
     let mut order: Vec<usize> = Vec::with_capacity(n);
     let mut pair = vec![0.0; n];
     let mut pair_u = vec![0.0; m];
@@ -257,7 +259,7 @@ pub fn owen_walk<G: Evaluator + ?Sized>(
     let mut k = 0u64;
     while k < budget {
         let mut s = Stream::new(opts.seed, record, k as u32, tag);
-        owen_order(&mut s, unions, &mut member_order, &mut order);
+        owen_order(&mut s, unions, &mut union_order, &mut member_order, &mut order);
         pair.iter_mut().for_each(|x| *x = 0.0);
         walk(game, order.iter().copied(), &mut pair, how);
         walk(game, order.iter().rev().copied(), &mut pair, how);
