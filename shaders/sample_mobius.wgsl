@@ -1,13 +1,16 @@
 // Pair-mean marginals of sparse Moebius games along each drawn permutation and its
-// reverse. Twin: src/cpu/sample_mobius.rs. The walk and the pair mean are
-// shared/pairs.wgsl, the slice lookup and loop check shared/jobs.wgsl.
+// reverse, by a pass over terms. Twin: src/cpu/sample_mobius.rs (the reference walk).
 //
-// One thread per (slice, pair) and walk (the chunk dispatches this kernel once per walk:
-// forwards, then reversed). Its scratch holds one countdown per term (members not yet in
-// the coalition), interleaved with the slice's other pairs (term i of pair k at
-// scratch_offset + i * pairs + k) so that neighbouring invocations touch neighbouring
-// words; adding a player decrements the terms that contain it, and its marginal is the
-// sum of the coefficients of the terms it completes.
+// In a permutation, a term's coefficient goes to the member that completes it: the member
+// of highest rank on the forward walk, of lowest rank on the reversed one. So one thread
+// per (slice, pair) ranks its players, then runs over the game's terms once, adding each
+// coefficient to those two members; the pair mean of player p is half its sum. Both walks
+// take one pass (the chunk dispatches this kernel once; the per-walk countdown it replaces
+// touched every term of every added player twice). Lanes of a slice read the same term at
+// the same time (one broadcast read of its row), and the ranks and sums are interleaved
+// with the slice's other pairs (entry i of pair k at scratch_offset + i * pairs + k), so
+// the rank reads of a warp are contiguous. The slice lookup and loop check are
+// shared/jobs.wgsl.
 
 @group(0) @binding(0) var<uniform> config: Config;
 @group(0) @binding(1) var<storage, read> slices: array<Slice>;
@@ -29,27 +32,41 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let k = t - s.thread_first;
     let n = s.players;
     let perm = s.perm_offset + k * n;
-    let remaining = s.scratch_offset + k;
     let step = s.pairs;
-    let dir = config.walk;
+    let rank = s.scratch_offset + k;
+    let sum = rank + n * step;
 
-    for (var term = 0u; term < g.terms; term += 1u) {
-        scratch[remaining + term * step] = words[g.sizes + term];
-    }
     for (var i = 0u; i < n; i += 1u) {
-        let p = walk_player(perm, n, i, dir);
-        var d = 0.0;
-        let r0 = words[g.player_offsets + p];
-        let r1 = words[g.player_offsets + p + 1u];
-        for (var r = r0; r < r1; r += 1u) {
-            let at = remaining + words[g.player_terms + r] * step;
-            let left = scratch[at] - 1u;
-            scratch[at] = left;
-            if (left == 0u) {
-                d += bitcast<f32>(words[g.coefficients + words[g.player_terms + r]]);
+        scratch[rank + perms[perm + i] * step] = i;
+        scratch[sum + i * step] = bitcast<u32>(0.0);
+    }
+    for (var term = 0u; term < g.terms; term += 1u) {
+        let r0 = words[g.term_offsets + term];
+        let r1 = words[g.term_offsets + term + 1u];
+        var last = words[g.term_members + r0];
+        var first = last;
+        var hi = scratch[rank + last * step];
+        var lo = hi;
+        for (var r = r0 + 1u; r < r1; r += 1u) {
+            let p = words[g.term_members + r];
+            let x = scratch[rank + p * step];
+            if (x > hi) {
+                hi = x;
+                last = p;
+            }
+            if (x < lo) {
+                lo = x;
+                first = p;
             }
         }
-        store_marginal(perm, p, dir, d);
+        let c = bitcast<f32>(words[g.coefficients + term]);
+        let a = sum + last * step;
+        scratch[a] = bitcast<u32>(bitcast<f32>(scratch[a]) + c);
+        let b = sum + first * step;
+        scratch[b] = bitcast<u32>(bitcast<f32>(scratch[b]) + c);
+    }
+    for (var p = 0u; p < n; p += 1u) {
+        marginals[perm + p] = 0.5 * bitcast<f32>(scratch[sum + p * step]);
     }
     check_loops(STATUS_SAMPLE);
 }

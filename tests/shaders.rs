@@ -169,13 +169,9 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
             "MobiusGame",
             rust_layout!(MobiusGame {
                 terms,
-                player_offsets,
-                player_terms,
                 coefficients,
-                sizes,
-                _pad0,
-                _pad1,
-                _pad2
+                term_offsets,
+                term_members
             }),
         ),
         (

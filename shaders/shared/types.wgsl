@@ -118,17 +118,12 @@ struct SurrogateGame {
 // shift v and never change a marginal).
 struct MobiusGame {
     terms: u32,
-    // players + 1 offsets into the player_terms row, starting at 0.
-    player_offsets: u32,
-    // Per player: the (game-local) terms that contain it.
-    player_terms: u32,
     // Per term: its coefficient as f32 bits.
     coefficients: u32,
-    // Per term: its number of players.
-    sizes: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // terms + 1 offsets into the term_members row, starting at 0.
+    term_offsets: u32,
+    // Per term: its players, increasing.
+    term_members: u32,
 }
 
 // A table game: v(S) for every bitmask S, as f32 bits at `values` in `words`.

@@ -1,5 +1,7 @@
 //! Twin of `shaders/sample_mobius.wgsl`: pair-mean marginals of sparse Möbius games,
-//! from the reference [`Mobius`] evaluator (term countdown, in f64).
+//! from the reference [`Mobius`] evaluator (term countdown along both walks, in f64).
+//! The shader reaches the same marginals by one pass over the terms: a term's coefficient
+//! goes to its last member in the permutation (forwards) and to its first (reversed).
 
 use super::pairs::sample_pairs;
 use super::types::{Config, Slice};

@@ -153,20 +153,12 @@ pub struct SurrogateGame {
 pub struct MobiusGame {
     /// Non-empty terms.
     pub terms: u32,
-    /// `players + 1` offsets into the player_terms row, starting at 0.
-    pub player_offsets: u32,
-    /// Per player: the game-local terms that contain it, increasing.
-    pub player_terms: u32,
     /// Per term: its coefficient as f32 bits.
     pub coefficients: u32,
-    /// Per term: its number of players.
-    pub sizes: u32,
-    /// Padding.
-    pub _pad0: u32,
-    /// Padding.
-    pub _pad1: u32,
-    /// Padding.
-    pub _pad2: u32,
+    /// `terms + 1` offsets into the term_members row, starting at 0.
+    pub term_offsets: u32,
+    /// Per term: its players, increasing.
+    pub term_members: u32,
 }
 
 /// A table game (WGSL `TableGame`): v(S) for every bitmask S as f32 bits at `values`.

@@ -610,47 +610,34 @@ fn encode_surrogate(
     g
 }
 
-/// Appends the rows of Möbius game `gi` (non-empty terms only, transposed to
-/// player → terms) to `words`.
+/// Appends the rows of Möbius game `gi` (non-empty terms only: coefficients, then each
+/// term's members) to `words`.
 fn encode_mobius(games: &GameBatch, gi: usize, words: &mut Vec<u32>) -> MobiusGame {
     let meta = games.games[gi];
-    let n = meta.players as usize;
     let terms: Vec<usize> = (meta.term_offset..meta.term_offset + meta.term_count)
         .map(|t| t as usize)
         .filter(|&t| !games.term(t).1.is_empty())
         .collect();
-    let mut offsets = vec![0u32; n + 1];
-    for &t in &terms {
-        for &p in games.term(t).1 {
-            offsets[p as usize + 1] += 1;
-        }
-    }
-    for p in 0..n {
-        offsets[p + 1] += offsets[p];
-    }
     let mut g = MobiusGame {
         terms: terms.len() as u32,
         ..MobiusGame::default()
     };
-    g.player_offsets = words.len() as u32;
-    words.extend_from_slice(&offsets);
-    g.player_terms = words.len() as u32;
-    let base = words.len();
-    words.resize(base + offsets[n] as usize, 0);
-    let mut fill = offsets;
-    for (local, &t) in terms.iter().enumerate() {
-        for &p in games.term(t).1 {
-            words[base + fill[p as usize] as usize] = local as u32;
-            fill[p as usize] += 1;
-        }
-    }
     g.coefficients = words.len() as u32;
     words.extend(
         terms
             .iter()
             .map(|&t| (games.coefficients[t] as f32).to_bits()),
     );
-    g.sizes = words.len() as u32;
-    words.extend(terms.iter().map(|&t| games.term(t).1.len() as u32));
+    g.term_offsets = words.len() as u32;
+    words.push(0);
+    let mut at = 0u32;
+    for &t in &terms {
+        at += games.term(t).1.len() as u32;
+        words.push(at);
+    }
+    g.term_members = words.len() as u32;
+    for &t in &terms {
+        words.extend_from_slice(games.term(t).1);
+    }
     g
 }

@@ -405,7 +405,8 @@ impl JobShape {
                 JobShape {
                     exact_scratch: 0,
                     exact_loops: 0,
-                    sample_loops: SEARCH_LOOPS + 3 + (terms + size + 2 * n + 2),
+                    // Ranks and sums (2n), each term's members, the pair means (n).
+                    sample_loops: SEARCH_LOOPS + 3 + (terms + size + 3 * n + 2),
                     largest_union: 0,
                     kind: Kind::Mobius,
                     level: Level::Messages,
@@ -413,9 +414,10 @@ impl JobShape {
                     union_offsets,
                     union_members,
                     owen: false,
-                    // player offsets, player terms, coefficients, sizes
-                    game_words: (g.players as u64 + 1) + size + 2 * terms,
-                    sample_scratch: terms,
+                    // coefficients, term offsets, term members
+                    game_words: terms + (terms + 1) + size,
+                    // ranks and sums, per player
+                    sample_scratch: 2 * n,
                 }
             }
             JobGame::Table(i) => {

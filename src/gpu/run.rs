@@ -241,7 +241,12 @@ impl Gpu {
                     Kind::Table => (&p.sample_table, false),
                 };
                 let mut sample = pass(1, "sample");
-                for walk_config in [&config, &config_reversed] {
+                // Möbius games take both walks in one pass over their terms.
+                let walks: &[&wgpu::Buffer] = match chunk.kind {
+                    Kind::Mobius => &[&config],
+                    _ => &[&config, &config_reversed],
+                };
+                for &walk_config in walks {
                     let group = if with_scratch {
                         bind_group(
                             device,
