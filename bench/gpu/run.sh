@@ -9,7 +9,8 @@
 # CPU with CPU_THREADS threads (default 2, the reference machine of docs/benchmarks.md)
 # and on the GPU, with their ratios; then chat-20 at 10^4 episodes on the GPU alone; then
 # `creditflow verify` (CPU and GPU field by field, DESIGN §4's tolerance) on generated
-# chat-20, chat-130 and dag-32 batches with every record sampled. It exits non-zero when a
+# chat-20, chat-130 and dag-32 batches and Möbius games (n = 64) with every record
+# sampled. It exits non-zero when a
 # verify fails. The adapter is chosen as `score` chooses it (WGPU_BACKEND,
 # WGPU_ADAPTER_NAME).
 set -euo pipefail
@@ -42,8 +43,18 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" gen --episodes "${VERIFY_CHATS:-2000}" --agents 3 --messages 20 --topology prefix -o "$tmp/chat-20.jsonl"
 "$bin" gen --episodes 58 --agents 4 --messages 130 --topology prefix -o "$tmp/chat-130.jsonl"
 "$bin" gen --episodes 500 --agents 4 --messages 32 --topology dag -o "$tmp/dag-32.jsonl"
+# Möbius games of 64 players, 200 terms of order <= 3 (game records, DESIGN §2.2).
+python3 - "$tmp/mobius-64.jsonl" <<'PY'
+import json, random, sys
+rng = random.Random(0)
+with open(sys.argv[1], "w") as f:
+    for g in range(200):
+        terms = [[rng.uniform(-1, 1), sorted(rng.sample(range(64), rng.randint(1, 3)))]
+                 for _ in range(200)]
+        f.write(json.dumps({"id": f"mobius-{g}", "game": {"players": 64, "terms": terms}}) + "\n")
+PY
 status=0
-for batch in chat-20 chat-130 dag-32; do
+for batch in chat-20 chat-130 dag-32 mobius-64; do
     echo "-- $batch (--method permutation --samples 256)"
     "$bin" verify "$tmp/$batch.jsonl" --method permutation --samples 256 || status=1
 done
