@@ -360,6 +360,7 @@ pub enum Parents<'a> {
 
 impl<'a> Parents<'a> {
     /// Number of parents.
+    #[inline]
     pub fn len(&self) -> usize {
         match *self {
             Parents::Earlier(m) => m as usize,
@@ -427,6 +428,7 @@ impl<'a> EpisodeView<'a> {
     }
 
     /// Parents of message `m` (record-local indices). O(1).
+    #[inline]
     pub fn parents_of(&self, m: usize) -> Parents<'a> {
         if self.earlier[m] == 1 {
             Parents::Earlier(m as u32)

@@ -59,6 +59,9 @@ pub struct Surrogate<'a> {
     /// message's parents are every earlier message, else empty: such a message is
     /// recomputed from it in O(1), so an add costs O(messages) on a chat, not O(messages²).
     earlier: Vec<f64>,
+    /// 1 + the last message whose parents are every earlier message (0 when none): the
+    /// running aggregate is kept up to there.
+    track_to: usize,
     /// A chat: no listed parent rows (every message is a root or has every earlier message
     /// as parents) and a `mean` or `max` aggregate. Adds take the fast path
     /// ([`Surrogate::add_chat`]) over present messages only.
@@ -154,6 +157,7 @@ impl<'a> Surrogate<'a> {
             group_size[g as usize] += 1;
         }
         let slots = child_offsets[n] as usize;
+        let chat = view.listed_parent_count() == 0 && params.aggregate != Aggregate::Min;
         Surrogate {
             view,
             params,
@@ -179,12 +183,18 @@ impl<'a> Surrogate<'a> {
                     k => (1.0 - params.alpha) / k as f64,
                 })
                 .collect(),
-            earlier: if view.has_all_earlier() || view.listed_parent_count() == 0 {
+            earlier: if view.has_all_earlier() || chat {
                 vec![0.0; n + 1]
             } else {
                 Vec::new()
             },
-            chat: view.listed_parent_count() == 0 && params.aggregate != Aggregate::Min,
+            // A chat reads the aggregate after any present message.
+            track_to: if chat {
+                n
+            } else {
+                (0..n).rev().find(|&m| view.all_earlier(m)).map_or(0, |m| m + 1)
+            },
+            chat,
             present_bits: vec![0; n.div_ceil(64)],
             base: (0..n)
                 .map(|m| match view.parents_of(m).len() {
@@ -241,7 +251,7 @@ impl<'a> Surrogate<'a> {
         if from == 0 {
             self.earlier[0] = agg_start(self.params.aggregate);
         }
-        for m in from..self.view.len() {
+        for m in from..self.track_to.min(self.view.len()) {
             self.earlier[m + 1] = agg_join(self.params.aggregate, self.earlier[m], self.e[m]);
         }
     }
@@ -330,23 +340,6 @@ impl<'a> Surrogate<'a> {
         }
     }
 
-    /// Recomputes group g's max and updates Q.
-    #[inline]
-    fn update_group(&mut self, m: usize, old: f64, new: f64) {
-        let g = self.groups[m] as usize;
-        let score = self.scores[g];
-        if self.group_size[g] == 1 {
-            self.q += score * (new - old);
-            self.group_max[g] = new;
-            return;
-        }
-        // Presences only grow as players are added (e is monotone in the coalition for
-        // every aggregate), so the group max can only rise.
-        if new > self.group_max[g] {
-            self.q += score * (new - self.group_max[g]);
-            self.group_max[g] = new;
-        }
-    }
 }
 
 /// The highest set bit of `bits` below position `m`.
@@ -407,16 +400,22 @@ fn agg_presence(params: &ModelParams, acc: f64, k: usize) -> f64 {
 /// the running aggregate of `e[..m]`, read when m's parents are every earlier message
 /// (O(1) then, O(parents) for a listed row). The running aggregate folds `e` in index
 /// order, the order a listed row 0..m would be read in, so both give the same number.
-#[inline]
+#[inline(always)]
 fn presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64], earlier: f64) -> f64 {
-    let acc = match view.parents_of(m) {
+    let (acc, k) = match view.parents_of(m) {
         Parents::Earlier(0) | Parents::Listed([]) => return 1.0,
-        Parents::Earlier(_) => earlier,
-        Parents::Listed(ps) => ps.iter().fold(agg_start(params.aggregate), |acc, &p| {
-            agg_join(params.aggregate, acc, e[p as usize])
-        }),
+        Parents::Earlier(k) => (earlier, k as usize),
+        Parents::Listed(ps) => {
+            let x = ps.iter().map(|&p| e[p as usize]);
+            let acc = match params.aggregate {
+                Aggregate::Mean => x.fold(0.0, |a, b| a + b),
+                Aggregate::Min => x.fold(f64::INFINITY, f64::min),
+                Aggregate::Max => x.fold(f64::NEG_INFINITY, f64::max),
+            };
+            (acc, ps.len())
+        }
     };
-    agg_presence(params, acc, view.parents_of(m).len())
+    agg_presence(params, acc, k)
 }
 
 /// The full evaluation behind [`Surrogate::value_with`] and [`value_of`], on scratch `e`
@@ -430,15 +429,24 @@ fn evaluate(
     present: impl Fn(usize) -> bool,
 ) -> f64 {
     let n = view.len();
-    let mut earlier = agg_start(params.aggregate);
-    for m in 0..n {
-        let x = if present(m) {
-            presence(view, params, m, e, earlier)
-        } else {
-            0.0
-        };
-        e[m] = x;
-        earlier = agg_join(params.aggregate, earlier, x);
+    // The running aggregate of e (read by messages of every earlier parent), with the
+    // aggregate's join chosen once, outside the loop.
+    let mut presences = |join: fn(f64, f64) -> f64| {
+        let mut earlier = agg_start(params.aggregate);
+        for m in 0..n {
+            let x = if present(m) {
+                presence(view, params, m, e, earlier)
+            } else {
+                0.0
+            };
+            e[m] = x;
+            earlier = join(earlier, x);
+        }
+    };
+    match params.aggregate {
+        Aggregate::Mean => presences(|a, x| a + x),
+        Aggregate::Min => presences(f64::min),
+        Aggregate::Max => presences(f64::max),
     }
     group_max.iter_mut().for_each(|g| *g = 0.0);
     for m in 0..n {
@@ -555,40 +563,71 @@ impl Evaluator for Surrogate<'_> {
             lo = lo.min(m);
         }
         let n = self.view.len();
-        let linear = self.params.aggregate == Aggregate::Mean;
-        let running = !self.earlier.is_empty();
+        let params = self.params;
+        let linear = params.aggregate == Aggregate::Mean;
+        // The running aggregate is read by messages of every earlier parent only: keep it
+        // up to the last of them.
+        let limit = self.track_to;
+        let Surrogate {
+            view,
+            e,
+            dirty,
+            pending,
+            present,
+            earlier,
+            groups,
+            scores,
+            group_size,
+            group_max,
+            q,
+            child_offsets,
+            present_children,
+            present_child_count,
+            weight,
+            ..
+        } = self;
         for m in lo..n {
-            let old = self.e[m];
-            let earlier = if running { self.earlier[m] } else { 0.0 };
-            let new = if self.dirty[m] || (running && self.present[m] && self.view.all_earlier(m)) {
+            let old = e[m];
+            let acc = if m < limit { earlier[m] } else { 0.0 };
+            // (The flag first: it is rarely set and predictable; presence is not.)
+            let new = if dirty[m] || (m < limit && view.earlier[m] == 1 && present[m]) {
                 // New messages, messages of every earlier parent, and (min/max) listed
                 // children of changed messages: recompute.
-                self.dirty[m] = false;
-                self.pending[m] = 0.0;
-                presence(&self.view, &self.params, m, &self.e, earlier)
-            } else if self.pending[m] != 0.0 {
-                let d = self.pending[m];
-                self.pending[m] = 0.0;
+                dirty[m] = false;
+                pending[m] = 0.0;
+                presence(view, &params, m, e, acc)
+            } else if pending[m] != 0.0 {
+                let d = pending[m];
+                pending[m] = 0.0;
                 old + d
             } else {
                 old
             };
-            if running {
-                self.earlier[m + 1] = agg_join(self.params.aggregate, earlier, new);
+            if m < limit {
+                earlier[m + 1] = agg_join(params.aggregate, acc, new);
             }
             if new == old {
                 continue;
             }
-            self.e[m] = new;
-            self.update_group(m, old, new);
+            e[m] = new;
+            // Presences only grow as players are added (e is monotone in the coalition
+            // for every aggregate), so a group's max can only rise.
+            let g = groups[m] as usize;
+            if group_size[g] == 1 {
+                *q += scores[g] * (new - old);
+                group_max[g] = new;
+            } else if new > group_max[g] {
+                *q += scores[g] * (new - group_max[g]);
+                group_max[g] = new;
+            }
             let delta = new - old;
-            let first = self.child_offsets[m] as usize;
-            for c in first..first + self.present_child_count[m] as usize {
-                let ch = self.present_children[c] as usize;
+            let first = child_offsets[m] as usize;
+            for &ch in &present_children[first..first + present_child_count[m] as usize] {
+                let ch = ch as usize;
                 if linear {
-                    self.pending[ch] += self.weight[ch] * delta;
+                    pending[ch] += weight[ch] * delta;
                 } else {
-                    self.dirty[ch] = true;
+                    dirty[ch] = true;
                 }
             }
         }

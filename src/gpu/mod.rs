@@ -4,19 +4,23 @@
 //!
 //! Per chunk of jobs ([`crate::engine::config`]): `draw_permutations` writes each
 //! (job, antithetic pair)'s permutation (Philox4x32-10, bit for bit the CPU's draws);
-//! `sample_surrogate` / `sample_mobius` / `sample_table` walk each permutation forwards
-//! and reversed and write pair-mean marginals; `reduce` turns them into per-(job, row)
+//! `sample_surrogate` (or `sample_surrogate_local`) / `sample_table`, dispatched once per
+//! walk, walk each permutation forwards and then reversed, and `sample_mobius` gives every
+//! term's coefficient to its last and first member in one pass; all write pair-mean
+//! marginals; `reduce` turns them into per-(job, row)
 //! f32 means and sums of squared deviations with compensated sums; the CPU merges the
 //! chunks in f64 (Chan et al.) and finishes the standard errors. Exact enumeration
 //! ([`Gpu::exact_jobs`]): `exact_surrogate` evaluates every coalition of a surrogate game,
 //! one thread each, and the CPU turns the table into Shapley or Owen values in f64.
 //!
-//! **One thread per (job, pair), scratch in global memory.** A thread keeps its
-//! evaluator state (presences, group maxima, term countdowns) in a storage buffer, never
-//! in workgroup memory, so an episode larger than one workgroup's memory is handled like
-//! any other: the only bound is that one pair's scratch fits a storage binding, and
-//! chunks shrink (down to one pair) to respect that. A pair that cannot fit even alone
-//! is refused with [`GpuError::Plan`], never computed wrongly.
+//! **One thread per (job, pair).** A thread keeps its evaluator state (presences, group
+//! maxima, ranks) in workgroup memory when every pair of the chunk fits
+//! [`crate::cpu::types::LOCAL_STRIDE`] words (`sample_surrogate_local`), else in a storage
+//! buffer interleaved across the slice's pairs, so an episode larger than one workgroup's
+//! memory is handled like any other: the only bound is that one pair's scratch fits a
+//! storage binding, and chunks shrink (down to one pair) to respect that. A job whose pair
+//! cannot fit even alone is refused by [`admit`] and scored on the CPU, never computed
+//! wrongly. Layout, reasoning and measurements: docs/gpu.md.
 //!
 //! **Drivers that cap loops.** Mesa's llvmpipe (lavapipe, the CI adapter) silently stops
 //! the loops of an invocation after 65535 iterations in all, which would truncate long
@@ -24,7 +28,7 @@
 //! the planner bounds every thread's loop iterations from the job's shape
 //! ([`crate::engine::JobShape`]): reduce slices get fewer pairs, and a job whose single
 //! walk could pass the cap is refused with [`crate::engine::PlanError::LoopBudget`] (the
-//! caller falls back to the CPU). Because lanes that run together share the cap, the
+//! backend runs that job alone on the CPU). Because lanes that run together share the cap, the
 //! bound is not exact; so every kernel also ends with a two-iteration check loop, which
 //! runs short exactly when the thread's budget was spent, and a chunk where that happened
 //! fails with [`GpuError::LoopCap`] instead of returning truncated numbers. On drivers
