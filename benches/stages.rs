@@ -202,6 +202,34 @@ fn end_to_end(c: &mut Criterion) {
     }
 }
 
+/// The standard chat batches of `creditflow bench` end to end with default options (as a
+/// user scores a chat log: Owen message credit, 1,024 permutations): chat-20 (1,024 chats
+/// of 3 agents × 20 messages) and chat-130 (58 chats of 4 agents × 130 messages).
+fn chats(c: &mut Criterion) {
+    let mut g = c.benchmark_group("chats");
+    for (name, episodes, agents, messages) in
+        [("chat-20", 1024u64, 3u32, 20u32), ("chat-130", 58, 4, 130)]
+    {
+        let text = jsonl(&GenOptions {
+            agents,
+            ..spec(episodes, messages)
+        })
+        .join("\n");
+        let opts = RunOptions {
+            backend: BackendChoice::Cpu,
+            ..RunOptions::default()
+        };
+        g.throughput(Throughput::Elements(episodes));
+        g.bench_with_input(BenchmarkId::from_parameter(name), &text, |b, text| {
+            b.iter(|| {
+                let mut out = Vec::new();
+                black_box(run_score(Cursor::new(text.as_bytes()), &mut out, &opts, |_| {}).unwrap())
+            })
+        });
+    }
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -212,6 +240,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = stages;
     config = config();
-    targets = read_validate, flatten, sample_evaluate, reduce, end_to_end
+    targets = read_validate, flatten, sample_evaluate, reduce, end_to_end, chats
 }
 criterion_main!(stages);

@@ -41,7 +41,12 @@ fn main() {
             },
             0.3,
         ),
-        ("linear + groups (p=0.3)", Aggregate::Mean, Link::Linear, 0.3),
+        (
+            "linear + groups (p=0.3)",
+            Aggregate::Mean,
+            Link::Linear,
+            0.3,
+        ),
         (
             "saturating cap=0.5",
             Aggregate::Mean,

@@ -259,7 +259,13 @@ pub fn owen_walk<G: Evaluator + ?Sized>(
     let mut k = 0u64;
     while k < budget {
         let mut s = Stream::new(opts.seed, record, k as u32, tag);
-        owen_order(&mut s, unions, &mut union_order, &mut member_order, &mut order);
+        owen_order(
+            &mut s,
+            unions,
+            &mut union_order,
+            &mut member_order,
+            &mut order,
+        );
         pair.iter_mut().for_each(|x| *x = 0.0);
         walk(game, order.iter().copied(), &mut pair, how);
         walk(game, order.iter().rev().copied(), &mut pair, how);

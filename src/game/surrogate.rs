@@ -192,7 +192,10 @@ impl<'a> Surrogate<'a> {
             track_to: if chat {
                 n
             } else {
-                (0..n).rev().find(|&m| view.all_earlier(m)).map_or(0, |m| m + 1)
+                (0..n)
+                    .rev()
+                    .find(|&m| view.all_earlier(m))
+                    .map_or(0, |m| m + 1)
             },
             chat,
             present_bits: vec![0; n.div_ceil(64)],
@@ -339,7 +342,6 @@ impl<'a> Surrogate<'a> {
             group_max[g] = top;
         }
     }
-
 }
 
 /// The highest set bit of `bits` below position `m`.
