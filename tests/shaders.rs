@@ -5,9 +5,9 @@
 use std::mem::{offset_of, size_of};
 
 use creditflow::cpu::types::{
-    AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, BoundedCase, Config, KatCase, LINK_LINEAR,
-    LINK_LOGISTIC, LINK_SATURATING, LOCAL_STRIDE, LOCAL_WORDS, MobiusGame, Moments, STATUS_DRAW,
-    STATUS_REDUCE, STATUS_SAMPLE, Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
+    AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, BoundedCase, CHAT_MAX_MESSAGES, Config, KatCase,
+    LINK_LINEAR, LINK_LOGISTIC, LINK_SATURATING, LOCAL_STRIDE, LOCAL_WORDS, MobiusGame, Moments,
+    STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
 };
 use creditflow::csr::{NO_AGENT, RecordMeta};
 use creditflow::engine::kernels::{Binding, KERNELS, PHILOX_WGSL, TYPES_WGSL};
@@ -263,6 +263,7 @@ fn shared_constants_match_the_rust_side() {
     assert_eq!(value("WORKGROUP_SIZE"), WORKGROUP_SIZE);
     assert_eq!(value("LOCAL_STRIDE"), LOCAL_STRIDE);
     assert_eq!(value("LOCAL_WORDS"), LOCAL_WORDS);
+    assert_eq!(value("CHAT_MAX_MESSAGES"), CHAT_MAX_MESSAGES);
     assert_eq!(value("NO_AGENT"), NO_AGENT);
     assert_eq!(value("AGGREGATE_MEAN"), AGGREGATE_MEAN);
     assert_eq!(value("AGGREGATE_MIN"), AGGREGATE_MIN);

@@ -11,6 +11,8 @@ const WORKGROUP_SIZE: u32 = 64u;
 // workgroup array that holds them.
 const LOCAL_STRIDE: u32 = 96u;
 const LOCAL_WORDS: u32 = 6144u;
+// Most messages of an episode that sample_chat takes (`cpu::types::CHAT_MAX_MESSAGES`).
+const CHAT_MAX_MESSAGES: u32 = 512u;
 
 // An environment message: no owner in the sampled game (`csr::NO_AGENT`).
 const NO_AGENT: u32 = 0xffffffffu;

@@ -24,6 +24,7 @@ pub mod pairs;
 pub mod philox;
 pub mod philox_kat;
 pub mod reduce;
+pub mod sample_chat;
 pub mod sample_mobius;
 pub mod sample_surrogate;
 pub mod sample_surrogate_local;

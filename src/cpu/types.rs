@@ -12,6 +12,9 @@ pub const WORKGROUP_SIZE: u32 = 64;
 pub const LOCAL_STRIDE: u32 = 96;
 /// Words of the workgroup array of `sample_surrogate_local` (`LOCAL_WORDS` in WGSL).
 pub const LOCAL_WORDS: u32 = WORKGROUP_SIZE * LOCAL_STRIDE;
+/// Most messages of an episode that `sample_chat` takes (`CHAT_MAX_MESSAGES` in WGSL):
+/// its workgroup holds a presence flag and a group maximum per message.
+pub const CHAT_MAX_MESSAGES: u32 = 512;
 
 /// `Config::aggregate` for [`crate::game::Aggregate::Mean`].
 pub const AGGREGATE_MEAN: u32 = 0;

@@ -444,6 +444,10 @@ pub struct Chunk {
     /// Surrogate sampling chunk whose every pair's state fits
     /// [`crate::cpu::types::LOCAL_STRIDE`] words: it may run `sample_surrogate_local`.
     pub local: bool,
+    /// Surrogate sampling chunk of chats only (no listed parent rows, `mean` or `max`
+    /// aggregate, at most [`crate::cpu::types::CHAT_MAX_MESSAGES`] messages): it may run
+    /// `sample_chat`, one workgroup per pair walk.
+    pub chat: bool,
     /// Element counts and thread counts.
     pub sizes: BufferSizes,
 }
@@ -550,6 +554,14 @@ pub fn encode(
             .parts
             .iter()
             .all(|part| shapes[part.job].sample_scratch <= crate::cpu::types::LOCAL_STRIDE as u64);
+    let chat = plan.kind == Kind::Surrogate
+        && plan.layout == Layout::Pairs
+        && model.aggregate != Aggregate::Min
+        && plan.parts.iter().all(|part| {
+            let view = batch.episode(jobs[part.job].record as usize);
+            view.listed_parent_count() == 0
+                && view.len() <= crate::cpu::types::CHAT_MAX_MESSAGES as usize
+        });
     Chunk {
         kind: plan.kind,
         config,
@@ -559,6 +571,7 @@ pub fn encode(
         words,
         sizes: plan.sizes,
         local,
+        chat,
     }
 }
 

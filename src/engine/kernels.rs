@@ -118,6 +118,17 @@ pub const SAMPLE_SURROGATE_LOCAL: Kernel = Kernel {
     ],
 };
 
+/// Surrogate marginals on chats, one workgroup per pair walk (lanes over messages, a scan
+/// of affine maps per added player); the same bindings as [`SAMPLE_SURROGATE`].
+pub const SAMPLE_CHAT: Kernel = Kernel {
+    name: "sample_chat",
+    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL],
+    source: include_str!("../../shaders/sample_chat.wgsl"),
+    bindings: &[
+        Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
+    ],
+};
+
 /// Möbius marginals: config, slices, games, words, perms, scratch, marginals, status.
 pub const SAMPLE_MOBIUS: Kernel = Kernel {
     name: "sample_mobius",
@@ -157,13 +168,14 @@ pub const REDUCE: Kernel = Kernel {
 };
 
 /// Every kernel, in data-flow order.
-pub const KERNELS: [Kernel; 10] = [
+pub const KERNELS: [Kernel; 11] = [
     LOOP_PROBE,
     PHILOX_KAT,
     DRAW_BOUNDED,
     DRAW_PERMUTATIONS,
     SAMPLE_SURROGATE,
     SAMPLE_SURROGATE_LOCAL,
+    SAMPLE_CHAT,
     SAMPLE_MOBIUS,
     SAMPLE_TABLE,
     REDUCE,

@@ -33,6 +33,8 @@ pub(super) struct Pipelines {
     /// Built when the device offers its workgroup memory (and `CREDITFLOW_GPU_LOCAL` is
     /// not `0`).
     pub sample_surrogate_local: Option<Pipeline>,
+    /// Built unless `CREDITFLOW_GPU_CHAT` is `0`.
+    pub sample_chat: Option<Pipeline>,
     pub sample_mobius: Pipeline,
     pub sample_table: Pipeline,
     pub reduce: Pipeline,
@@ -229,6 +231,8 @@ impl Gpu {
             sample_surrogate: build(&device, &kernels::SAMPLE_SURROGATE),
             sample_surrogate_local: local_memory
                 .then(|| build(&device, &kernels::SAMPLE_SURROGATE_LOCAL)),
+            sample_chat: (std::env::var("CREDITFLOW_GPU_CHAT").as_deref() != Ok("0"))
+                .then(|| build(&device, &kernels::SAMPLE_CHAT)),
             sample_mobius: build(&device, &kernels::SAMPLE_MOBIUS),
             sample_table: build(&device, &kernels::SAMPLE_TABLE),
             reduce: build(&device, &kernels::REDUCE),

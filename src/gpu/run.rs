@@ -47,6 +47,27 @@ fn dispatch(
     }
 }
 
+/// [`dispatch`] for a kernel that indexes its workgroups as x + y · num_workgroups.x
+/// (`sample_chat`, one workgroup per pair): past [`MAX_WORKGROUPS_X`] a second dimension
+/// opens.
+fn dispatch_2d(
+    pass: &mut wgpu::ComputePass<'_>,
+    p: &Pipeline,
+    group: &wgpu::BindGroup,
+    workgroups: u32,
+) {
+    if workgroups > 0 {
+        pass.set_pipeline(&p.pipeline);
+        pass.set_bind_group(0, group, &[]);
+        let x = workgroups.min(MAX_WORKGROUPS_X);
+        pass.dispatch_workgroups(x, workgroups.div_ceil(x), 1);
+    }
+}
+
+/// Workgroups per dispatch dimension used before a second dimension is opened (WebGPU's
+/// guaranteed minimum of `max_compute_workgroups_per_dimension`).
+const MAX_WORKGROUPS_X: u32 = 65535;
+
 /// What a chunk's submission should read back.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -232,9 +253,15 @@ impl Gpu {
                 );
             }
             if stage == Stage::Estimate {
+                // One thread per pair walk, or (sample_chat) one workgroup.
+                let mut per_pair_workgroup = false;
                 let (pipeline, with_scratch) = match chunk.kind {
-                    Kind::Surrogate => match &p.sample_surrogate_local {
-                        Some(local) if chunk.local => (local, true),
+                    Kind::Surrogate => match (&p.sample_surrogate_local, &p.sample_chat) {
+                        (Some(local), _) if chunk.local => (local, true),
+                        (_, Some(chat)) if chunk.chat => {
+                            per_pair_workgroup = true;
+                            (chat, true)
+                        }
                         _ => (&p.sample_surrogate, true),
                     },
                     Kind::Mobius => (&p.sample_mobius, true),
@@ -277,7 +304,11 @@ impl Gpu {
                             ],
                         )
                     };
-                    dispatch(&mut sample, pipeline, &group, s.pair_workgroups());
+                    if per_pair_workgroup {
+                        dispatch_2d(&mut sample, pipeline, &group, s.pair_threads as u32);
+                    } else {
+                        dispatch(&mut sample, pipeline, &group, s.pair_workgroups());
+                    }
                 }
                 drop(sample);
                 let reduce = bind_group(
