@@ -642,11 +642,17 @@ mod on_a_device {
         let s = samples(40);
         let mut worst = 0f64;
         gpu.set_chunk_limits(TINY);
-        for model in models() {
-            let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
-            let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
-            worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
+        // Every surrogate kernel: workgroup-memory state (small episodes), the cooperative
+        // chat walk, and one thread per walk over global scratch.
+        for (local, chat) in [(true, true), (false, true), (false, false)] {
+            gpu.use_kernels(local, chat);
+            for model in models() {
+                let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+                let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+                worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
+            }
         }
+        gpu.use_kernels(true, true);
         gpu.set_chunk_limits(ChunkLimits::CPU);
         let model = ModelParams::default();
         let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();

@@ -58,6 +58,10 @@ pub struct Gpu {
 
     /// Where the time of the estimate chunks went since the last [`Gpu::take_times`].
     pub(super) times: GpuTimes,
+    /// Whether chunks that qualify run `sample_surrogate_local` / `sample_chat` (when
+    /// built); [`Gpu::use_kernels`].
+    pub(super) use_local: bool,
+    pub(super) use_chat: bool,
 }
 
 /// A query set of [`TIMESTAMPS`] timestamps and the buffer it resolves into.
@@ -271,6 +275,8 @@ impl Gpu {
             compile_seconds,
             timestamps,
             times: GpuTimes::default(),
+            use_local: true,
+            use_chat: true,
         };
         // Some drivers stop loops early without a word (llvmpipe: 65535 iterations per
         // invocation in all). Measure the cap once, and plan every job within it.
@@ -309,6 +315,15 @@ impl Gpu {
     /// Seconds spent compiling the kernels when the device was opened.
     pub fn compile_seconds(&self) -> f64 {
         self.compile_seconds
+    }
+
+    /// Which surrogate sampling kernels chunks may use besides `sample_surrogate`:
+    /// `sample_surrogate_local` (small episodes' state in workgroup memory) and
+    /// `sample_chat` (one workgroup per chat walk); both on by default (and only where the
+    /// device built them). Tests and benchmarks compare the kernels on one device.
+    pub fn use_kernels(&mut self, local: bool, chat: bool) {
+        self.use_local = local;
+        self.use_chat = chat;
     }
 
     /// Where the time of the estimate chunks went since the last call (or since the device

@@ -166,6 +166,7 @@ impl Gpu {
             .timestamps
             .as_ref()
             .filter(|_| stage == Stage::Estimate);
+        let (use_local, use_chat) = (self.use_local, self.use_chat);
         let read_len = match stage {
             Stage::Draw => s.perms as usize,
             Stage::Estimate => s.moments as usize,
@@ -257,8 +258,8 @@ impl Gpu {
                 let mut per_pair_workgroup = false;
                 let (pipeline, with_scratch) = match chunk.kind {
                     Kind::Surrogate => match (&p.sample_surrogate_local, &p.sample_chat) {
-                        (Some(local), _) if chunk.local => (local, true),
-                        (_, Some(chat)) if chunk.chat => {
+                        (Some(local), _) if chunk.local && use_local => (local, true),
+                        (_, Some(chat)) if chunk.chat && use_chat => {
                             per_pair_workgroup = true;
                             (chat, true)
                         }
