@@ -85,37 +85,36 @@ pub const DRAW_PERMUTATIONS: Kernel = Kernel {
     bindings: &[Uniform, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite],
 };
 
+/// The bindings of the sampling kernels that keep scratch: config, slices, games, words,
+/// perms, scratch, marginals, status.
+const SAMPLING_BINDINGS: &[Binding] = &[
+    Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
+];
+
+/// The shared sources of the two kernels that run the per-thread surrogate walk.
+const SURROGATE_WALK_SHARED: &[&str] = &[
+    TYPES_WGSL,
+    JOBS_WGSL,
+    PAIRS_WGSL,
+    SURROGATE_WGSL,
+    WALK_SURROGATE_WGSL,
+];
+
 /// Surrogate marginals: config, slices, games, words, perms, scratch, marginals, status.
 pub const SAMPLE_SURROGATE: Kernel = Kernel {
     name: "sample_surrogate",
-    shared: &[
-        TYPES_WGSL,
-        JOBS_WGSL,
-        PAIRS_WGSL,
-        SURROGATE_WGSL,
-        WALK_SURROGATE_WGSL,
-    ],
+    shared: SURROGATE_WALK_SHARED,
     source: include_str!("../../shaders/sample_surrogate.wgsl"),
-    bindings: &[
-        Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
-    ],
+    bindings: SAMPLING_BINDINGS,
 };
 
 /// Surrogate marginals with each thread's state in workgroup memory (small episodes); the
 /// same bindings as [`SAMPLE_SURROGATE`] (its scratch unused).
 pub const SAMPLE_SURROGATE_LOCAL: Kernel = Kernel {
     name: "sample_surrogate_local",
-    shared: &[
-        TYPES_WGSL,
-        JOBS_WGSL,
-        PAIRS_WGSL,
-        SURROGATE_WGSL,
-        WALK_SURROGATE_WGSL,
-    ],
+    shared: SURROGATE_WALK_SHARED,
     source: include_str!("../../shaders/sample_surrogate_local.wgsl"),
-    bindings: &[
-        Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
-    ],
+    bindings: SAMPLING_BINDINGS,
 };
 
 /// Surrogate marginals on chats, one workgroup per pair walk (lanes over messages, a scan
@@ -124,9 +123,7 @@ pub const SAMPLE_CHAT: Kernel = Kernel {
     name: "sample_chat",
     shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL],
     source: include_str!("../../shaders/sample_chat.wgsl"),
-    bindings: &[
-        Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
-    ],
+    bindings: SAMPLING_BINDINGS,
 };
 
 /// Möbius marginals: config, slices, games, words, perms, scratch, marginals, status.
@@ -134,9 +131,7 @@ pub const SAMPLE_MOBIUS: Kernel = Kernel {
     name: "sample_mobius",
     shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL],
     source: include_str!("../../shaders/sample_mobius.wgsl"),
-    bindings: &[
-        Uniform, ReadOnly, ReadOnly, ReadOnly, ReadOnly, ReadWrite, ReadWrite, ReadWrite,
-    ],
+    bindings: SAMPLING_BINDINGS,
 };
 
 /// Table marginals: config, slices, games, words, perms, marginals, status.

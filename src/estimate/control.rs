@@ -19,7 +19,7 @@
 use crate::game::{Evaluator, Surrogate};
 use crate::stream::{Stream, tag};
 
-use super::permutation::{owen_order, shapley_order};
+use super::permutation::{Walk, owen_order, pair_means, shapley_order};
 
 /// Antithetic pairs of the pilot round that chooses β.
 pub const PILOT_PAIRS: u64 = 32;
@@ -53,25 +53,6 @@ impl Evaluator for Controlled<'_> {
     }
 }
 
-/// Pair-mean marginals of `game` along `order` and its reverse, into `out` (zeroed first).
-fn pair_means<G: Evaluator + ?Sized>(game: &mut G, order: &[usize], out: &mut [f64]) {
-    out.iter_mut().for_each(|x| *x = 0.0);
-    for forwards in [true, false] {
-        let mut prev = game.init();
-        let mut step = |p: usize| {
-            let v = game.add(p);
-            out[p] += v - prev;
-            prev = v;
-        };
-        if forwards {
-            order.iter().copied().for_each(&mut step);
-        } else {
-            order.iter().rev().copied().for_each(&mut step);
-        }
-    }
-    out.iter_mut().for_each(|x| *x *= 0.5);
-}
-
 /// β = Σᵢ Cov(Δvᵢ, Δv_linᵢ) / Σᵢ Var(Δv_linᵢ) over [`PILOT_PAIRS`] pilot pairs of record
 /// `record`'s stream (seed, record, pair, [`tag::PILOT`] + `job_tag`); `unions` selects
 /// the Owen protocol. 0 when v_lin's marginals do not vary.
@@ -96,8 +77,8 @@ pub fn pilot_beta(
             Some(u) => owen_order(&mut s, u, &mut union_order, &mut scratch, &mut order),
             None => shapley_order(&mut s, n, &mut order),
         }
-        pair_means(v, &order, &mut dv);
-        pair_means(lin, &order, &mut dl);
+        pair_means(v, &order, &mut dv, Walk::Incremental);
+        pair_means(lin, &order, &mut dl, Walk::Incremental);
         for ((acc, &a), &b) in sums.iter_mut().zip(&dv).zip(&dl) {
             acc[0] += a;
             acc[1] += b;

@@ -147,6 +147,19 @@ fn walk<G: Evaluator + ?Sized>(
     }
 }
 
+/// Each player's pair mean of marginals along `order` and its reverse, into `out`.
+pub fn pair_means<G: Evaluator + ?Sized>(
+    game: &mut G,
+    order: &[usize],
+    out: &mut [f64],
+    how: Walk,
+) {
+    out.iter_mut().for_each(|x| *x = 0.0);
+    walk(game, order.iter().copied(), out, how);
+    walk(game, order.iter().rev().copied(), out, how);
+    out.iter_mut().for_each(|x| *x *= 0.5);
+}
+
 /// The permutation of `n` players that stream `s` draws (Fisher–Yates from the identity),
 /// into `order`.
 pub fn shapley_order(s: &mut Stream, n: usize, order: &mut Vec<usize>) {
@@ -206,10 +219,7 @@ pub fn shapley_walk<G: Evaluator + ?Sized>(
     while k < budget {
         let mut s = Stream::new(opts.seed, record, k as u32, tag);
         shapley_order(&mut s, n, &mut perm);
-        pair.iter_mut().for_each(|x| *x = 0.0);
-        walk(game, perm.iter().copied(), &mut pair, how);
-        walk(game, perm.iter().rev().copied(), &mut pair, how);
-        pair.iter_mut().for_each(|x| *x *= 0.5);
+        pair_means(game, &perm, &mut pair, how);
         acc.push(&pair);
         k += 1;
         if done(opts, &[&acc], k) {
@@ -266,10 +276,7 @@ pub fn owen_walk<G: Evaluator + ?Sized>(
             &mut member_order,
             &mut order,
         );
-        pair.iter_mut().for_each(|x| *x = 0.0);
-        walk(game, order.iter().copied(), &mut pair, how);
-        walk(game, order.iter().rev().copied(), &mut pair, how);
-        pair.iter_mut().for_each(|x| *x *= 0.5);
+        pair_means(game, &order, &mut pair, how);
         for (l, members) in unions.iter().enumerate() {
             pair_u[l] = members.iter().map(|&p| pair[p]).sum();
         }

@@ -53,10 +53,8 @@ pub struct Surrogate<'a> {
     /// Present children of each message, in its slots (CSR rows by `child_offsets`), filled as messages join: pushes touch present children only.
     present_children: Vec<u32>,
     present_child_count: Vec<u32>,
-    /// Mean aggregate: (1 − α)/|parents| per message with a listed row (0 otherwise).
-    weight: Vec<f64>,
     /// Running aggregate of e before each message (`messages + 1` entries) when some
-    /// message's parents are every earlier message, else empty: such a message is
+    /// message reads it (`track_to > 0`), else empty: a message of every earlier parent is
     /// recomputed from it in O(1), so an add costs O(messages) on a chat, not O(messages²).
     earlier: Vec<f64>,
     /// 1 + the last message whose parents are every earlier message (0 when none): the
@@ -71,6 +69,9 @@ pub struct Surrogate<'a> {
     /// Chat: e_m = base_m + slope_m · (running aggregate before m) for a present message
     /// (a root: base 1, slope 0).
     base: Vec<f64>,
+    /// Per message: the factor of its parents' joined aggregate (`agg_slope`; 0 for a
+    /// root). Under the mean, a listed child's presence moves by slope·δ when a parent's
+    /// moves by δ.
     slope: Vec<f64>,
     /// Chat: the state of the empty coalition, kept by the first `init` and restored by
     /// the later ones (every walk starts there).
@@ -78,10 +79,10 @@ pub struct Surrogate<'a> {
     q: f64,
 }
 
-/// The incremental state of a chat's empty coalition.
+/// The incremental state of a chat's empty coalition (a chat's walk reads presence from
+/// the bits, never from `present`).
 #[derive(Debug, Clone)]
 struct ChatStart {
-    present: Vec<bool>,
     present_bits: Vec<u64>,
     e: Vec<f64>,
     group_max: Vec<f64>,
@@ -158,6 +159,16 @@ impl<'a> Surrogate<'a> {
         }
         let slots = child_offsets[n] as usize;
         let chat = view.listed_parent_count() == 0 && params.aggregate != Aggregate::Min;
+        // A chat reads the running aggregate after any present message; otherwise only
+        // messages of every earlier parent read it.
+        let track_to = if chat {
+            n
+        } else {
+            (0..n)
+                .rev()
+                .find(|&m| view.all_earlier(m))
+                .map_or(0, |m| m + 1)
+        };
         Surrogate {
             view,
             params,
@@ -177,26 +188,12 @@ impl<'a> Surrogate<'a> {
             pending: vec![0.0; n],
             present_children: vec![0; slots],
             present_child_count: vec![0; n],
-            weight: (0..n)
-                .map(|m| match view.listed_parents(m).len() {
-                    0 => 0.0,
-                    k => (1.0 - params.alpha) / k as f64,
-                })
-                .collect(),
-            earlier: if view.has_all_earlier() || chat {
+            earlier: if track_to > 0 {
                 vec![0.0; n + 1]
             } else {
                 Vec::new()
             },
-            // A chat reads the aggregate after any present message.
-            track_to: if chat {
-                n
-            } else {
-                (0..n)
-                    .rev()
-                    .find(|&m| view.all_earlier(m))
-                    .map_or(0, |m| m + 1)
-            },
+            track_to,
             chat,
             present_bits: vec![0; n.div_ceil(64)],
             base: (0..n)
@@ -246,15 +243,13 @@ impl<'a> Surrogate<'a> {
         }
     }
 
-    /// Refills the running aggregate of e from message `from` on.
-    fn refill_earlier(&mut self, from: usize) {
+    /// Refills the running aggregate of e up to the last message that reads it.
+    fn refill_earlier(&mut self) {
         if self.earlier.is_empty() {
             return;
         }
-        if from == 0 {
-            self.earlier[0] = agg_start(self.params.aggregate);
-        }
-        for m in from..self.track_to.min(self.view.len()) {
+        self.earlier[0] = agg_start(self.params.aggregate);
+        for m in 0..self.track_to.min(self.view.len()) {
             self.earlier[m + 1] = agg_join(self.params.aggregate, self.earlier[m], self.e[m]);
         }
     }
@@ -298,7 +293,6 @@ impl<'a> Surrogate<'a> {
         let mut lo = usize::MAX;
         for &m in self.members(player) {
             let m = m as usize;
-            self.present[m] = true;
             self.present_bits[m / 64] |= 1 << (m % 64);
             lo = lo.min(m);
         }
@@ -493,7 +487,6 @@ impl Evaluator for Surrogate<'_> {
 
     fn init(&mut self) -> f64 {
         if let Some(s) = &self.start {
-            self.present.copy_from_slice(&s.present);
             self.present_bits.copy_from_slice(&s.present_bits);
             self.e.copy_from_slice(&s.e);
             self.group_max.copy_from_slice(&s.group_max);
@@ -516,7 +509,7 @@ impl Evaluator for Surrogate<'_> {
         let present = std::mem::take(&mut self.present);
         let v = self.value_with(|m| present[m]);
         self.present = present;
-        self.refill_earlier(0);
+        self.refill_earlier();
         if self.chat {
             for (m, &p) in self.present.iter().enumerate() {
                 if p {
@@ -534,7 +527,6 @@ impl Evaluator for Surrogate<'_> {
             .sum();
         if self.chat {
             self.start = Some(Box::new(ChatStart {
-                present: self.present.clone(),
                 present_bits: self.present_bits.clone(),
                 e: self.e.clone(),
                 group_max: self.group_max.clone(),
@@ -550,7 +542,7 @@ impl Evaluator for Surrogate<'_> {
     /// descendants, in causal order. A message whose parents are every earlier message is
     /// recomputed from the running aggregate (O(1)); for a listed row, with the mean
     /// aggregate e is linear in the parents' presences, so a change δ of e_p is pushed to
-    /// each present listed child as weight·δ (one pass over children), and min and max
+    /// each present listed child as slope·δ (one pass over children), and min and max
     /// recompute changed children from their parents. O(messages + listed parents).
     fn add(&mut self, player: usize) -> f64 {
         if self.chat {
@@ -585,7 +577,7 @@ impl Evaluator for Surrogate<'_> {
             child_offsets,
             present_children,
             present_child_count,
-            weight,
+            slope,
             ..
         } = self;
         for m in lo..n {
@@ -627,7 +619,7 @@ impl Evaluator for Surrogate<'_> {
             for &ch in &present_children[first..first + present_child_count[m] as usize] {
                 let ch = ch as usize;
                 if linear {
-                    pending[ch] += weight[ch] * delta;
+                    pending[ch] += slope[ch] * delta;
                 } else {
                     dirty[ch] = true;
                 }

@@ -40,11 +40,7 @@ fn dispatch(
     group: &wgpu::BindGroup,
     workgroups: u32,
 ) {
-    if workgroups > 0 {
-        pass.set_pipeline(&p.pipeline);
-        pass.set_bind_group(0, group, &[]);
-        pass.dispatch_workgroups(workgroups, 1, 1);
-    }
+    dispatch_grid(pass, p, group, workgroups, 1);
 }
 
 /// [`dispatch`] for a kernel that indexes its workgroups as x + y · num_workgroups.x
@@ -56,11 +52,22 @@ fn dispatch_2d(
     group: &wgpu::BindGroup,
     workgroups: u32,
 ) {
-    if workgroups > 0 {
+    let x = workgroups.min(MAX_WORKGROUPS_X);
+    dispatch_grid(pass, p, group, x, workgroups.div_ceil(x.max(1)));
+}
+
+/// Sets `p` and `group` and dispatches x × y workgroups (nothing when there are none).
+fn dispatch_grid(
+    pass: &mut wgpu::ComputePass<'_>,
+    p: &Pipeline,
+    group: &wgpu::BindGroup,
+    x: u32,
+    y: u32,
+) {
+    if x > 0 && y > 0 {
         pass.set_pipeline(&p.pipeline);
         pass.set_bind_group(0, group, &[]);
-        let x = workgroups.min(MAX_WORKGROUPS_X);
-        pass.dispatch_workgroups(x, workgroups.div_ceil(x), 1);
+        pass.dispatch_workgroups(x, y, 1);
     }
 }
 
@@ -275,36 +282,13 @@ impl Gpu {
                     _ => &[&config, &config_reversed],
                 };
                 for &walk_config in walks {
-                    let group = if with_scratch {
-                        bind_group(
-                            device,
-                            pipeline,
-                            &[
-                                walk_config,
-                                &slices,
-                                &games,
-                                &words,
-                                &perms,
-                                &scratch,
-                                &marginals,
-                                &status,
-                            ],
-                        )
-                    } else {
-                        bind_group(
-                            device,
-                            pipeline,
-                            &[
-                                walk_config,
-                                &slices,
-                                &games,
-                                &words,
-                                &perms,
-                                &marginals,
-                                &status,
-                            ],
-                        )
-                    };
+                    // The sampling kernels' bindings; sample_table has no scratch.
+                    let mut buffers = vec![walk_config, &slices, &games, &words, &perms];
+                    if with_scratch {
+                        buffers.push(&scratch);
+                    }
+                    buffers.extend([&marginals, &status]);
+                    let group = bind_group(device, pipeline, &buffers);
                     if per_pair_workgroup {
                         dispatch_2d(&mut sample, pipeline, &group, s.pair_threads as u32);
                     } else {
