@@ -270,6 +270,32 @@ pub enum ImportError {
         /// The line of the first score.
         first_line: usize,
     },
+    /// A trace that cannot become an episode: a broken span or event of it, or a
+    /// structure the mapping cannot use (DESIGN §2.5); its other records are skipped.
+    #[error("{at}: trace {trace}{span}: field `{field}`: {message}", span = .span.as_ref().map(|s| format!(", span {s}")).unwrap_or_default())]
+    Trace {
+        /// Where (file, line or document, and the span's path).
+        at: String,
+        /// The trace id.
+        trace: String,
+        /// The span at fault, if one is.
+        span: Option<String>,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A part of an OTLP document that names no trace (a span without a readable trace
+    /// id, a non-array `spans`, …).
+    #[error("{at}: field `{field}`: {message}")]
+    Document {
+        /// Where (file, line or document).
+        at: String,
+        /// The field, as a path from the document root.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// [`ImportOptions::reward`] is NaN or infinite.
     #[error("reward must be finite, got {0}")]
     NonFiniteReward(f64),

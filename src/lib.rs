@@ -28,6 +28,7 @@ pub mod gpu;
 pub mod import;
 pub mod model;
 pub mod options;
+pub mod otlp;
 pub mod outfile;
 pub mod output;
 pub mod pipeline;

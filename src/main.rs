@@ -47,8 +47,12 @@ enum Command {
     /// Write a seeded synthetic batch of episodes as JSONL.
     #[command(allow_negative_numbers = true)]
     Gen(GenArgs),
-    /// Convert OpenAI-style chat logs (AG2/AutoGen, Magentic-One, Who&When) into episodes.
+    /// Convert chat logs (AG2/AutoGen, Magentic-One, Who&When) or OpenTelemetry traces
+    /// (OTLP/JSON, GenAI conventions or OpenInference) into episodes.
     Import(ImportArgs),
+    /// Write scored results back into other formats (`export otel`).
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Score on both backends with one seed and report the largest differences per field.
     #[command(allow_negative_numbers = true)]
     Verify(Box<ScoreArgs>),
@@ -531,9 +535,38 @@ struct EvalArgs {
 /// Command-line arguments of `creditflow import`.
 #[derive(Debug, Clone, clap::Args)]
 struct ImportArgs {
-    /// A log (.json), a JSON Lines file of logs (.jsonl), a directory of them, or `-`
-    /// (standard input: one log or JSON Lines).
-    input: PathBuf,
+    /// A log or trace export (.json), a JSON Lines file (.jsonl), a directory of them, or
+    /// `-` (standard input). Traces may come in several files and directories (spans
+    /// and evaluation log records are grouped by trace id across all of them).
+    #[arg(required = true, num_args = 1..)]
+    input: Vec<PathBuf>,
+    /// Input format: chat logs, OTLP/JSON traces, or auto (OTLP when the first file has
+    /// `resourceSpans` / `resourceLogs`).
+    #[arg(long, value_parser = ["auto", "chat", "otlp"], default_value = "auto")]
+    format: String,
+    /// Traces: the `gen_ai.evaluation.name` whose results become message scores (needed
+    /// when a trace carries several).
+    #[arg(long, value_name = "NAME")]
+    evaluation: Option<String>,
+    /// Traces: score labels as numbers for evaluations without `score.value`,
+    /// e.g. `pass=1,fail=-1`.
+    #[arg(long = "label-score", value_name = "LABEL=X,...")]
+    label_score: Option<String>,
+    /// Traces: rescale message score values from LO:HI onto [-1, 1] (e.g. `0:5`).
+    #[arg(long = "score-range", value_name = "LO:HI")]
+    score_range: Option<String>,
+    /// Traces: the evaluation name whose (trace-level or root-span) result is the
+    /// episode's reward.
+    #[arg(long = "outcome-evaluation", value_name = "NAME")]
+    outcome_evaluation: Option<String>,
+    /// Traces: JSON Lines side file of outcomes, `{"trace": ID, "reward": R,
+    /// "baseline"?: R0, "success"?: B}`.
+    #[arg(long, value_name = "FILE")]
+    outcomes: Option<PathBuf>,
+    /// Traces: MiB of grouped spans held in memory before spilling to temporary bucket
+    /// files.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    memory: usize,
     /// Where to write the episodes (default: standard output): JSONL, or Parquet rows
     /// (DESIGN §2.4) for a `.parquet` file.
     #[arg(short, long)]
@@ -545,9 +578,10 @@ struct ImportArgs {
     /// or none.
     #[arg(long, value_parser = choice::<Provenance>(Provenance::NAMES), default_value_t = Provenance::Prefix)]
     provenance: Provenance,
-    /// `outcome.reward` of every episode.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    reward: f64,
+    /// `outcome.reward` of every episode (chat logs: default 0; traces: default from
+    /// the status of the top-level spans, 1 or 0).
+    #[arg(long, allow_negative_numbers = true)]
+    reward: Option<f64>,
     /// JSON Lines file of per-step scores, `{"episode": ID, "step": i, "score": x}`.
     #[arg(long, value_name = "FILE")]
     scores: Option<PathBuf>,
@@ -557,29 +591,168 @@ struct ImportArgs {
     strict: bool,
 }
 
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Scored episodes of imported traces → OTLP/JSON `gen_ai.evaluation.result` log
+    /// records on the original span ids (JSON Lines, one document per episode).
+    Otel(ExportOtelArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportOtelArgs {
+    /// What `creditflow score` wrote for the imported traces (JSONL, or `-`).
+    scored: PathBuf,
+    /// The trace export(s) the episodes were imported from (files or directories).
+    #[arg(long, required = true, num_args = 1..)]
+    traces: Vec<PathBuf>,
+    /// Where to write the log records (default: standard output).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Any scored line that cannot be exported is a non-zero exit.
+    #[arg(long)]
+    strict: bool,
+}
+
+fn run_export_otel(args: &ExportOtelArgs) -> Result<()> {
+    let mut inputs: Vec<(&str, &Path)> = vec![("scored", &args.scored)];
+    inputs.extend(args.traces.iter().map(|t| ("--traces", t.as_path())));
+    if let Some(o) = &args.output {
+        check_distinct(&inputs, &[("-o", o)]).map_err(anyhow::Error::msg)?;
+    }
+    let scored: Box<dyn BufRead> = if is_std(&args.scored) {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(BufReader::new(File::open(&args.scored).with_context(
+            || format!("cannot read {}", args.scored.display()),
+        )?))
+    };
+    let mut sink = output_writer(&args.output)?;
+    let done =
+        creditflow::otlp::export::export_otel(scored, &args.scored, &args.traces, &mut sink)?;
+    for e in &done.errors {
+        eprintln!("export: skipped: {e}");
+    }
+    if args.strict && !done.errors.is_empty() {
+        bail!(
+            "{} scored lines could not be exported (--strict)",
+            done.errors.len()
+        );
+    }
+    sink.commit()?;
+    eprintln!(
+        "exported {} evaluation records for {} episodes{}",
+        done.records,
+        done.episodes,
+        match done.errors.len() {
+            0 => String::new(),
+            n => format!("; {n} lines skipped (see above)"),
+        }
+    );
+    Ok(())
+}
+
+/// The trace options of `creditflow import`.
+fn trace_options(args: &ImportArgs) -> Result<creditflow::otlp::TraceOptions> {
+    if args.scores.is_some() {
+        bail!(
+            "--scores applies to chat logs; traces carry their scores as gen_ai.evaluation.result (--evaluation NAME)"
+        );
+    }
+    if let Some(r) = args.reward {
+        if !r.is_finite() {
+            bail!("--reward must be finite, got {r}");
+        }
+    }
+    if args.memory == 0 {
+        bail!("--memory must be at least 1 (MiB)");
+    }
+    Ok(creditflow::otlp::TraceOptions {
+        provenance: args.provenance,
+        evaluation: args.evaluation.clone(),
+        outcome_evaluation: args.outcome_evaluation.clone(),
+        label_scores: match &args.label_score {
+            Some(t) => creditflow::otlp::parse_label_scores(t)
+                .map_err(|e| anyhow::anyhow!("--label-score {e}"))?,
+            None => Vec::new(),
+        },
+        score_range: match &args.score_range {
+            Some(t) => Some(
+                creditflow::otlp::parse_score_range(t)
+                    .map_err(|e| anyhow::anyhow!("--score-range {e}"))?,
+            ),
+            None => None,
+        },
+        reward: args.reward,
+        outcomes: args.outcomes.clone(),
+        memory_bytes: args.memory.saturating_mul(1 << 20),
+    })
+}
+
 /// Runs `creditflow import`: writes one episode per line and a one-line summary to stderr.
 fn run_import(args: &ImportArgs) -> Result<()> {
+    let trace_only = args.evaluation.is_some()
+        || args.label_score.is_some()
+        || args.score_range.is_some()
+        || args.outcome_evaluation.is_some()
+        || args.outcomes.is_some();
+    // Standard input is sniffed from its first 64 KiB, then read on as one stream.
+    let mut stdin_head: Option<(Vec<u8>, bool)> = None;
+    let otlp = match args.format.as_str() {
+        "otlp" => true,
+        "chat" => false,
+        _ if args.input.len() == 1 && is_std(&args.input[0]) => {
+            let mut head = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(64 << 10)
+                .read_to_end(&mut head)?;
+            let is = creditflow::otlp::sniff(&head);
+            stdin_head = Some((head, is));
+            is
+        }
+        _ => creditflow::otlp::sniff_path(&args.input[0])?,
+    };
+    if trace_only && !otlp {
+        bail!(
+            "--evaluation, --label-score, --score-range, --outcome-evaluation and --outcomes apply to traces; {} is read as chat logs (force with --format otlp)",
+            args.input[0].display()
+        );
+    }
+    if otlp {
+        return run_import_traces(args, stdin_head.map(|(h, _)| h));
+    }
+    let [input] = args.input.as_slice() else {
+        bail!(
+            "chat logs are imported from one file or directory at a time (several inputs are for traces)"
+        );
+    };
+    if args.input.iter().any(|p| is_std(p)) && args.input.len() > 1 {
+        bail!("`-` (standard input) must be the only input");
+    }
     let opts = ImportOptions {
         provenance: args.provenance,
-        reward: args.reward,
+        reward: args.reward.unwrap_or(0.0),
         scores: args.scores.clone(),
     };
-    let mut inputs: Vec<(&str, &Path)> = vec![("input", &args.input)];
+    let mut inputs: Vec<(&str, &Path)> = vec![("input", input)];
     if let Some(s) = &args.scores {
         inputs.push(("--scores", s));
     }
     if let Some(o) = &args.output {
         check_distinct(&inputs, &[("-o", o)]).map_err(anyhow::Error::msg)?;
     }
-    let imported = if is_std(&args.input) {
+    let imported = if is_std(input) {
         let mut text = String::new();
+        if let Some((head, _)) = stdin_head {
+            text = String::from_utf8(head).context("standard input is not UTF-8")?;
+        }
         std::io::stdin().read_to_string(&mut text)?;
         if !opts.reward.is_finite() {
             bail!("--reward must be finite, got {}", opts.reward);
         }
         creditflow::import::import_text(&text, "stdin", &opts)
     } else {
-        creditflow::import::import_all(&args.input, &opts)?
+        creditflow::import::import_all(input, &opts)?
     };
     for e in &imported.errors {
         eprintln!("import: skipped: {e}");
@@ -590,7 +763,67 @@ fn run_import(args: &ImportArgs) -> Result<()> {
             imported.errors.len()
         );
     }
-    let episodes = imported.episodes;
+    write_imported(
+        args,
+        imported.episodes,
+        imported.errors.len(),
+        "logs or score rows",
+    )
+}
+
+/// Imports OTLP/JSON traces (`head`: standard input's first bytes, already read).
+fn run_import_traces(args: &ImportArgs, head: Option<Vec<u8>>) -> Result<()> {
+    let opts = trace_options(args)?;
+    if let Some(o) = &args.output {
+        let mut inputs: Vec<(&str, &Path)> =
+            args.input.iter().map(|p| ("input", p.as_path())).collect();
+        if let Some(p) = &args.outcomes {
+            inputs.push(("--outcomes", p));
+        }
+        check_distinct(&inputs, &[("-o", o)]).map_err(anyhow::Error::msg)?;
+    }
+    let imported = match head {
+        Some(head) => {
+            let reader = std::io::Cursor::new(head).chain(std::io::stdin());
+            creditflow::otlp::import_readers(
+                vec![(PathBuf::from("stdin"), Box::new(BufReader::new(reader)))],
+                &opts,
+            )?
+        }
+        None => {
+            if args.input.iter().any(|p| is_std(p)) {
+                bail!("`-` (standard input) must be the only input");
+            }
+            creditflow::otlp::import_traces(&args.input, &opts)?
+        }
+    };
+    for e in &imported.errors {
+        eprintln!("import: skipped: {e}");
+    }
+    if args.strict && !imported.errors.is_empty() {
+        bail!(
+            "{} trace documents, spans or traces could not be imported (--strict)",
+            imported.errors.len()
+        );
+    }
+    if imported.spilled {
+        eprintln!("import: grouped traces through temporary bucket files (over --memory)");
+    }
+    write_imported(
+        args,
+        imported.episodes,
+        imported.errors.len(),
+        "documents, spans or traces",
+    )
+}
+
+/// Writes imported episodes (JSONL or Parquet) and the one-line summary.
+fn write_imported(
+    args: &ImportArgs,
+    episodes: Vec<creditflow::schema::InputRecord>,
+    skipped: usize,
+    what: &str,
+) -> Result<()> {
     let (mut messages, mut environment) = (0usize, 0usize);
     for episode in &episodes {
         let list = episode.messages.as_deref().unwrap_or_default();
@@ -617,11 +850,15 @@ fn run_import(args: &ImportArgs) -> Result<()> {
         count,
         messages,
         environment,
-        args.input.display(),
+        args.input
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
         target,
-        match imported.errors.len() {
+        match skipped {
             0 => String::new(),
-            n => format!("; {n} logs or score rows skipped (see above)"),
+            n => format!("; {n} {what} skipped (see above)"),
         }
     );
     Ok(())
@@ -774,6 +1011,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Import(a) => run_import(&a)?,
+        Command::Export(ExportCommand::Otel(a)) => run_export_otel(&a)?,
         Command::EvalFailures(a) => {
             let report = creditflow::eval::evaluate(&a.pred, &a.gold)?;
             print!("{report}");

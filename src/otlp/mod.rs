@@ -1,0 +1,633 @@
+//! OpenTelemetry traces in, credit back out (DESIGN §2.5).
+//!
+//! `creditflow import` reads OTLP/JSON trace exports — a document with `resourceSpans`
+//! (and `resourceLogs`) per file, or JSON Lines of such documents as the collector's
+//! file exporter writes them — with the OpenTelemetry GenAI semantic conventions or
+//! OpenInference attributes, and writes one episode per trace. `creditflow export otel`
+//! ([`export`]) writes scored results back as `gen_ai.evaluation.result` log records on
+//! the original span ids.
+//!
+//! # Mapping
+//!
+//! The mapping from spans to messages, agents, parents, scores and outcomes is one table,
+//! in `docs/traces.md` (the user's reference); [`map`] implements it row by row.
+//!
+//! # Grouping and memory
+//!
+//! The spans of one trace may arrive in any order and spread over any files of a
+//! directory, so a trace is complete only when the whole input has been read. Spans are
+//! kept in a compact form (ids, times and the dozen attributes above; about 200 bytes
+//! plus the recorded text) grouped by trace id in memory; when the held records pass
+//! `--memory` MiB, everything is spilled to 64 bucket files by a hash of the trace id
+//! in a temporary directory, and each bucket is grouped on its own at the end. Memory is
+//! then bounded by the largest bucket (about 1/64 of the input's compact size) plus one
+//! document. Episodes come out in order of first appearance when nothing was spilled,
+//! and bucket by bucket (first appearance within each) otherwise.
+
+pub mod export;
+pub mod map;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::import::{ImportError, Location};
+use crate::options::Provenance;
+use crate::schema::InputRecord;
+
+pub use wire::{Eval, Span};
+
+/// Options of a trace import.
+#[derive(Debug, Clone)]
+pub struct TraceOptions {
+    /// Fills the parents of messages the structure leaves open.
+    pub provenance: Provenance,
+    /// The evaluation name that becomes message scores.
+    pub evaluation: Option<String>,
+    /// The evaluation name that becomes the trace's reward.
+    pub outcome_evaluation: Option<String>,
+    /// Score labels as numbers (`pass=1`).
+    pub label_scores: Vec<(String, f64)>,
+    /// Maps message score values from [lo, hi] onto [-1, 1].
+    pub score_range: Option<(f64, f64)>,
+    /// The reward of every trace (instead of the status rule).
+    pub reward: Option<f64>,
+    /// A JSON Lines side file of outcomes keyed by trace id.
+    pub outcomes: Option<PathBuf>,
+    /// Held compact records (bytes) before spilling to bucket files.
+    pub memory_bytes: usize,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        Self {
+            provenance: Provenance::Prefix,
+            evaluation: None,
+            outcome_evaluation: None,
+            label_scores: Vec::new(),
+            score_range: None,
+            reward: None,
+            outcomes: None,
+            memory_bytes: 512 << 20,
+        }
+    }
+}
+
+/// One trace's outcome from the `--outcomes` side file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Outcome {
+    /// R.
+    pub reward: f64,
+    /// R0.
+    #[serde(default)]
+    pub baseline: Option<f64>,
+    /// Success.
+    #[serde(default)]
+    pub success: Option<bool>,
+}
+
+/// Parses `--label-score pass=1,fail=-1`.
+pub fn parse_label_scores(text: &str) -> Result<Vec<(String, f64)>, String> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|pair| {
+            let (label, x) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}`: expected LABEL=SCORE"))?;
+            let x: f64 = x
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{pair}`: the score must be a number"))?;
+            if !x.is_finite() {
+                return Err(format!("`{pair}`: the score must be finite"));
+            }
+            Ok((label.trim().to_string(), x))
+        })
+        .collect()
+}
+
+/// Parses `--score-range LO:HI` (LO < HI, both finite).
+pub fn parse_score_range(text: &str) -> Result<(f64, f64), String> {
+    let (lo, hi) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}`: expected LO:HI"))?;
+    let (lo, hi): (f64, f64) = (
+        lo.trim()
+            .parse()
+            .map_err(|_| format!("`{lo}` is not a number"))?,
+        hi.trim()
+            .parse()
+            .map_err(|_| format!("`{hi}` is not a number"))?,
+    );
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(format!("`{text}`: need finite LO < HI"));
+    }
+    Ok((lo, hi))
+}
+
+/// Whether a file's first bytes look like OTLP/JSON (`resourceSpans` / `resourceLogs`
+/// near the start).
+pub fn sniff(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let first = text.find('{').unwrap_or(usize::MAX);
+    ["\"resourceSpans\"", "\"resourceLogs\""]
+        .iter()
+        .filter_map(|k| text.find(k))
+        .any(|at| at > first)
+}
+
+/// Whether `path` (a file, or the first importable file of a directory) holds OTLP/JSON.
+pub fn sniff_path(path: &Path) -> Result<bool, ImportError> {
+    let files = input_files(path)?;
+    let Some(first) = files.first() else {
+        return Ok(false);
+    };
+    let mut head = vec![0u8; 64 << 10];
+    let mut f = File::open(first).map_err(|source| ImportError::Io {
+        path: first.clone(),
+        source,
+    })?;
+    let k = read_up_to(&mut f, &mut head).map_err(|source| ImportError::Io {
+        path: first.clone(),
+        source,
+    })?;
+    Ok(sniff(&head[..k]))
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut k = 0;
+    while k < buf.len() {
+        match r.read(&mut buf[k..])? {
+            0 => break,
+            n => k += n,
+        }
+    }
+    Ok(k)
+}
+
+/// The `.json`, `.jsonl` and `.ndjson` files under `path` (or `path` itself), sorted.
+pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, ImportError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ImportError::Io { path: p, source }
+    };
+    let meta = fs::metadata(path).map_err(io(path))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let p = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let meta = fs::metadata(&p).map_err(io(&p))?;
+            if meta.is_dir() {
+                stack.push(p);
+            } else if meta.is_file()
+                && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    ["json", "jsonl", "ndjson"].contains(&e.to_ascii_lowercase().as_str())
+                })
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What a trace import produced.
+#[derive(Debug, Default)]
+pub struct TraceImport {
+    /// One episode per usable trace.
+    pub episodes: Vec<InputRecord>,
+    /// Broken documents, spans, events and traces (nothing else is lost).
+    pub errors: Vec<ImportError>,
+    /// Whether the records were spilled to bucket files.
+    pub spilled: bool,
+}
+
+/// One trace's problem as held while grouping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Held {
+    at: String,
+    span: Option<String>,
+    field: String,
+    message: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TraceBuf {
+    first: u64,
+    spans: Vec<Span>,
+    evals: Vec<Eval>,
+    problems: Vec<Held>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Item {
+    S(Box<Span>),
+    E(Eval),
+    P(String, Held),
+}
+
+const BUCKETS: usize = 64;
+
+/// Groups records by trace, in memory or in bucket files.
+struct Collector {
+    traces: HashMap<String, TraceBuf>,
+    bytes: usize,
+    limit: usize,
+    spill: Option<Spill>,
+}
+
+struct Spill {
+    dir: PathBuf,
+    files: Vec<BufWriter<File>>,
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn bucket_of(trace: &str) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    trace.hash(&mut h);
+    (h.finish() % BUCKETS as u64) as usize
+}
+
+fn item_trace(item: &Item) -> &str {
+    match item {
+        Item::S(s) => &s.trace,
+        Item::E(e) => &e.trace,
+        Item::P(t, _) => t,
+    }
+}
+
+fn item_size(item: &Item) -> usize {
+    match item {
+        Item::S(s) => 200 + s.name.len() + s.at.len() + s.text.as_ref().map_or(0, String::len),
+        Item::E(e) => 120 + e.at.len(),
+        Item::P(_, h) => 120 + h.message.len(),
+    }
+}
+
+impl Collector {
+    fn new(limit: usize) -> Self {
+        Self {
+            traces: HashMap::new(),
+            bytes: 0,
+            limit,
+            spill: None,
+        }
+    }
+
+    fn add(&mut self, item: Item, seq: u64) -> std::io::Result<()> {
+        if let Some(spill) = &mut self.spill {
+            let b = bucket_of(item_trace(&item));
+            serde_json::to_writer(&mut spill.files[b], &(seq, &item))?;
+            spill.files[b].write_all(b"\n")?;
+            return Ok(());
+        }
+        self.bytes += item_size(&item);
+        Self::hold(&mut self.traces, item, seq);
+        if self.bytes > self.limit {
+            self.start_spill()?;
+        }
+        Ok(())
+    }
+
+    fn hold(traces: &mut HashMap<String, TraceBuf>, item: Item, seq: u64) {
+        let buf = traces
+            .entry(item_trace(&item).to_string())
+            .or_insert_with(|| TraceBuf {
+                first: seq,
+                ..Default::default()
+            });
+        match item {
+            Item::S(s) => buf.spans.push(*s),
+            Item::E(e) => buf.evals.push(e),
+            Item::P(_, h) => buf.problems.push(h),
+        }
+    }
+
+    fn start_spill(&mut self) -> std::io::Result<()> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("creditflow-import-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        let mut files = Vec::with_capacity(BUCKETS);
+        for b in 0..BUCKETS {
+            files.push(BufWriter::new(File::create(
+                dir.join(format!("{b}.jsonl")),
+            )?));
+        }
+        self.spill = Some(Spill { dir, files });
+        let held = std::mem::take(&mut self.traces);
+        for (trace, buf) in held {
+            let first = buf.first;
+            for s in buf.spans {
+                self.add(Item::S(Box::new(s)), first)?;
+            }
+            for e in buf.evals {
+                self.add(Item::E(e), first)?;
+            }
+            for p in buf.problems {
+                self.add(Item::P(trace.clone(), p), first)?;
+            }
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// Imports every OTLP/JSON file under `paths` (files or directories): one episode per
+/// trace, every broken document, span, event or trace an entry of
+/// [`TraceImport::errors`].
+pub fn import_traces(paths: &[PathBuf], opts: &TraceOptions) -> Result<TraceImport, ImportError> {
+    let mut sources: Vec<(PathBuf, Box<dyn BufRead>)> = Vec::new();
+    for p in paths {
+        for f in input_files(p)? {
+            let file = File::open(&f).map_err(|source| ImportError::Io {
+                path: f.clone(),
+                source,
+            })?;
+            sources.push((f, Box::new(BufReader::new(file))));
+        }
+    }
+    import_readers(sources, opts)
+}
+
+/// Imports OTLP/JSON from readers (files, standard input), each named for errors.
+pub fn import_readers(
+    sources: Vec<(PathBuf, Box<dyn BufRead>)>,
+    opts: &TraceOptions,
+) -> Result<TraceImport, ImportError> {
+    let outcomes = match &opts.outcomes {
+        Some(p) => read_outcomes(p)?,
+        None => HashMap::new(),
+    };
+    let mut out = TraceImport::default();
+    let mut collector = Collector::new(opts.memory_bytes);
+    let mut seq = 0u64;
+    for (path, reader) in sources {
+        read_source(&path, reader, &mut out.errors, &mut |doc, at, errors| {
+            take_document(doc, at, &mut seq, &mut collector, errors)
+        })?;
+    }
+    out.spilled = collector.spill.is_some();
+    let emit = |trace: String, buf: TraceBuf, out: &mut TraceImport| {
+        if !buf.problems.is_empty() {
+            for h in buf.problems {
+                out.errors.push(ImportError::Trace {
+                    at: h.at,
+                    trace: trace.clone(),
+                    span: h.span,
+                    field: h.field,
+                    message: h.message,
+                });
+            }
+            return;
+        }
+        // Where each span was read, for the error of a trace that cannot be mapped.
+        let first_at = buf
+            .spans
+            .iter()
+            .min_by_key(|s| s.seq)
+            .map(|s| s.at.clone())
+            .unwrap_or_default();
+        let ats: HashMap<String, String> = buf
+            .spans
+            .iter()
+            .map(|s| (s.span.clone(), s.at.clone()))
+            .collect();
+        match map::map_trace(&trace, buf.spans, buf.evals, opts, outcomes.get(&trace)) {
+            Ok(rec) => out.episodes.push(rec),
+            Err(e) => out.errors.push(ImportError::Trace {
+                at: e
+                    .span
+                    .as_ref()
+                    .and_then(|s| ats.get(s).cloned())
+                    .unwrap_or(first_at),
+                trace,
+                span: e.span,
+                field: e.field,
+                message: e.message,
+            }),
+        }
+    };
+    match collector.spill.take() {
+        None => {
+            let mut traces: Vec<(String, TraceBuf)> = collector.traces.into_iter().collect();
+            traces.sort_by_key(|(_, b)| b.first);
+            for (t, b) in traces {
+                emit(t, b, &mut out);
+            }
+        }
+        Some(mut spill) => {
+            for f in &mut spill.files {
+                f.flush().map_err(|source| ImportError::Io {
+                    path: spill.dir.clone(),
+                    source,
+                })?;
+            }
+            for b in 0..BUCKETS {
+                let path = spill.dir.join(format!("{b}.jsonl"));
+                let io = |source| ImportError::Io {
+                    path: path.clone(),
+                    source,
+                };
+                let reader = BufReader::new(File::open(&path).map_err(io)?);
+                let mut traces: HashMap<String, TraceBuf> = HashMap::new();
+                for line in reader.lines() {
+                    let line = line.map_err(|source| ImportError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    let (first, item): (u64, Item) =
+                        serde_json::from_str(&line).map_err(|source| ImportError::Json {
+                            at: Location::file(&path),
+                            source,
+                        })?;
+                    Collector::hold(&mut traces, item, first);
+                }
+                let mut traces: Vec<(String, TraceBuf)> = traces.into_iter().collect();
+                traces.sort_by_key(|(_, b)| b.first);
+                for (t, b) in traces {
+                    emit(t, b, &mut out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What [`read_source`] calls per document: the document, where it is, the error list.
+pub(crate) type OnDocument<'a> =
+    dyn FnMut(&Value, &str, &mut Vec<ImportError>) -> std::io::Result<()> + 'a;
+
+/// Reads one file or stream: JSON Lines of documents when its first line is a whole
+/// JSON object, else one (or several concatenated) pretty-printed documents.
+pub(crate) fn read_source(
+    path: &Path,
+    mut reader: Box<dyn BufRead>,
+    errors: &mut Vec<ImportError>,
+    on_doc: &mut OnDocument<'_>,
+) -> Result<(), ImportError> {
+    let io = |source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut first = String::new();
+    let mut line_no = 0usize;
+    // Skip leading blank lines.
+    loop {
+        first.clear();
+        if reader.read_line(&mut first).map_err(io)? == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        if !first.trim().is_empty() {
+            break;
+        }
+    }
+    let line_mode = serde_json::from_str::<Value>(first.trim()).is_ok_and(|v| v.is_object());
+    if line_mode {
+        let mut line = first;
+        loop {
+            if !line.trim().is_empty() {
+                let at = format!("{}, line {line_no}", path.display());
+                match serde_json::from_str::<Value>(line.trim()) {
+                    Ok(doc) => on_doc(&doc, &at, errors).map_err(io)?,
+                    Err(source) => errors.push(ImportError::Json {
+                        at: Location::line(path, line_no),
+                        source,
+                    }),
+                }
+            }
+            line.clear();
+            if reader.read_line(&mut line).map_err(io)? == 0 {
+                break;
+            }
+            line_no += 1;
+        }
+        return Ok(());
+    }
+    let start_line = line_no;
+    let chained = std::io::Cursor::new(first.into_bytes()).chain(reader);
+    let stream = serde_json::Deserializer::from_reader(chained).into_iter::<Value>();
+    for (k, doc) in stream.enumerate() {
+        match doc {
+            Ok(doc) => {
+                let at = format!("{}, document {}", path.display(), k + 1);
+                on_doc(&doc, &at, errors).map_err(io)?;
+            }
+            Err(source) => {
+                let line = start_line + source.line().saturating_sub(1);
+                errors.push(ImportError::Json {
+                    at: Location::line(path, line),
+                    source,
+                });
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn take_document(
+    doc: &Value,
+    at: &str,
+    seq: &mut u64,
+    collector: &mut Collector,
+    errors: &mut Vec<ImportError>,
+) -> std::io::Result<()> {
+    let d = wire::read_document(doc, at, seq);
+    for p in d.problems {
+        match p.trace {
+            Some(trace) => collector.add(
+                Item::P(
+                    trace,
+                    Held {
+                        at: at.to_string(),
+                        span: p.span,
+                        field: p.field,
+                        message: p.message,
+                    },
+                ),
+                *seq,
+            )?,
+            None => errors.push(ImportError::Document {
+                at: at.to_string(),
+                field: p.field,
+                message: p.message,
+            }),
+        }
+    }
+    for s in d.spans {
+        let k = s.seq;
+        collector.add(Item::S(Box::new(s)), k)?;
+    }
+    for e in d.evals {
+        let k = e.seq;
+        collector.add(Item::E(e), k)?;
+    }
+    Ok(())
+}
+
+fn read_outcomes(path: &Path) -> Result<HashMap<String, Outcome>, ImportError> {
+    let text = fs::read_to_string(path).map_err(|source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = Location::line(path, i + 1);
+        #[derive(Deserialize)]
+        struct Row {
+            trace: String,
+            #[serde(flatten)]
+            outcome: Outcome,
+        }
+        let row: Row = serde_json::from_str(line).map_err(|source| ImportError::Json {
+            at: at.clone(),
+            source,
+        })?;
+        let trace = wire::normalize_id(&row.trace, 16)
+            .ok()
+            .flatten()
+            .ok_or_else(|| ImportError::WrongType {
+                at: at.clone(),
+                field: "trace".into(),
+                expected: "a trace id (32 hex digits or base64)",
+                found: row.trace.clone(),
+            })?;
+        if !row.outcome.reward.is_finite() {
+            return Err(ImportError::WrongType {
+                at,
+                field: "reward".into(),
+                expected: "a finite number",
+                found: row.outcome.reward.to_string(),
+            });
+        }
+        out.insert(trace, row.outcome);
+    }
+    Ok(out)
+}
