@@ -782,21 +782,44 @@ fn run_import_traces(args: &ImportArgs, head: Option<Vec<u8>>) -> Result<()> {
         }
         check_distinct(&inputs, &[("-o", o)]).map_err(anyhow::Error::msg)?;
     }
-    let imported = match head {
+    let sources: Vec<creditflow::otlp::Source> = match head {
         Some(head) => {
             let reader = std::io::Cursor::new(head).chain(std::io::stdin());
-            creditflow::otlp::import_readers(
-                vec![(PathBuf::from("stdin"), Box::new(BufReader::new(reader)))],
-                &opts,
-            )?
+            vec![(PathBuf::from("stdin"), Box::new(BufReader::new(reader)))]
         }
         None => {
             if args.input.iter().any(|p| is_std(p)) {
                 bail!("`-` (standard input) must be the only input");
             }
-            creditflow::otlp::import_traces(&args.input, &opts)?
+            creditflow::otlp::open_inputs(&args.input)?
         }
     };
+    let what = "documents, spans or traces";
+    if args.output_format.resolve(args.output.as_deref()) == FileFormat::Parquet {
+        // Parquet rows are written from the collected episodes.
+        let imported = creditflow::otlp::import_readers(sources, &opts)?;
+        report_trace_errors(args, &imported)?;
+        return write_imported(args, imported.episodes, imported.errors.len(), what);
+    }
+    // JSON Lines: each episode is written as soon as its trace is complete.
+    let mut sink = output_writer(&args.output)?;
+    let (mut messages, mut environment) = (0usize, 0usize);
+    let imported = creditflow::otlp::import_each(sources, &opts, &mut |episode| {
+        let list = episode.messages.as_deref().unwrap_or_default();
+        messages += list.len();
+        environment += list.iter().filter(|m| m.agent.is_none()).count();
+        serde_json::to_writer(&mut sink, &episode)?;
+        sink.write_all(b"\n")
+    })?;
+    report_trace_errors(args, &imported)?;
+    sink.commit()?;
+    let counts = (imported.count, messages, environment);
+    summarize_import(args, counts, imported.errors.len(), what);
+    Ok(())
+}
+
+/// Prints the skipped parts of a trace import; with `--strict` they are an error.
+fn report_trace_errors(args: &ImportArgs, imported: &creditflow::otlp::TraceImport) -> Result<()> {
     for e in &imported.errors {
         eprintln!("import: skipped: {e}");
     }
@@ -809,12 +832,7 @@ fn run_import_traces(args: &ImportArgs, head: Option<Vec<u8>>) -> Result<()> {
     if imported.spilled {
         eprintln!("import: grouped traces through temporary bucket files (over --memory)");
     }
-    write_imported(
-        args,
-        imported.episodes,
-        imported.errors.len(),
-        "documents, spans or traces",
-    )
+    Ok(())
 }
 
 /// Writes imported episodes (JSONL or Parquet) and the one-line summary.
@@ -830,7 +848,7 @@ fn write_imported(
         messages += list.len();
         environment += list.iter().filter(|m| m.agent.is_none()).count();
     }
-    let count = episodes.len();
+    let counts = (episodes.len(), messages, environment);
     if args.output_format.resolve(args.output.as_deref()) == FileFormat::Parquet {
         write_rows(episodes.into_iter(), args.output.as_deref())?;
     } else {
@@ -841,6 +859,13 @@ fn write_imported(
         }
         sink.commit()?;
     }
+    summarize_import(args, counts, skipped, what);
+    Ok(())
+}
+
+/// The one-line summary of an import: (episodes, messages, environment messages).
+fn summarize_import(args: &ImportArgs, counts: (usize, usize, usize), skipped: usize, what: &str) {
+    let (count, messages, environment) = counts;
     let target = args
         .output
         .as_ref()
@@ -861,7 +886,6 @@ fn write_imported(
             n => format!("; {n} {what} skipped (see above)"),
         }
     );
-    Ok(())
 }
 
 /// The GPU rows of `creditflow bench` and their ratios to the CPU rows.

@@ -691,3 +691,135 @@ proptest! {
         prop_assert!(got.episodes.len() <= 1);
     }
 }
+
+/// An OpenInference trace (LangGraph-style: graph nodes, LLM and TOOL span kinds,
+/// `output.value`), hand-built from the OpenInference attribute names; its outcome from
+/// an `--outcomes` side file keyed by trace id.
+#[test]
+fn openinference_graph_nodes_and_an_outcomes_file() {
+    let t = "5b8efff798038103d269b633813fc60c";
+    let a = |k: &str, v: &str| json!({"key": k, "value": {"stringValue": v}});
+    let span =
+        |id: &str, parent: Option<&str>, name: &str, start: u64, end: u64, attrs: Vec<Value>| {
+            let mut s = json!({"traceId": t, "spanId": id, "name": name,
+            "startTimeUnixNano": start, "endTimeUnixNano": end, "attributes": attrs});
+            if let Some(p) = parent {
+                s["parentSpanId"] = json!(p);
+            }
+            s
+        };
+    let spans = vec![
+        span(
+            "0000000000000001",
+            None,
+            "LangGraph",
+            0,
+            100,
+            vec![a("openinference.span.kind", "CHAIN")],
+        ),
+        span(
+            "0000000000000002",
+            Some("0000000000000001"),
+            "researcher",
+            1,
+            40,
+            vec![
+                a("openinference.span.kind", "CHAIN"),
+                a("graph.node.id", "researcher"),
+            ],
+        ),
+        span(
+            "0000000000000003",
+            Some("0000000000000002"),
+            "ChatOpenAI",
+            2,
+            20,
+            vec![
+                a("openinference.span.kind", "LLM"),
+                a("llm.model_name", "gpt-4o"),
+                a("output.value", "search for X"),
+            ],
+        ),
+        span(
+            "0000000000000004",
+            Some("0000000000000002"),
+            "search",
+            21,
+            30,
+            vec![
+                a("openinference.span.kind", "tool"),
+                a("tool.name", "search"),
+                a("output.value", "X is 42"),
+            ],
+        ),
+        span(
+            "0000000000000005",
+            Some("0000000000000002"),
+            "ChatOpenAI",
+            31,
+            39,
+            vec![
+                a("openinference.span.kind", "LLM"),
+                a("output.value", "X is 42"),
+            ],
+        ),
+        span(
+            "0000000000000006",
+            Some("0000000000000001"),
+            "writer",
+            50,
+            99,
+            vec![
+                a("openinference.span.kind", "CHAIN"),
+                a("graph.node.id", "writer"),
+                a("graph.node.parent_id", "researcher"),
+            ],
+        ),
+        span(
+            "0000000000000007",
+            Some("0000000000000006"),
+            "ChatOpenAI",
+            51,
+            98,
+            vec![
+                a("openinference.span.kind", "LLM"),
+                a("output.value", "The answer is 42."),
+            ],
+        ),
+    ];
+    let dir = tempdir("openinference");
+    let file = dir.join("oi.json");
+    std::fs::write(&file, doc_of(spans).to_string()).unwrap();
+    let outcomes = dir.join("outcomes.jsonl");
+    std::fs::write(
+        &outcomes,
+        format!(
+            "{{\"trace\": \"{}\", \"reward\": 0.25, \"success\": false}}\n",
+            t.to_uppercase()
+        ),
+    )
+    .unwrap();
+    let opts = TraceOptions {
+        outcomes: Some(outcomes),
+        ..Default::default()
+    };
+    let got = import(std::slice::from_ref(&file), &opts);
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let ep = &got.episodes[0];
+    let agents: Vec<Option<&str>> = messages(ep).iter().map(|m| m.agent.as_deref()).collect();
+    assert_eq!(
+        agents,
+        [Some("researcher"), None, Some("researcher"), Some("writer")]
+    );
+    assert_eq!(messages(ep)[3].text.as_ref().unwrap(), "The answer is 42.");
+    let p = parents(ep);
+    assert_eq!(p["0000000000000004"], ["0000000000000003"]);
+    assert_eq!(
+        p["0000000000000005"],
+        ["0000000000000003", "0000000000000004"]
+    );
+    // The writer node starts from its graph parent's last message.
+    assert_eq!(p["0000000000000007"], ["0000000000000005"]);
+    let o = ep.outcome.as_ref().unwrap();
+    assert_eq!((o.reward, o.success), (Some(0.25), Some(false)));
+}

@@ -215,6 +215,8 @@ pub struct TraceImport {
     pub errors: Vec<ImportError>,
     /// Whether the records were spilled to bucket files.
     pub spilled: bool,
+    /// Episodes built (handed to the callback of [`import_each`], or in `episodes`).
+    pub count: usize,
 }
 
 /// One trace's problem as held while grouping.
@@ -276,11 +278,37 @@ fn item_trace(item: &Item) -> &str {
     }
 }
 
+/// Bytes an item takes while held: the struct, its strings' heap blocks, and the
+/// grouping's share of a trace entry.
 fn item_size(item: &Item) -> usize {
+    let heap = |s: &str| s.len().next_multiple_of(16) + 16;
+    let opt = |s: &Option<String>| s.as_deref().map_or(0, heap);
     match item {
-        Item::S(s) => 200 + s.name.len() + s.at.len() + s.text.as_ref().map_or(0, String::len),
-        Item::E(e) => 120 + e.at.len(),
-        Item::P(_, h) => 120 + h.message.len(),
+        Item::S(s) => {
+            std::mem::size_of::<Span>()
+                + 96
+                + [&s.trace, &s.span, &s.name, &s.at]
+                    .map(|x| heap(x))
+                    .iter()
+                    .sum::<usize>()
+                + [
+                    &s.parent,
+                    &s.op,
+                    &s.oi_kind,
+                    &s.agent,
+                    &s.node,
+                    &s.node_parent,
+                ]
+                .map(opt)
+                .iter()
+                .sum::<usize>()
+                + [&s.tool, &s.model, &s.conversation, &s.text, &s.service]
+                    .map(opt)
+                    .iter()
+                    .sum::<usize>()
+        }
+        Item::E(e) => std::mem::size_of::<Eval>() + 96 + heap(&e.trace) + heap(&e.at),
+        Item::P(t, h) => 200 + heap(t) + heap(&h.at) + heap(&h.message),
     }
 }
 
@@ -359,7 +387,32 @@ impl Collector {
 /// trace, every broken document, span, event or trace an entry of
 /// [`TraceImport::errors`].
 pub fn import_traces(paths: &[PathBuf], opts: &TraceOptions) -> Result<TraceImport, ImportError> {
-    let mut sources: Vec<(PathBuf, Box<dyn BufRead>)> = Vec::new();
+    import_readers(open_inputs(paths)?, opts)
+}
+
+/// Imports OTLP/JSON from readers (files, standard input), each named for errors.
+pub fn import_readers(
+    sources: Vec<Source>,
+    opts: &TraceOptions,
+) -> Result<TraceImport, ImportError> {
+    let mut episodes = Vec::new();
+    let mut out = import_each(sources, opts, &mut |rec| {
+        episodes.push(rec);
+        Ok(())
+    })?;
+    out.episodes = episodes;
+    Ok(out)
+}
+
+/// A named input stream (a file, or standard input).
+pub type Source = (PathBuf, Box<dyn BufRead>);
+
+/// What [`import_each`] calls per episode, as soon as its trace is complete.
+pub type OnEpisode<'a> = dyn FnMut(InputRecord) -> std::io::Result<()> + 'a;
+
+/// The files under `paths` as named readers, for [`import_each`].
+pub fn open_inputs(paths: &[PathBuf]) -> Result<Vec<Source>, ImportError> {
+    let mut sources: Vec<Source> = Vec::new();
     for p in paths {
         for f in input_files(p)? {
             let file = File::open(&f).map_err(|source| ImportError::Io {
@@ -369,13 +422,16 @@ pub fn import_traces(paths: &[PathBuf], opts: &TraceOptions) -> Result<TraceImpo
             sources.push((f, Box::new(BufReader::new(file))));
         }
     }
-    import_readers(sources, opts)
+    Ok(sources)
 }
 
-/// Imports OTLP/JSON from readers (files, standard input), each named for errors.
-pub fn import_readers(
-    sources: Vec<(PathBuf, Box<dyn BufRead>)>,
+/// Imports OTLP/JSON from readers and hands each episode to `on_episode` as it is
+/// built, so that the episodes are never all held at once ([`TraceImport::episodes`]
+/// stays empty); a failing `on_episode` stops the import with its error.
+pub fn import_each(
+    sources: Vec<Source>,
     opts: &TraceOptions,
+    on_episode: &mut OnEpisode<'_>,
 ) -> Result<TraceImport, ImportError> {
     let outcomes = match &opts.outcomes {
         Some(p) => read_outcomes(p)?,
@@ -390,52 +446,60 @@ pub fn import_readers(
         })?;
     }
     out.spilled = collector.spill.is_some();
-    let emit = |trace: String, buf: TraceBuf, out: &mut TraceImport| {
-        if !buf.problems.is_empty() {
-            for h in buf.problems {
-                out.errors.push(ImportError::Trace {
-                    at: h.at,
-                    trace: trace.clone(),
-                    span: h.span,
-                    field: h.field,
-                    message: h.message,
-                });
+    let mut emit =
+        |trace: String, buf: TraceBuf, out: &mut TraceImport| -> Result<(), ImportError> {
+            if !buf.problems.is_empty() {
+                for h in buf.problems {
+                    out.errors.push(ImportError::Trace {
+                        at: h.at,
+                        trace: trace.clone(),
+                        span: h.span,
+                        field: h.field,
+                        message: h.message,
+                    });
+                }
+                return Ok(());
             }
-            return;
-        }
-        // Where each span was read, for the error of a trace that cannot be mapped.
-        let first_at = buf
-            .spans
-            .iter()
-            .min_by_key(|s| s.seq)
-            .map(|s| s.at.clone())
-            .unwrap_or_default();
-        let ats: HashMap<String, String> = buf
-            .spans
-            .iter()
-            .map(|s| (s.span.clone(), s.at.clone()))
-            .collect();
-        match map::map_trace(&trace, buf.spans, buf.evals, opts, outcomes.get(&trace)) {
-            Ok(rec) => out.episodes.push(rec),
-            Err(e) => out.errors.push(ImportError::Trace {
-                at: e
-                    .span
-                    .as_ref()
-                    .and_then(|s| ats.get(s).cloned())
-                    .unwrap_or(first_at),
-                trace,
-                span: e.span,
-                field: e.field,
-                message: e.message,
-            }),
-        }
-    };
+            // Where each span was read, for the error of a trace that cannot be mapped.
+            let first_at = buf
+                .spans
+                .iter()
+                .min_by_key(|s| s.seq)
+                .map(|s| s.at.clone())
+                .unwrap_or_default();
+            let ats: HashMap<String, String> = buf
+                .spans
+                .iter()
+                .map(|s| (s.span.clone(), s.at.clone()))
+                .collect();
+            match map::map_trace(&trace, buf.spans, buf.evals, opts, outcomes.get(&trace)) {
+                Ok(rec) => {
+                    out.count += 1;
+                    on_episode(rec).map_err(|source| ImportError::Io {
+                        path: PathBuf::from("output"),
+                        source,
+                    })?;
+                }
+                Err(e) => out.errors.push(ImportError::Trace {
+                    at: e
+                        .span
+                        .as_ref()
+                        .and_then(|s| ats.get(s).cloned())
+                        .unwrap_or(first_at),
+                    trace,
+                    span: e.span,
+                    field: e.field,
+                    message: e.message,
+                }),
+            }
+            Ok(())
+        };
     match collector.spill.take() {
         None => {
             let mut traces: Vec<(String, TraceBuf)> = collector.traces.into_iter().collect();
             traces.sort_by_key(|(_, b)| b.first);
             for (t, b) in traces {
-                emit(t, b, &mut out);
+                emit(t, b, &mut out)?;
             }
         }
         Some(mut spill) => {
@@ -468,7 +532,7 @@ pub fn import_readers(
                 let mut traces: Vec<(String, TraceBuf)> = traces.into_iter().collect();
                 traces.sort_by_key(|(_, b)| b.first);
                 for (t, b) in traces {
-                    emit(t, b, &mut out);
+                    emit(t, b, &mut out)?;
                 }
             }
         }
