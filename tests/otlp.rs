@@ -823,3 +823,32 @@ fn openinference_graph_nodes_and_an_outcomes_file() {
     let o = ep.outcome.as_ref().unwrap();
     assert_eq!((o.reward, o.success), (Some(0.25), Some(false)));
 }
+
+/// The older ADK vintage records no inner `generate_content` span and no
+/// `invoke_workflow` root: `call_llm` (model attribute, no operation) is then the call,
+/// and the episode keeps its agents, tool messages and token totals.
+#[test]
+fn older_vintage_without_inner_model_spans() {
+    let doc = read_json(&data("adk_v2_S4a.json"));
+    let spans: Vec<Value> = spans_of(&doc)
+        .into_iter()
+        .filter(|s| {
+            let name = s["name"].as_str().unwrap();
+            !name.starts_with("generate_content") && !name.starts_with("invoke_workflow")
+        })
+        .collect();
+    let dir = tempdir("vintage");
+    let file = dir.join("v1.json");
+    std::fs::write(&file, doc_of(spans).to_string()).unwrap();
+    let got = import(std::slice::from_ref(&file), &TraceOptions::default());
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let old = &got.episodes[0];
+    let new = one("adk_v2_S4a");
+    assert_eq!(old.agents, new.agents);
+    assert_eq!(messages(old).len(), messages(&new).len());
+    let truth = read_json(&data("adk_v2_S4a.truth.json"));
+    assert_eq!(old.meta.as_ref().unwrap()["tokens"], truth["tokens"]);
+    let kinds =
+        |e: &InputRecord| -> Vec<bool> { messages(e).iter().map(|m| m.agent.is_none()).collect() };
+    assert_eq!(kinds(old), kinds(&new));
+}
