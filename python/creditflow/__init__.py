@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULTS",
     "GPU",
     "Result",
+    "import_traces",
     "input_schema",
     "score",
     "token_rewards",
@@ -54,6 +56,57 @@ def _is_arrow(x: Any) -> bool:
     return isinstance(x, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)) or hasattr(
         x, "__arrow_c_stream__"
     )
+
+
+def import_traces(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    evaluation: str | None = None,
+    label_score: Mapping[str, float] | None = None,
+    score_range: tuple[float, float] | None = None,
+    outcome_evaluation: str | None = None,
+    outcomes: str | os.PathLike[str] | None = None,
+    reward: float | None = None,
+    provenance: str = "prefix",
+    strict: bool = False,
+) -> list[dict[str, Any]]:
+    """Reads OpenTelemetry traces (OTLP/JSON; GenAI conventions or OpenInference) into
+    episode records, one per trace, ready for :func:`score` (DESIGN §2.5, the mapping in
+    docs/traces.md); the same as ``creditflow import``.
+
+    ``paths``: files (a document, concatenated documents or JSON Lines of them) and
+    directories, spans and evaluation log records grouped by trace id across all of them.
+    ``evaluation`` picks the ``gen_ai.evaluation.result`` that becomes message scores,
+    ``label_score`` maps labels to numbers, ``score_range`` rescales values onto [-1, 1],
+    ``outcome_evaluation`` / ``outcomes`` (a JSON Lines file keyed by trace id) /
+    ``reward`` give R. A broken document, span or trace is skipped with a
+    ``UserWarning`` naming file, trace, span and field; ``strict=True`` raises
+    ``ValueError`` instead.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    labels = None
+    if label_score is not None:
+        labels = ",".join(f"{k}={float(v)!r}" for k, v in label_score.items())
+    scale = None
+    if score_range is not None:
+        lo, hi = score_range
+        scale = f"{float(lo)!r}:{float(hi)!r}"
+    episodes, errors = _creditflow.import_traces(
+        [os.fspath(p) for p in paths],
+        evaluation,
+        labels,
+        scale,
+        outcome_evaluation,
+        None if outcomes is None else os.fspath(outcomes),
+        reward,
+        provenance,
+    )
+    if errors and strict:
+        raise ValueError(f"{len(errors)} parts could not be imported: " + "; ".join(errors))
+    for e in errors:
+        warnings.warn(f"import_traces: skipped: {e}", stacklevel=2)
+    return [json.loads(e) for e in episodes]
 
 
 def score(

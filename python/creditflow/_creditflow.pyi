@@ -54,6 +54,18 @@ def score_file(
 ) -> Scored:
     """Scores a JSONL or Parquet file (``format``: auto, jsonl or parquet)."""
 
+def import_traces(
+    paths: list[str],
+    evaluation: str | None = None,
+    label_score: str | None = None,
+    score_range: str | None = None,
+    outcome_evaluation: str | None = None,
+    outcomes: str | None = None,
+    reward: float | None = None,
+    provenance: str = "prefix",
+) -> tuple[list[str], list[str]]:
+    """OTLP/JSON traces → episode records as JSON texts, and the skipped parts."""
+
 def defaults() -> dict[str, Any]:
     """Every option of ``score`` with its default (the command line's)."""
 

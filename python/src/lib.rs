@@ -321,6 +321,64 @@ fn score_file(
 }
 
 /// The option names and their defaults, for the Python signature and docs.
+/// Imports OTLP/JSON traces (DESIGN §2.5) from files or directories: one JSON text per
+/// episode (as `creditflow import` writes them) and one message per skipped part.
+#[pyfunction]
+#[pyo3(signature = (paths, evaluation=None, label_score=None, score_range=None, outcome_evaluation=None, outcomes=None, reward=None, provenance="prefix"))]
+#[allow(clippy::too_many_arguments)]
+fn import_traces(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    evaluation: Option<String>,
+    label_score: Option<String>,
+    score_range: Option<String>,
+    outcome_evaluation: Option<String>,
+    outcomes: Option<PathBuf>,
+    reward: Option<f64>,
+    provenance: &str,
+) -> PyResult<(Vec<String>, Vec<String>)> {
+    use creditflow::otlp::{TraceOptions, parse_label_scores, parse_score_range};
+    let bad = |name: &str, e: String| PyValueError::new_err(format!("{name}: {e}"));
+    if reward.is_some_and(|r| !r.is_finite()) {
+        return Err(bad("reward", "must be finite".into()));
+    }
+    let opts = TraceOptions {
+        provenance: provenance
+            .parse()
+            .map_err(|e: String| bad("provenance", e))?,
+        evaluation,
+        outcome_evaluation,
+        label_scores: match label_score {
+            Some(t) => parse_label_scores(&t).map_err(|e| bad("label_score", e))?,
+            None => Vec::new(),
+        },
+        score_range: match score_range {
+            Some(t) => Some(parse_score_range(&t).map_err(|e| bad("score_range", e))?),
+            None => None,
+        },
+        reward,
+        outcomes,
+        ..TraceOptions::default()
+    };
+    py.detach(move || {
+        let mut episodes = Vec::new();
+        let imported = creditflow::otlp::import_each(
+            creditflow::otlp::open_inputs(&paths)?,
+            &opts,
+            &mut |rec| {
+                episodes.push(serde_json::to_string(&rec)?);
+                Ok(())
+            },
+        )?;
+        let errors = imported.errors.iter().map(ToString::to_string).collect();
+        Ok::<_, creditflow::import::ImportError>((episodes, errors))
+    })
+    .map_err(|e| match e {
+        creditflow::import::ImportError::Io { .. } => PyIOError::new_err(e.to_string()),
+        other => PyValueError::new_err(other.to_string()),
+    })
+}
+
 #[pyfunction]
 fn defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     let s = Settings::default();
@@ -353,6 +411,7 @@ fn _creditflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(score_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(score_file, m)?)?;
     m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(import_traces, m)?)?;
     m.add_function(wrap_pyfunction!(input_schema, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("GPU", cfg!(feature = "gpu"))?;
