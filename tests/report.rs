@@ -340,7 +340,7 @@ fn pages_render_in_a_headless_browser() {
         let profile = dir.join(format!("profile-{name}"));
         let dom = browse(&browser, &profile, &page, &["--dump-dom".to_string()]);
         assert!(
-            !dom.contains("data-error"),
+            !dom.contains("data-error=\""),
             "{name}: a script error: {dom:.2000}"
         );
         assert!(

@@ -3,7 +3,8 @@
 //! episode id into the same [`ScoredEpisode`]s as the JSON Lines records. The three
 //! tables hold episodes in the same order, so one episode's rows are at the head of each
 //! table when its `episodes` row is read: memory is one batch per table. The `errors`
-//! table's rows count as error records.
+//! table's rows count as error records, and each game of the `games` table as a game
+//! record.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -157,6 +158,7 @@ pub struct ParquetScored {
     agents: Table,
     messages: Table,
     errors: Table,
+    games: Table,
 }
 
 impl ParquetScored {
@@ -175,6 +177,7 @@ impl ParquetScored {
             agents: Table::open(&find("agents"), true)?,
             messages: Table::open(path, true)?,
             errors: Table::open(&find("errors"), false)?,
+            games: Table::open(&find("games"), false)?,
         })
     }
 
@@ -275,6 +278,26 @@ impl ParquetScored {
     }
 }
 
+impl ParquetScored {
+    /// The next game record: a run of `games` rows (one per player) with one game id.
+    fn game(&mut self) -> Result<Option<Scored>, ReportError> {
+        let Some((b, row)) = self.games.current()? else {
+            return Ok(None);
+        };
+        let b = b.clone();
+        let id = required_string(&self.games, &b, row, "game_id")?;
+        self.games.row += 1;
+        while let Some((b, row)) = self.games.current()? {
+            let b = b.clone();
+            if required_string(&self.games, &b, row, "game_id")? != id {
+                break;
+            }
+            self.games.row += 1;
+        }
+        Ok(Some(Scored::Game))
+    }
+}
+
 impl Iterator for ParquetScored {
     type Item = Result<Scored, ReportError>;
 
@@ -291,6 +314,9 @@ impl Iterator for ParquetScored {
                 return Some(Err(e));
             }
         }
-        self.error().transpose()
+        match self.error() {
+            Ok(None) => self.game().transpose(),
+            other => other.transpose(),
+        }
     }
 }
