@@ -3,7 +3,8 @@
 //! (swimlanes, agent credit bars, first error, gold label). The embedded episodes' data
 //! is inlined once as JSON; the script only fills a details panel on hover or focus, and
 //! marks the page (`data-ready="ok"`, or `data-error` with the message) so that a
-//! headless browser can tell it ran.
+//! headless browser can tell it ran; `data-script-ms` is the time from navigation to
+//! the script's end (the page parsed), which `bench/report.sh` reads.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::json;
@@ -61,6 +62,7 @@ var gs=document.querySelectorAll('.msg');
 for(var j=0;j<gs.length;j++){(function(g){
 g.addEventListener('mouseenter',function(){show(g);});
 g.addEventListener('focus',function(){show(g);});})(gs[j]);}
+document.documentElement.setAttribute('data-script-ms',String(Math.round(performance.now())));
 document.documentElement.setAttribute('data-ready','ok');
 })();"#;
 
@@ -169,7 +171,9 @@ fn batch_section(report: &Report) -> Markup {
             p class="meta" {
                 "Message index of the first error; " (b.no_first_error) " failed episodes have none."
             }
-            (svg::histogram("Failed episodes by first-error position", &positions))
+            @if b.failures > b.no_first_error {
+                (svg::histogram("Failed episodes by first-error position", &positions))
+            }
             @if !blamed.is_empty() {
                 h3 { "Blamed agents (first errors)" }
                 (svg::count_bars("First errors per agent", &blamed))

@@ -304,7 +304,9 @@ pub fn box_plots(agents: &[&AgentStats]) -> Markup {
             }
             text class="tick" x=(f1(left)) y=(f1(height - 8.0)) { (num(lo)) }
             text class="tick" x=(f1(left + width)) y=(f1(height - 8.0)) text-anchor="end" { (num(hi)) }
-            text class="tick" x=(f1(sx(0.0))) y=(f1(height - 8.0)) text-anchor="middle" { "0" }
+            @if lo < 0.0 && hi > 0.0 {
+                text class="tick" x=(f1(sx(0.0))) y=(f1(height - 8.0)) text-anchor="middle" { "0" }
+            }
         }
     }
 }
@@ -314,18 +316,19 @@ pub fn histogram(label: &str, bins: &[(String, u64)]) -> Markup {
     let bar = 22.0;
     let height = 120.0;
     let max = bins.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
-    let width = 40.0 + bar * bins.len() as f64;
+    let left = 56.0;
+    let width = left + 10.0 + bar * bins.len() as f64;
     html! {
         svg class="hist" xmlns="http://www.w3.org/2000/svg" width=(f1(width)) height=(f1(height + 30.0))
             viewBox={"0 0 " (f1(width)) " " (f1(height + 30.0))} role="img" aria-label=(label) {
-            line class="axis" x1="30" x2=(f1(width)) y1=(f1(height)) y2=(f1(height)) {}
-            text class="tick" x="26" y="10" text-anchor="end" { (max as u64) }
+            line class="axis" x1=(f1(left - 4.0)) x2=(f1(width)) y1=(f1(height)) y2=(f1(height)) {}
+            text class="tick" x=(f1(left - 6.0)) y="14" text-anchor="end" { (max as u64) }
             @for (k, (name, count)) in bins.iter().enumerate() {
                 @let h = *count as f64 / max * (height - 10.0);
-                rect class="count" x=(f1(32.0 + bar * k as f64)) y=(f1(height - h)) width=(f1(bar - 3.0)) height=(f1(h)) {
+                rect class="count" x=(f1(left + bar * k as f64)) y=(f1(height - h)) width=(f1(bar - 3.0)) height=(f1(h)) {
                     title { (name) ": " (count) }
                 }
-                text class="tick" x=(f1(32.0 + bar * k as f64 + (bar - 3.0) / 2.0)) y=(f1(height + 12.0)) text-anchor="middle" { (name) }
+                text class="tick" x=(f1(left + bar * k as f64 + (bar - 3.0) / 2.0)) y=(f1(height + 12.0)) text-anchor="middle" { (name) }
             }
         }
     }
