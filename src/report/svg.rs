@@ -260,7 +260,7 @@ pub fn agent_bars(ep: &EpisodeView) -> Markup {
                 text class="value" x=(f1(axis + half + 8.0)) y=(f1(yy + 14.0)) { (num(a.credit)) }
             }
             text class="sum" x="4" y=(f1(height - 8.0)) data-sum=(sum) data-target=(target) {
-                "Σ credit = " (num(sum)) "   R − R0 = " (num(ep.reward)) " − " (num(ep.baseline)) " = " (num(target))
+                "Σ credit = " (num(sum)) " · R − R0 = " (num(ep.reward)) " − " (num(ep.baseline)) " = " (num(target))
             }
         }
     }
