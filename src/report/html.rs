@@ -38,6 +38,7 @@ svg .count{fill:#6b8fb8}svg .whisker,svg .median{stroke:#222;stroke-width:1.2}sv
 .meta{color:#444}.flag{display:inline-block;padding:0 6px;margin-right:4px;border-radius:8px;background:#fde2c8}
 .fail{color:#b2182b;font-weight:600}.ok{color:#2166ac;font-weight:600}
 ol.sample{columns:3;font-size:13px}
+article.episode{content-visibility:auto;contain-intrinsic-size:auto 640px}
 table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}
 ";
 

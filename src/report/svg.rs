@@ -188,8 +188,8 @@ pub fn swimlane(ep: &EpisodeView, ep_index: usize) -> Markup {
                     circle class="gold" cx=(f1(cx)) cy=(f1(cy)) r=(f1(r + 7.0)) {}
                     text class="mark gold-mark" x=(f1(cx)) y=(f1(cy + r + 16.0)) text-anchor="middle" { "gold" }
                 }
-                g class="msg" tabindex="0" data-ep=(ep_index) data-m=(i) role="img"
-                    aria-label=(message_title(ep, i).lines().take(2).collect::<Vec<_>>().join("; ")) {
+                // The `<title>` is the group's accessible name (SVG's own labelling rule).
+                g class="msg" tabindex="0" data-ep=(ep_index) data-m=(i) role="img" {
                     title { (message_title(ep, i)) }
                     @match m.credit {
                         Some(c) => circle cx=(f1(cx)) cy=(f1(cy)) r=(f1(r)) fill=(diverging(c / scale)) {},
