@@ -2,10 +2,11 @@
 //! batch page and one episode's page; bad scored input; Parquet; gold labels. The pages
 //! are opened in headless Chromium when it is installed (`--dump-dom`: the script ran
 //! without error and every message is in the DOM; `--screenshot`: the page is not
-//! blank). Without Chromium the browser test says so loudly and passes, unless
+//! blank). Without Chromium the browser test says so loudly (on stderr, past the
+//! harness's capture) and passes, unless
 //! CREDITFLOW_REQUIRE_BROWSER=1 (CI), where it fails.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -324,7 +325,9 @@ fn pages_render_in_a_headless_browser() {
         if std::env::var("CREDITFLOW_REQUIRE_BROWSER").as_deref() == Ok("1") {
             panic!("CREDITFLOW_REQUIRE_BROWSER=1 but no chromium found (set CREDITFLOW_CHROMIUM)");
         }
-        eprintln!(
+        // Straight to stderr, past the test harness's capture, so that a skip is seen.
+        let _ = writeln!(
+            std::io::stderr(),
             "\n*** SKIPPED: the report browser test: no chromium on PATH (install `chromium`; \
              CREDITFLOW_REQUIRE_BROWSER=1 makes this a failure) ***\n"
         );
