@@ -228,6 +228,26 @@ fn parquet_scored_output_draws_the_same_page() {
     assert_eq!(from_jsonl, from_parquet);
     assert!(from_parquet["episodes"].as_array().unwrap().len() >= 4);
     assert_eq!(from_parquet["batch"]["errors"], 1);
+    // A table with the wrong columns: the file, the row and the column are named.
+    std::fs::copy(
+        dir.join("scored.agents.parquet"),
+        dir.join("scored.episodes.parquet"),
+    )
+    .unwrap();
+    let out = bin()
+        .arg("report")
+        .arg(&p)
+        .arg("-o")
+        .arg(dir.join("c.html"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("scored.episodes.parquet, row 1, column `flags`"),
+        "{err}"
+    );
+    assert!(!dir.join("c.html").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
 

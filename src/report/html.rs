@@ -160,7 +160,9 @@ fn batch_section(report: &Report) -> Markup {
                     @for (k, v) in &b.errors.0 { " · " (k) " " (v) }
                 }
                 dt { "mean reward R" } dd { (num(b.rewards.mean())) }
-                dt { "largest |Σ credit − (R − R0)|" } dd { (format!("{:.2e}", b.max_efficiency_gap)) }
+                dt { "largest |Σ credit − (R − R0)|" } dd {
+                    @if b.max_efficiency_gap == 0.0 { "0" } @else { (format!("{:.2e}", b.max_efficiency_gap)) }
+                }
             }
             h3 { "Branches" }
             (svg::count_bars("Episodes per branch", &branches))

@@ -60,10 +60,22 @@ pub enum ReportError {
     Bad {
         /// The file.
         path: PathBuf,
-        /// 1-based line (or row, for Parquet tables).
+        /// 1-based line.
         line: u64,
-        /// The field (or column).
+        /// The field.
         field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A row of a scored Parquet table is not what `creditflow score` writes.
+    #[error("{path}, row {row}, column `{column}`: {message}")]
+    BadRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based row.
+        row: u64,
+        /// The column.
+        column: String,
         /// What is wrong.
         message: String,
     },

@@ -86,10 +86,10 @@ impl Table {
     }
 
     fn bad(&self, column: &str, message: impl Into<String>) -> ReportError {
-        ReportError::Bad {
+        ReportError::BadRow {
             path: self.path.clone(),
-            line: self.before + self.row as u64 + 1,
-            field: column.into(),
+            row: self.before + self.row as u64 + 1,
+            column: column.into(),
             message: message.into(),
         }
     }
