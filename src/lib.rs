@@ -7,7 +7,8 @@
 //! [`stream`] of random permutations; CPU twins in [`cpu`], the GPU behind the `gpu`
 //! feature) → [`finish`] (calibrate, [`signals`], [`output`] records, [`arrays`]) —
 //! driven by [`pipeline`] for whole files and by [`score`] for single records. Every
-//! option lives in [`options`]. [`generate`] writes synthetic batches.
+//! option lives in [`options`]. [`generate`] writes synthetic batches; [`report`] draws
+//! what `score` wrote as an HTML page.
 
 pub mod arrays;
 pub mod backend;
@@ -34,6 +35,7 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod read;
+pub mod report;
 pub mod schema;
 pub mod score;
 pub mod signals;

@@ -61,6 +61,30 @@ enum Command {
     Bench(BenchArgs),
     /// Compare first-error predictions with gold mistake_agent / mistake_step labels.
     EvalFailures(EvalArgs),
+    /// Draw scored episodes as one self-contained HTML page (batch or one episode).
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// What `creditflow score` wrote: JSONL, or the Parquet tables (`out.parquet`).
+    scored: PathBuf,
+    /// The scored input episodes (JSONL or Parquet): environment messages, parent edges,
+    /// judge scores and texts of the drawn episodes.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Draw this episode alone.
+    #[arg(long)]
+    episode: Option<String>,
+    /// Gold failure labels (the eval-failures formats): accuracy and gold steps.
+    #[arg(long)]
+    gold: Option<PathBuf>,
+    /// Episodes drawn in full on the batch page (failed ones first).
+    #[arg(long, default_value_t = creditflow::report::DEFAULT_SAMPLE)]
+    sample: usize,
+    /// The HTML page (default: standard output).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -888,6 +912,35 @@ fn summarize_import(args: &ImportArgs, counts: (usize, usize, usize), skipped: u
     );
 }
 
+/// `creditflow report`: the page is built in memory, then written through a temporary
+/// file that replaces the target only when complete.
+fn run_report(a: &ReportArgs) -> Result<()> {
+    let mut inputs = vec![("SCORED", a.scored.as_path())];
+    if let Some(p) = &a.input {
+        inputs.push(("--input", p));
+    }
+    if let Some(p) = &a.gold {
+        inputs.push(("--gold", p));
+    }
+    if let Some(o) = &a.output {
+        check_distinct(&inputs, &[("-o", o)]).map_err(anyhow::Error::msg)?;
+    }
+    let opts = creditflow::report::ReportOptions {
+        input: a.input.clone(),
+        episode: a.episode.clone(),
+        gold: a.gold.clone(),
+        sample: a.sample,
+    };
+    let page = creditflow::report::render(&a.scored, &opts)?;
+    let mut out = OutFile::create(a.output.as_deref())?;
+    out.write_all(page.as_bytes())?;
+    out.commit()?;
+    if let Some(o) = &a.output {
+        eprintln!("wrote {} ({} bytes)", o.display(), page.len());
+    }
+    Ok(())
+}
+
 /// The GPU rows of `creditflow bench` and their ratios to the CPU rows.
 #[cfg(feature = "gpu")]
 fn gpu_bench(
@@ -1036,6 +1089,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Import(a) => run_import(&a)?,
         Command::Export(ExportCommand::Otel(a)) => run_export_otel(&a)?,
+        Command::Report(a) => run_report(&a)?,
         Command::EvalFailures(a) => {
             let report = creditflow::eval::evaluate(&a.pred, &a.gold)?;
             print!("{report}");
