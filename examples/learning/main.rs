@@ -343,4 +343,43 @@ mod tests {
             assert_eq!(row["seeds"], 3);
         }
     }
+
+    /// How often the surrogate's calibration falls back to equal shares under the
+    /// initial policies (docs/learning.md, discussion). A measurement, not a check:
+    /// `cargo test --release --example learning -- --ignored --nocapture fallback_rates`.
+    #[test]
+    #[ignore = "a measurement for the report (about a minute)"]
+    fn fallback_rates() {
+        let cfg = Config::full();
+        for n in cfg.sizes {
+            let env = Env::new(n, cfg.train.rounds);
+            let probs = train::initial_probs(&env, cfg.train.temptation);
+            let mut rng = Rng::new(&[5]);
+            for sigma in NOISES {
+                let k = 2000;
+                let (mut positive, mut mismatch) = (0, 0);
+                for e in 0..k {
+                    let u: Vec<f64> = (0..env.turns()).map(|_| rng.uniform()).collect();
+                    let tr = env.play(&probs, &u);
+                    positive += usize::from(tr.reward > 0.0);
+                    let scores = env::judge(&tr, sigma, &mut rng);
+                    let out = schemes::score(
+                        &env,
+                        &tr,
+                        Some(&scores),
+                        None,
+                        &format!("d{e}"),
+                        creditflow::options::Players::Messages,
+                    );
+                    mismatch += usize::from(
+                        out.flags.contains(&"label_outcome_mismatch")
+                            || out.flags.contains(&"degenerate"),
+                    );
+                }
+                eprintln!(
+                    "n={n} σ={sigma}: R > 0 in {positive}/{k}, equal-share fallback in {mismatch}/{k}"
+                );
+            }
+        }
+    }
 }

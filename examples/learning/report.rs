@@ -200,7 +200,7 @@ impl Experiment {
                 let z = if dse > 0.0 { d / dse } else { 0.0 };
                 let _ = writeln!(
                     out,
-                    "  {}: {m:.3} ({d:+.3} ± {dse:.3}, {z:+.1} SE) — {verdict};",
+                    "  - {}: {m:.3} ({d:+.3} ± {dse:.3}, {z:+.1} SE) — {verdict}",
                     label(scheme)
                 );
             }
@@ -313,6 +313,12 @@ that never got there within the budget of {eps} episodes).\n\n{table}\n\
             table = self.table(),
             cmp = self.comparisons(),
         );
+        if command.contains("--quick") {
+            md.push_str(
+                "\n> This file came from the reduced run; the discussion below was written for \
+the full run's numbers (`cargo run --release --example learning`).\n",
+            );
+        }
         md.push_str(DISCUSSION);
         md
     }
@@ -381,6 +387,81 @@ that never got there within the budget of {eps} episodes).\n\n{table}\n\
     }
 }
 
-/// The discussion after the numbers (written for the full run's results; the numbers
-/// above it are regenerated).
-const DISCUSSION: &str = "\n## Discussion\n\nTBD\n";
+/// The discussion after the numbers. Written for the full run's results (the run is
+/// deterministic, so regenerating reproduces them); the numbers above it are generated.
+const DISCUSSION: &str = r#"
+## Discussion
+
+Episodes to reach 0.8 success, team reward ÷ scheme (higher is faster; from the table):
+
+| scheme | n = 3 | n = 6 | n = 10 |
+| --- | ---: | ---: | ---: |
+| difference R − R₋ᵢ (env) | 1.04× | 1.40× | 1.60× |
+| Shapley, measured v(S) | 1.18× | 1.71× | 2.51× |
+| Shapley, surrogate σ=0.1 | 0.79× | 1.53× | 2.25× |
+| Owen messages σ=0.1 | 1.21× | 2.26× | 3.14× |
+| Shapley, surrogate σ=0.5 | 0.66× | 0.96× | 1.27× |
+| Owen messages σ=0.5 | 0.85× | 1.34× | 1.82× |
+| repair-aware σ=0.1 / 0.5 | 0.48× / 0.52× | never / 4 of 20 seeds | 15 / 10 of 20 seeds, no faster |
+
+**Credit helps more as the team grows.** With three agents the team reward is hard to
+beat: it reaches 0.8 in 332 ± 9 episodes, and only measured Shapley (282 ± 5) and
+low-noise Owen credit (274 ± 7) are faster, by about a fifth. With ten agents the team
+reward needs 860 ± 15 episodes and ends at 0.910 ± 0.004; every Shapley or Owen signal
+is faster, low-noise Owen credit 3.1× and measured Shapley 2.5×, and all of them finish
+above 0.93. The team reward gives every message the same advantage, so an agent's
+useful action is rewarded only through its correlation with R, and that correlation
+shrinks as more agents act.
+
+**Shapley beats the difference reward, at a price.** Measured Shapley is faster than
+R − R₋ᵢ at every size (282 vs 318, 312 vs 382, 342 vs 536 episodes). The task has
+redundancy on purpose: a worker and its backup supply the same piece, and when both
+supply it each one's difference reward is 0 (the other covers), while Shapley splits
+the piece's value between them. The price is 2ⁿ reruns per episode (1,024 at n = 10)
+against n for difference rewards; the surrogate needs none, only judge scores.
+
+**Message credit beats agent credit from the same judge.** Owen message credit is faster
+than the surrogate's agent Shapley at every size and noise level (n = 10, σ = 0.1:
+274 vs 382 episodes): an agent speaks twice, and agent credit gives both messages the
+same reward, so a tempted agent that sabotages once and repairs once cannot be told which
+one helped.
+
+**Judge noise eats the gain in small teams.** With σ = 0.5 the surrogate schemes lose
+much of their advantage: Owen credit is slower than the team reward at n = 3 (390 vs 332)
+and still faster at n = 6 and 10; the surrogate's agent Shapley is slower at n = 3, about
+as fast at n = 6 (556 vs 534, with a lower final success) and faster only at n = 10,
+where it trails the difference reward. Even at
+σ = 0.1 the surrogate's agent Shapley is slower than the team reward at n = 3 (420 vs
+332). Part of the reason is calibration: the evaluator's R is graded and stays positive
+when a piece is present, while the judge's sum goes negative when sabotage outweighs the
+contributions, and then creditflow flags `label_outcome_mismatch` and falls back to equal
+shares — every message gets R/M, a rescaled team reward. Under the initial policies that
+happens in 32–34 % of episodes at n = 3, 54–55 % at n = 6 and 59–62 % at n = 10
+(`cargo test --release --example learning -- --ignored --nocapture fallback_rates`).
+
+**Repair-aware rewards alone do not train this task.** Used as the only signal
+(creditflow's `reward` field: repair-aware on failure, Owen on success) they are the
+worst scheme at every size — final success 0.874 / 0.581 / 0.756 against the team
+reward's 0.982 / 0.966 / 0.910 at σ = 0.1 — and plateau at n = 6. By construction of the
+signal (DESIGN §5): on failure the rewards do not depend on R, so a contribution before
+the first error earns 0 and supplying a missing piece is not rewarded; only the first
+error and messages built on it are blamed, so a second, independent sabotage later in
+the episode (its parent is the task, not the first error) earns 0, or +η when the noisy
+judge scores it positive; and the branches live on different scales (−1, 0, +η on
+failure; Owen credits that sum to R over 2n messages on success). The n = 6 plateau is
+consistent with the second point: there a tempted agent speaks last, where nobody can
+repair its sabotage, and it goes unblamed whenever an earlier sabotage was the first
+error (at n = 10 the last speaker is a worker). These rewards are built to localise blame
+and feed preference pairs; a trainer should add an outcome term rather than use them
+alone, and blaming every later harmful message, not only the first error's descendants,
+would be worth trying in creditflow.
+
+**Caveats.** The policies are tabular over a 3-bit observation, the judge knows the true
+helpfulness up to Gaussian noise (real judges are biased, not only noisy), and the task
+is ours. Nothing was tuned per scheme: the learning rate (0.5) was the first value tried;
+the budget was cut from 3,000 to 1,200 episodes after a reduced run of every scheme showed
+them all saturating and for compute; the judge's noise levels and the environment were
+fixed before the full run. The full run takes about 15 CPU-minutes (21 minutes of
+wall-clock time on 2 cores shared with builds); the largest part is the Owen closed form
+over 20 messages (n = 10, about 9 ms per episode).
+"#;

@@ -83,6 +83,12 @@ fn initial(env: &Env, temptation: f64) -> Theta {
         .collect()
 }
 
+/// The initial policies' probabilities.
+#[cfg(test)]
+pub fn initial_probs(env: &Env, temptation: f64) -> Probs {
+    softmax(&initial(env, temptation))
+}
+
 /// The environment's numbers for one episode.
 fn numbers(env: &Env, rng: &mut Rng) -> Vec<f64> {
     (0..env.turns()).map(|_| rng.uniform()).collect()
