@@ -811,6 +811,13 @@ fn run_import_traces(args: &ImportArgs, head: Option<Vec<u8>>) -> Result<()> {
             let reader = std::io::Cursor::new(head).chain(std::io::stdin());
             vec![(PathBuf::from("stdin"), Box::new(BufReader::new(reader)))]
         }
+        // `--format otlp` reads standard input without sniffing it.
+        None if args.input.len() == 1 && is_std(&args.input[0]) => {
+            vec![(
+                PathBuf::from("stdin"),
+                Box::new(BufReader::new(std::io::stdin())),
+            )]
+        }
         None => {
             if args.input.iter().any(|p| is_std(p)) {
                 bail!("`-` (standard input) must be the only input");

@@ -612,24 +612,29 @@ fn import_score_export_round_trip() {
 fn standard_input_and_format_detection() {
     let bin = env!("CARGO_BIN_EXE_creditflow");
     let text = std::fs::read(data("adk_v2_S4a.json")).unwrap();
-    let mut child = Command::new(bin)
-        .args(["import", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&text).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ep: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(ep["id"], "a431b808b2875b517ac14878e4ed7673");
-    assert_eq!(ep["messages"].as_array().unwrap().len(), 5);
+    for args in [
+        &["import", "-"][..],
+        &["import", "--format", "otlp", "-"][..],
+    ] {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ep: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(ep["id"], "a431b808b2875b517ac14878e4ed7673");
+        assert_eq!(ep["messages"].as_array().unwrap().len(), 5);
+    }
     // Trace options on chat logs are refused with the reason.
     let out = Command::new(bin)
         .args([
