@@ -391,7 +391,7 @@ pub fn import_all(path: &Path, opts: &ImportOptions) -> Result<Imported, ImportE
     let meta = fs::metadata(path).map_err(io_error(path))?;
     if meta.is_dir() {
         let mut files = Vec::new();
-        walk(path, Path::new(""), &mut files)?;
+        walk(path, Path::new(""), is_log_file, &mut files)?;
         files.sort();
         for rel in files {
             let full = path.join(&rel);
@@ -519,9 +519,14 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
     }
 }
 
-/// Collects the `.json` and `.jsonl` files (any case) under `dir`, as paths relative to
-/// the walk's root.
-fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
+/// Collects the files under `dir` that `keep` accepts, as paths relative to the walk's
+/// root; hidden entries and symbolic links to directories are skipped.
+pub(crate) fn walk(
+    dir: &Path,
+    rel: &Path,
+    keep: fn(&Path) -> bool,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), ImportError> {
     let here = dir.join(rel);
     for entry in fs::read_dir(&here).map_err(io_error(&here))? {
         let entry = entry.map_err(io_error(&here))?;
@@ -533,8 +538,8 @@ fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportErro
         let kind = entry.file_type().map_err(io_error(&entry_path))?;
         let child = rel.join(&name);
         if kind.is_dir() {
-            walk(dir, &child, out)?;
-        } else if is_log_file(Path::new(&name))
+            walk(dir, &child, keep, out)?;
+        } else if keep(Path::new(&name))
             && fs::metadata(&entry_path)
                 .map_err(io_error(&entry_path))?
                 .is_file()

@@ -653,15 +653,12 @@ fn run_export_otel(args: &ExportOtelArgs) -> Result<()> {
     let mut sink = output_writer(&args.output)?;
     let done =
         creditflow::otlp::export::export_otel(scored, &args.scored, &args.traces, &mut sink)?;
-    for e in &done.errors {
-        eprintln!("export: skipped: {e}");
-    }
-    if args.strict && !done.errors.is_empty() {
-        bail!(
-            "{} scored lines could not be exported (--strict)",
-            done.errors.len()
-        );
-    }
+    report_skipped(
+        ("export", "exported"),
+        &done.errors,
+        args.strict,
+        "scored lines",
+    )?;
     sink.commit()?;
     eprintln!(
         "exported {} evaluation records for {} episodes{}",
@@ -719,7 +716,7 @@ fn run_import(args: &ImportArgs) -> Result<()> {
         || args.score_range.is_some()
         || args.outcome_evaluation.is_some()
         || args.outcomes.is_some();
-    // Standard input is sniffed from its first 64 KiB, then read on as one stream.
+    // Standard input is sniffed from its first bytes (`SNIFF_BYTES`), then read on as one stream.
     let mut stdin_head: Option<(Vec<u8>, bool)> = None;
     let otlp = match args.format.as_str() {
         "otlp" => true,
@@ -728,7 +725,7 @@ fn run_import(args: &ImportArgs) -> Result<()> {
             let mut head = Vec::new();
             std::io::stdin()
                 .lock()
-                .take(64 << 10)
+                .take(creditflow::otlp::SNIFF_BYTES as u64)
                 .read_to_end(&mut head)?;
             let is = creditflow::otlp::sniff(&head);
             stdin_head = Some((head, is));
@@ -778,15 +775,12 @@ fn run_import(args: &ImportArgs) -> Result<()> {
     } else {
         creditflow::import::import_all(input, &opts)?
     };
-    for e in &imported.errors {
-        eprintln!("import: skipped: {e}");
-    }
-    if args.strict && !imported.errors.is_empty() {
-        bail!(
-            "{} logs or score rows could not be imported (--strict)",
-            imported.errors.len()
-        );
-    }
+    report_skipped(
+        ("import", "imported"),
+        &imported.errors,
+        args.strict,
+        "logs or score rows",
+    )?;
     write_imported(
         args,
         imported.episodes,
@@ -809,11 +803,14 @@ fn run_import_traces(args: &ImportArgs, head: Option<Vec<u8>>) -> Result<()> {
     let sources: Vec<creditflow::otlp::Source> = match head {
         Some(head) => {
             let reader = std::io::Cursor::new(head).chain(std::io::stdin());
-            vec![(PathBuf::from("stdin"), Box::new(BufReader::new(reader)))]
+            vec![creditflow::otlp::Source::Stream(
+                PathBuf::from("stdin"),
+                Box::new(BufReader::new(reader)),
+            )]
         }
         // `--format otlp` reads standard input without sniffing it.
         None if args.input.len() == 1 && is_std(&args.input[0]) => {
-            vec![(
+            vec![creditflow::otlp::Source::Stream(
                 PathBuf::from("stdin"),
                 Box::new(BufReader::new(std::io::stdin())),
             )]
@@ -822,7 +819,7 @@ fn run_import_traces(args: &ImportArgs, head: Option<Vec<u8>>) -> Result<()> {
             if args.input.iter().any(|p| is_std(p)) {
                 bail!("`-` (standard input) must be the only input");
             }
-            creditflow::otlp::open_inputs(&args.input)?
+            creditflow::otlp::inputs(&args.input)?
         }
     };
     let what = "documents, spans or traces";
@@ -849,17 +846,31 @@ fn run_import_traces(args: &ImportArgs, head: Option<Vec<u8>>) -> Result<()> {
     Ok(())
 }
 
+/// Prints what an import or export skipped (`verb`: the command and its participle);
+/// with `--strict` any skipped part is an error.
+fn report_skipped(
+    verb: (&str, &str),
+    errors: &[creditflow::import::ImportError],
+    strict: bool,
+    what: &str,
+) -> Result<()> {
+    for e in errors {
+        eprintln!("{}: skipped: {e}", verb.0);
+    }
+    if strict && !errors.is_empty() {
+        bail!("{} {what} could not be {} (--strict)", errors.len(), verb.1);
+    }
+    Ok(())
+}
+
 /// Prints the skipped parts of a trace import; with `--strict` they are an error.
 fn report_trace_errors(args: &ImportArgs, imported: &creditflow::otlp::TraceImport) -> Result<()> {
-    for e in &imported.errors {
-        eprintln!("import: skipped: {e}");
-    }
-    if args.strict && !imported.errors.is_empty() {
-        bail!(
-            "{} trace documents, spans or traces could not be imported (--strict)",
-            imported.errors.len()
-        );
-    }
+    report_skipped(
+        ("import", "imported"),
+        &imported.errors,
+        args.strict,
+        "trace documents, spans or traces",
+    )?;
     if imported.spilled {
         eprintln!("import: grouped traces through temporary bucket files (over --memory)");
     }

@@ -362,14 +362,11 @@ fn import_traces(
     };
     py.detach(move || {
         let mut episodes = Vec::new();
-        let imported = creditflow::otlp::import_each(
-            creditflow::otlp::open_inputs(&paths)?,
-            &opts,
-            &mut |rec| {
+        let imported =
+            creditflow::otlp::import_each(creditflow::otlp::inputs(&paths)?, &opts, &mut |rec| {
                 episodes.push(serde_json::to_string(&rec)?);
                 Ok(())
-            },
-        )?;
+            })?;
         let errors = imported.errors.iter().map(ToString::to_string).collect();
         Ok::<_, creditflow::import::ImportError>((episodes, errors))
     })

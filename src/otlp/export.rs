@@ -90,39 +90,34 @@ pub fn export_otel(
         .collect();
     let mut index: HashMap<String, TraceIndex> = HashMap::new();
     let mut seq = 0u64;
-    for p in traces {
-        for f in super::input_files(p)? {
-            let file = std::fs::File::open(&f).map_err(|source| ImportError::Io {
-                path: f.clone(),
-                source,
-            })?;
-            super::read_source(
-                &f,
-                Box::new(std::io::BufReader::new(file)),
-                &mut result.errors,
-                &mut |doc, at, _errors| {
-                    let d = wire::read_document(doc, at, &mut seq);
-                    for s in d.spans {
-                        if !wanted.contains(&s.trace) {
-                            continue;
-                        }
-                        let t = index.entry(s.trace.clone()).or_default();
-                        if role(&s) == Role::Agent {
-                            if let Some(name) = invoked_agent(&s) {
-                                let e = t.agents.entry(name).or_insert((s.start, s.span.clone()));
-                                if s.start < e.0 {
-                                    *e = (s.start, s.span.clone());
-                                }
+    for source in super::inputs(traces)? {
+        let (path, reader) = source.open()?;
+        super::read_source(
+            &path,
+            reader,
+            &mut result.errors,
+            &mut |doc, at, _errors| {
+                let d = wire::read_document(doc, at, &mut seq);
+                for s in d.spans {
+                    if !wanted.contains(&s.trace) {
+                        continue;
+                    }
+                    let t = index.entry(s.trace.clone()).or_default();
+                    if role(&s) == Role::Agent {
+                        if let Some(name) = invoked_agent(&s) {
+                            let e = t.agents.entry(name).or_insert((s.start, s.span.clone()));
+                            if s.start < e.0 {
+                                *e = (s.start, s.span.clone());
                             }
                         }
-                        t.parents
-                            .insert(s.span.clone(), (s.parent.clone(), s.start));
-                        t.ends.insert(s.span, s.end);
                     }
-                    Ok(())
-                },
-            )?;
-        }
+                    t.parents
+                        .insert(s.span.clone(), (s.parent.clone(), s.start));
+                    t.ends.insert(s.span, s.end);
+                }
+                Ok(())
+            },
+        )?;
     }
     for t in index.values_mut() {
         let mut root: Option<(u64, String)> = None;

@@ -242,15 +242,11 @@ pub fn map_trace(
             .filter(|&j| skip_inside.is_none_or(|inv| msgs[j].invocation != Some(inv)))
             .max_by_key(|&j| (end(j), j))
     };
-    let node_of = |i: usize| -> Option<String> {
+    // The nearest value of an OpenInference graph attribute on a span or above it.
+    let nearest = |i: usize, field: fn(&Span) -> &Option<String>| -> Option<String> {
         std::iter::once(i)
             .chain(ancestors(i))
-            .find_map(|a| spans[a].node.clone())
-    };
-    let node_parent_of = |i: usize| -> Option<String> {
-        std::iter::once(i)
-            .chain(ancestors(i))
-            .find_map(|a| spans[a].node_parent.clone())
+            .find_map(|a| field(&spans[a]).clone())
     };
     let mut parents: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); msgs.len()];
     for k in 0..msgs.len() {
@@ -296,10 +292,12 @@ pub fn map_trace(
                 // Row "first call of an invocation": what handed control to it.
                 let span = msgs[k].span;
                 let enclosing_tool = ancestors(span).find_map(|a| msg_of_span.get(&a).copied());
-                let graph_parent = node_parent_of(span).and_then(|np| {
+                let graph_parent = nearest(span, |s| &s.node_parent).and_then(|np| {
                     (0..k)
                         .filter(|&j| end(j) <= start(k))
-                        .filter(|&j| node_of(msgs[j].span).as_deref() == Some(np.as_str()))
+                        .filter(|&j| {
+                            nearest(msgs[j].span, |s| &s.node).as_deref() == Some(np.as_str())
+                        })
                         .max_by_key(|&j| (end(j), j))
                 });
                 if let Some(t) = enclosing_tool.filter(|&t| t < k) {

@@ -131,6 +131,9 @@ pub fn parse_score_range(text: &str) -> Result<(f64, f64), String> {
     Ok((lo, hi))
 }
 
+/// How many leading bytes [`sniff`] looks at (of a file, or of standard input).
+pub const SNIFF_BYTES: usize = 64 << 10;
+
 /// Whether a file's first bytes look like OTLP/JSON (`resourceSpans` / `resourceLogs`
 /// near the start).
 pub fn sniff(head: &[u8]) -> bool {
@@ -148,7 +151,7 @@ pub fn sniff_path(path: &Path) -> Result<bool, ImportError> {
     let Some(first) = files.first() else {
         return Ok(false);
     };
-    let mut head = vec![0u8; 64 << 10];
+    let mut head = vec![0u8; SNIFF_BYTES];
     let mut f = File::open(first).map_err(|source| ImportError::Io {
         path: first.clone(),
         source,
@@ -171,39 +174,27 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(k)
 }
 
-/// The `.json`, `.jsonl` and `.ndjson` files under `path` (or `path` itself), sorted.
+/// A `.json`, `.jsonl` or `.ndjson` file, whatever the case of its extension.
+fn is_trace_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["json", "jsonl", "ndjson"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The `.json`, `.jsonl` and `.ndjson` files under `path` (or `path` itself), sorted;
+/// the walk is the chat importer's (hidden entries and links to directories skipped).
 pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, ImportError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ImportError::Io { path: p, source }
-    };
-    let meta = fs::metadata(path).map_err(io(path))?;
+    let meta = fs::metadata(path).map_err(|source| ImportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let mut out = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).map_err(io(&dir))? {
-            let entry = entry.map_err(io(&dir))?;
-            let p = entry.path();
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let meta = fs::metadata(&p).map_err(io(&p))?;
-            if meta.is_dir() {
-                stack.push(p);
-            } else if meta.is_file()
-                && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    ["json", "jsonl", "ndjson"].contains(&e.to_ascii_lowercase().as_str())
-                })
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    let mut files = Vec::new();
+    crate::import::walk(path, Path::new(""), is_trace_file, &mut files)?;
+    files.sort();
+    Ok(files.into_iter().map(|rel| path.join(rel)).collect())
 }
 
 /// What a trace import produced.
@@ -387,7 +378,7 @@ impl Collector {
 /// trace, every broken document, span, event or trace an entry of
 /// [`TraceImport::errors`].
 pub fn import_traces(paths: &[PathBuf], opts: &TraceOptions) -> Result<TraceImport, ImportError> {
-    import_readers(open_inputs(paths)?, opts)
+    import_readers(inputs(paths)?, opts)
 }
 
 /// Imports OTLP/JSON from readers (files, standard input), each named for errors.
@@ -404,23 +395,39 @@ pub fn import_readers(
     Ok(out)
 }
 
-/// A named input stream (a file, or standard input).
-pub type Source = (PathBuf, Box<dyn BufRead>);
+/// One input: a file, opened only when it is read (a directory of many files holds one
+/// descriptor at a time), or an already open stream such as standard input.
+pub enum Source {
+    /// A file.
+    File(PathBuf),
+    /// A stream and the name its errors are reported under.
+    Stream(PathBuf, Box<dyn BufRead>),
+}
+
+impl Source {
+    /// The name and reader of this input, opening a file.
+    fn open(self) -> Result<(PathBuf, Box<dyn BufRead>), ImportError> {
+        match self {
+            Source::Stream(name, reader) => Ok((name, reader)),
+            Source::File(path) => {
+                let file = File::open(&path).map_err(|source| ImportError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok((path, Box::new(BufReader::new(file))))
+            }
+        }
+    }
+}
 
 /// What [`import_each`] calls per episode, as soon as its trace is complete.
 pub type OnEpisode<'a> = dyn FnMut(InputRecord) -> std::io::Result<()> + 'a;
 
-/// The files under `paths` as named readers, for [`import_each`].
-pub fn open_inputs(paths: &[PathBuf]) -> Result<Vec<Source>, ImportError> {
-    let mut sources: Vec<Source> = Vec::new();
+/// The files under `paths` (files and directories), in order, for [`import_each`].
+pub fn inputs(paths: &[PathBuf]) -> Result<Vec<Source>, ImportError> {
+    let mut sources = Vec::new();
     for p in paths {
-        for f in input_files(p)? {
-            let file = File::open(&f).map_err(|source| ImportError::Io {
-                path: f.clone(),
-                source,
-            })?;
-            sources.push((f, Box::new(BufReader::new(file))));
-        }
+        sources.extend(input_files(p)?.into_iter().map(Source::File));
     }
     Ok(sources)
 }
@@ -440,7 +447,8 @@ pub fn import_each(
     let mut out = TraceImport::default();
     let mut collector = Collector::new(opts.memory_bytes);
     let mut seq = 0u64;
-    for (path, reader) in sources {
+    for source in sources {
+        let (path, reader) = source.open()?;
         read_source(&path, reader, &mut out.errors, &mut |doc, at, errors| {
             take_document(doc, at, &mut seq, &mut collector, errors)
         })?;
@@ -654,23 +662,16 @@ fn take_document(
 }
 
 fn read_outcomes(path: &Path) -> Result<HashMap<String, Outcome>, ImportError> {
-    let text = fs::read_to_string(path).map_err(|source| ImportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    #[derive(Deserialize)]
+    struct Row {
+        trace: String,
+        #[serde(flatten)]
+        outcome: Outcome,
+    }
     let mut out = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = Location::line(path, i + 1);
-        #[derive(Deserialize)]
-        struct Row {
-            trace: String,
-            #[serde(flatten)]
-            outcome: Outcome,
-        }
-        let row: Row = serde_json::from_str(line).map_err(|source| ImportError::Json {
+    for (line, value) in crate::import::read_jsonl(path)? {
+        let at = Location::line(path, line);
+        let row: Row = serde_json::from_value(value).map_err(|source| ImportError::Json {
             at: at.clone(),
             source,
         })?;

@@ -424,6 +424,65 @@ fn status_is_error(span: &Map<String, Value>) -> bool {
     }
 }
 
+/// The id in `obj[key]` (`bytes` long), normalised; absent or null is `None`.
+fn id_field(obj: &Map<String, Value>, key: &str, bytes: usize) -> Result<Option<String>, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => normalize_id(s, bytes),
+        Some(_) => Err("must be a string".into()),
+    }
+}
+
+/// The trace id a span or log record must carry; without a readable one it is a problem
+/// of the document (`missing` says why it is needed).
+fn required_trace(
+    obj: &Map<String, Value>,
+    path: &str,
+    missing: &str,
+    out: &mut Document,
+) -> Option<String> {
+    let field = join(path, "traceId");
+    match id_field(obj, "traceId", 16) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => {
+            out.problems.push(problem(None, None, &field, missing));
+            None
+        }
+        Err(e) => {
+            out.problems.push(problem(None, None, &field, &e));
+            None
+        }
+    }
+}
+
+/// Whether an event or log record is a `gen_ai.evaluation.result`: by its own name
+/// (`name` / `eventName`) or by the `event.name` attribute.
+fn is_evaluation(obj: &Map<String, Value>, name_key: &str, attrs: &Map<String, Value>) -> bool {
+    obj.get(name_key).and_then(Value::as_str) == Some(EVALUATION_EVENT)
+        || attrs.get("event.name").and_then(Value::as_str) == Some(EVALUATION_EVENT)
+}
+
+/// Records an evaluation result, numbered in arrival order.
+fn push_eval(
+    out: &mut Document,
+    seq: &mut u64,
+    trace: String,
+    span: Option<String>,
+    (name, value, label): Evaluation,
+    at: String,
+) {
+    *seq += 1;
+    out.evals.push(Eval {
+        trace,
+        span,
+        name,
+        value,
+        label,
+        at,
+        seq: *seq,
+    });
+}
+
 fn read_span(
     sp: &Map<String, Value>,
     path: &str,
@@ -432,29 +491,9 @@ fn read_span(
     seq: &mut u64,
     out: &mut Document,
 ) {
-    let id = |key: &str, bytes: usize| -> Result<Option<String>, String> {
-        match sp.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => normalize_id(s, bytes),
-            Some(_) => Err("must be a string".into()),
-        }
-    };
-    let trace = match id("traceId", 16) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            out.problems.push(problem(
-                None,
-                None,
-                &join(path, "traceId"),
-                "missing: a span must name its trace",
-            ));
-            return;
-        }
-        Err(e) => {
-            out.problems
-                .push(problem(None, None, &join(path, "traceId"), &e));
-            return;
-        }
+    let id = |key: &str, bytes: usize| id_field(sp, key, bytes);
+    let Some(trace) = required_trace(sp, path, "missing: a span must name its trace", out) else {
+        return;
     };
     let span = match id("spanId", 8) {
         Ok(Some(s)) => s,
@@ -587,24 +626,18 @@ fn read_span(
                     Ok(m) => m,
                     Err(e) => return fail(out, &format!("{epath}.attributes"), e),
                 };
-                let named = ev.get("name").and_then(Value::as_str) == Some(EVALUATION_EVENT)
-                    || ev_attrs.get("event.name").and_then(Value::as_str) == Some(EVALUATION_EVENT);
-                if !named {
+                if !is_evaluation(ev, "name", &ev_attrs) {
                     continue;
                 }
                 match evaluation(&ev_attrs) {
-                    Ok((name, value, label)) => {
-                        *seq += 1;
-                        out.evals.push(Eval {
-                            trace: trace.clone(),
-                            span: Some(span.clone()),
-                            name,
-                            value,
-                            label,
-                            at: format!("{at}, {path}.{epath}"),
-                            seq: *seq,
-                        });
-                    }
+                    Ok(e) => push_eval(
+                        out,
+                        seq,
+                        trace.clone(),
+                        Some(span.clone()),
+                        e,
+                        format!("{at}, {path}.{epath}"),
+                    ),
                     Err(e) => return fail(out, &format!("{epath}.attributes"), e),
                 }
             }
@@ -643,36 +676,14 @@ fn read_log(lr: &Map<String, Value>, path: &str, at: &str, seq: &mut u64, out: &
             return;
         }
     };
-    let named = lr.get("eventName").and_then(Value::as_str) == Some(EVALUATION_EVENT)
-        || attrs.get("event.name").and_then(Value::as_str) == Some(EVALUATION_EVENT);
-    if !named {
+    if !is_evaluation(lr, "eventName", &attrs) {
         return;
     }
-    let id = |key: &str, bytes: usize| -> Result<Option<String>, String> {
-        match lr.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => normalize_id(s, bytes),
-            Some(_) => Err("must be a string".into()),
-        }
+    let missing = "missing: an evaluation result must name the trace it judges";
+    let Some(trace) = required_trace(lr, path, missing, out) else {
+        return;
     };
-    let trace = match id("traceId", 16) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            out.problems.push(problem(
-                None,
-                None,
-                &join(path, "traceId"),
-                "missing: an evaluation result must name the trace it judges",
-            ));
-            return;
-        }
-        Err(e) => {
-            out.problems
-                .push(problem(None, None, &join(path, "traceId"), &e));
-            return;
-        }
-    };
-    let span = match id("spanId", 8) {
+    let span = match id_field(lr, "spanId", 8) {
         Ok(s) => s,
         Err(e) => {
             out.problems
@@ -681,18 +692,7 @@ fn read_log(lr: &Map<String, Value>, path: &str, at: &str, seq: &mut u64, out: &
         }
     };
     match evaluation(&attrs) {
-        Ok((name, value, label)) => {
-            *seq += 1;
-            out.evals.push(Eval {
-                trace,
-                span,
-                name,
-                value,
-                label,
-                at: format!("{at}, {path}"),
-                seq: *seq,
-            });
-        }
+        Ok(e) => push_eval(out, seq, trace, span, e, format!("{at}, {path}")),
         Err(e) => out.problems.push(Problem {
             trace: Some(trace),
             span,
