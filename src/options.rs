@@ -144,6 +144,9 @@ pub enum Method {
     Permutation,
     /// Closed form for sums of unanimity games.
     ClosedForm,
+    /// Paired, size-stratified regression with odd three-way interactions, for game
+    /// records (black-box values): `--budget` value evaluations per record.
+    Regression,
 }
 
 names!(Method {
@@ -151,6 +154,7 @@ names!(Method {
     Exact => "exact",
     Permutation => "permutation",
     ClosedForm => "closed-form",
+    Regression => "regression",
 });
 
 /// How a message's presence combines its parents' presences.
@@ -243,6 +247,9 @@ pub struct SampleOptions {
     pub max_samples: u64,
     /// The seed.
     pub seed: u64,
+    /// `--budget`: value evaluations per record for `--method regression`, ∅ and N
+    /// included (`None`: the cost of `samples` permutations, `samples·(n − 1) + 2`).
+    pub budget: Option<u64>,
 }
 
 impl Default for SampleOptions {
@@ -252,6 +259,7 @@ impl Default for SampleOptions {
             target_se: None,
             max_samples: 1 << 20,
             seed: 0,
+            budget: None,
         }
     }
 }
@@ -441,6 +449,8 @@ pub struct Settings {
     pub max_samples: u64,
     /// `--seed`.
     pub seed: u64,
+    /// `--budget`: value evaluations per record for `--method regression` (0: not given).
+    pub budget: u64,
     /// `--provenance`.
     pub provenance: Provenance,
     /// `--threshold`: finite.
@@ -491,6 +501,7 @@ impl Default for Settings {
             target_se: None,
             max_samples: 1 << 16,
             seed: 0,
+            budget: 0,
             provenance: Provenance::Prefix,
             threshold: 0.5,
             alpha: 0.5,
@@ -620,6 +631,7 @@ settings_table! {
     "target_se" => target_se: opt_float,
     "max_samples" => max_samples: int,
     "seed" => seed: int,
+    "budget" => budget: int,
     "provenance" => provenance: choice,
     "threshold" => threshold: float,
     "alpha" => alpha: float,
@@ -671,6 +683,7 @@ impl Settings {
                     target_se: self.target_se,
                     max_samples: self.max_samples.max(2),
                     seed: self.seed,
+                    budget: (self.budget > 0).then_some(self.budget),
                 },
                 validate: ValidateOptions {
                     provenance: self.provenance,
@@ -693,6 +706,21 @@ impl Settings {
         };
         if self.max_samples == 0 {
             return Err(OptionError::new("max_samples", "must be at least 1, got 0"));
+        }
+        if self.budget > 0 && self.method != Method::Regression {
+            return Err(OptionError::new(
+                "budget",
+                format!(
+                    "sizes --method regression (value evaluations per record); --method {} is sized by --samples (P permutations cost P·(n − 1) + 2 evaluations)",
+                    self.method.name()
+                ),
+            ));
+        }
+        if self.budget > 0 && self.target_se.is_some() {
+            return Err(OptionError::new(
+                "budget",
+                "--budget and --target-se are two ways to size an estimate; give one",
+            ));
         }
         opts.validate()?;
         Ok(opts)

@@ -17,7 +17,7 @@ use std::ops::Range;
 use crate::csr::{EpisodeView, NO_AGENT};
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::error::{ErrorKind, RecordError};
-use crate::estimate::{AUTO_EXACT_PLAYERS, closed_form, exact};
+use crate::estimate::{AUTO_EXACT_PLAYERS, closed_form, exact, regression};
 use crate::game::surrogate;
 use crate::model::{Episode, Game, GameForm};
 use crate::options::{MessageCreditKind, Method, Players, ScoreOptions};
@@ -116,6 +116,11 @@ fn work(job: &Job, view: Option<&EpisodeView>, games: &GameBatch, opts: &ScoreOp
         Estimator::Exact => n.exp2() * (eval + n),
         // The Owen closed form is bounded by its state table; the flat one by paths.
         Estimator::ClosedForm => eval * eval,
+        // n adds per evaluated pair, and the three-way screen's bounded rounds.
+        Estimator::Regression => {
+            let budget = regression::budget(&opts.sampling, n as usize);
+            regression::work(n as usize, budget, eval)
+        }
     }
 }
 
@@ -226,6 +231,15 @@ impl JobList {
             Method::Exact => Estimator::Exact,
             Method::ClosedForm => Estimator::ClosedForm,
             Method::Permutation => Estimator::Permutation,
+            Method::Regression => {
+                return Err(RecordError::new(
+                    Some(ep.id.clone()),
+                    ep.line,
+                    "(record)",
+                    ErrorKind::MethodNotApplicable,
+                    "--method regression estimates game records (black-box values); episodes use auto, exact, closed-form or permutation",
+                ));
+            }
         };
         match estimator {
             Estimator::Exact if a > exact::MAX_EXACT_PLAYERS => {
@@ -346,6 +360,33 @@ impl JobList {
                 ));
             }
             (_, Method::Permutation) => Estimator::Permutation,
+            (_, Method::Regression) => {
+                let budget = regression::budget(&opts.sampling, n);
+                if budget < regression::min_budget(n) {
+                    return Err(RecordError::new(
+                        Some(g.id.clone()),
+                        g.line,
+                        "game.players",
+                        ErrorKind::MethodNotApplicable,
+                        format!(
+                            "--budget {budget} is below the {} value evaluations the regression needs for {n} players (∅, N and n complementary pairs)",
+                            regression::min_budget(n)
+                        ),
+                    ));
+                }
+                if (n as f64) * (budget as f64) / 2.0 > regression::MAX_CELLS {
+                    return Err(too_large(
+                        &g.id,
+                        g.line,
+                        "game.players",
+                        format!(
+                            "{n} players × {budget} evaluations: the regression's design would hold more than {:.1e} cells (lower --budget)",
+                            regression::MAX_CELLS
+                        ),
+                    ));
+                }
+                Estimator::Regression
+            }
         };
         let i = self
             .games

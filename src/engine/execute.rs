@@ -7,8 +7,8 @@ use rayon::prelude::*;
 
 use super::jobs::{Estimator, GameBatch, Job, JobGame, JobResult};
 use crate::csr::{CsrBatch, EpisodeView};
-use crate::estimate::{McEstimate, closed_form, exact, permutation};
-use crate::game::{Level, Surrogate};
+use crate::estimate::{McEstimate, closed_form, exact, permutation, regression};
+use crate::game::{Evaluator, Level, Surrogate};
 use crate::options::{ModelParams, SampleOptions};
 
 /// Where the CPU executor reads an episode's rows: a whole [`CsrBatch`], or one
@@ -71,6 +71,12 @@ fn plain(players: McEstimate) -> JobResult {
     }
 }
 
+/// The paired regression of a game record at its budget.
+fn regressed<E: Evaluator>(g: &mut E, record: u64, sampling: &SampleOptions) -> McEstimate {
+    let budget = regression::budget(sampling, g.players());
+    regression::shapley(g, record, sampling.seed, budget).estimate
+}
+
 /// One job on the CPU.
 pub fn run_one(
     batch: &dyn EpisodeRows,
@@ -107,6 +113,7 @@ pub fn run_one(
                     }
                     _ => panic!("the agent game has no closed form of its own"),
                 },
+                Estimator::Regression => panic!("episodes are never planned for regression"),
                 Estimator::Permutation => {
                     let mut g = Surrogate::new(view, *model, level);
                     if owen {
@@ -128,6 +135,7 @@ pub fn run_one(
                 Estimator::Exact => exact_est(exact::shapley_exact(&mut g)),
                 Estimator::ClosedForm => exact_est(g.shapley_closed_form()),
                 Estimator::Permutation => permutation::shapley(&mut g, record, tag, sampling),
+                Estimator::Regression => regressed(&mut g, record, sampling),
             })
         }
         JobGame::Table(i) => plain(match job.estimator {
@@ -136,6 +144,7 @@ pub fn run_one(
             Estimator::Permutation => {
                 permutation::shapley(&mut games.table(i), record, tag, sampling)
             }
+            Estimator::Regression => regressed(&mut games.table(i), record, sampling),
         }),
     }
 }

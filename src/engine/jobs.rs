@@ -41,6 +41,8 @@ pub enum Estimator {
     ClosedForm,
     /// Antithetic permutation sampling (Owen sampling for Owen jobs).
     Permutation,
+    /// Paired, size-stratified regression (game records; CPU only).
+    Regression,
 }
 
 impl Estimator {
@@ -50,6 +52,7 @@ impl Estimator {
             Estimator::Exact => "exact",
             Estimator::ClosedForm => "closed-form",
             Estimator::Permutation => "permutation",
+            Estimator::Regression => "regression",
         }
     }
 }

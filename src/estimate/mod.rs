@@ -7,6 +7,7 @@ pub mod closed_form;
 pub mod control;
 pub mod exact;
 pub mod permutation;
+pub mod regression;
 
 pub use permutation::{McEstimate, SampleOptions};
 

@@ -58,6 +58,9 @@ pub mod tag {
     pub const AGENT_PERMUTATION: u32 = 1;
     /// Synthetic batch generation (`creditflow gen`).
     pub const GENERATE: u32 = 2;
+    /// Coalitions of the paired regression ([`crate::estimate::regression`]), one stream
+    /// per stratum.
+    pub const REGRESSION: u32 = 3;
     /// Added to a job's tag for the pilot round of its control variate
     /// ([`crate::estimate::control`]): 16 (permutations), 17 (the agent game apart).
     pub const PILOT: u32 = 16;
