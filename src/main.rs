@@ -116,9 +116,9 @@ struct ScoreArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Value evaluations per record for --method regression, ∅ and N included (shapiq's
-    /// accounting); default: the cost of --samples permutations, samples·(n − 1) + 2.
-    #[arg(long)]
-    budget: Option<u64>,
+    /// accounting); 0: the cost of --samples permutations, samples·(n − 1) + 2.
+    #[arg(long, default_value_t = 0)]
+    budget: u64,
     /// Any bad record stops the run with a non-zero exit.
     #[arg(long)]
     strict: bool,
@@ -306,7 +306,7 @@ fn run_options(a: &ScoreArgs) -> Result<RunOptions> {
         target_se: a.target_se,
         max_samples: a.max_samples,
         seed: a.seed,
-        budget: a.budget.unwrap_or(0),
+        budget: a.budget,
         provenance: a.provenance,
         threshold: a.threshold,
         alpha: a.alpha,

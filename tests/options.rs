@@ -90,6 +90,43 @@ fn target_se_must_be_positive() {
 }
 
 #[test]
+fn budget_sizes_the_regression_only() {
+    for method in [
+        Method::Auto,
+        Method::Permutation,
+        Method::Exact,
+        Method::ClosedForm,
+    ] {
+        assert_eq!(
+            refused(|s| {
+                s.method = method;
+                s.budget = 100;
+            }),
+            "budget"
+        );
+    }
+    assert_eq!(
+        refused(|s| {
+            s.method = Method::Regression;
+            s.budget = 100;
+            s.target_se = Some(0.1);
+        }),
+        "budget"
+    );
+    let s = Settings {
+        method: Method::Regression,
+        budget: 100,
+        ..Settings::default()
+    };
+    assert_eq!(s.build().unwrap().score.sampling.budget, Some(100));
+    let s = Settings {
+        method: Method::Regression,
+        ..Settings::default()
+    };
+    assert_eq!(s.build().unwrap().score.sampling.budget, None);
+}
+
+#[test]
 fn chunk_of_zero_records() {
     assert_eq!(refused(|s| s.chunk = 0), "chunk");
 }
@@ -156,7 +193,7 @@ fn every_setting_round_trips_by_name_and_is_a_flag_of_score() {
     }
     assert_eq!(
         Settings::NAMES.len(),
-        26,
+        27,
         "a new setting needs a line in the table"
     );
     let mut s = Settings::default();

@@ -101,6 +101,21 @@ def test_examples_hand_checked_numbers(examples):
     assert games["shapley"].to_pylist() == out["glove"]["shapley"] + out["mobius-1"]["shapley"]
 
 
+def test_regression_on_game_records(examples):
+    """`method="regression"` with a budget covering every coalition is exact on games;
+    episodes are not black-box games and come back as error records."""
+    r = creditflow.score(examples, method="regression", budget=16, backend="cpu")
+    out = {rec["id"]: rec for rec in r.to_records()}
+    assert out["glove"]["method"] == "regression"
+    assert out["glove"]["shapley"] == pytest.approx([2 / 3, 1 / 6, 1 / 6], abs=1e-9)
+    want = [0.5 / 2, 0.5 / 2 + 0.9 / 3, -0.2 + 0.9 / 3, 0.9 / 3]
+    assert out["mobius-1"]["shapley"] == pytest.approx(want, abs=1e-9)
+    assert out["mobius-1"]["samples"] <= 16
+    assert out["ep-17"]["kind"] == "method_not_applicable"
+    with pytest.raises(ValueError, match="budget"):
+        creditflow.score(examples, method="permutation", budget=16)
+
+
 @pytest.mark.parametrize("option_set", list(OPTIONS))
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_generated_every_input_kind_matches_cli(cli, gen, tmp_path, topology, option_set):
