@@ -1091,7 +1091,7 @@ def discussion(
             + (
                 "creditflow's regression has the lower MSE in every one of those cells."
                 if not odd_better
-                else "It has the lower MSE than creditflow's regression at "
+                else "It has a lower MSE than creditflow's regression at "
                 + ", ".join(
                     f"n = {n} {order_name(o)} B = {m}n ({1 / x:.2g}×)" for x, n, o, m in odd_better
                 )
