@@ -5,8 +5,9 @@
 
 use rayon::prelude::*;
 
-use super::jobs::{Estimator, GameBatch, Job, JobGame, JobResult};
+use super::jobs::{Estimator, GameBatch, Job, JobGame, JobResult, add_linear_part};
 use crate::csr::{CsrBatch, EpisodeView};
+use crate::estimate::control::{Controlled, Sampled};
 use crate::estimate::{McEstimate, closed_form, exact, permutation};
 use crate::game::{Level, Surrogate};
 use crate::options::{ModelParams, SampleOptions};
@@ -71,6 +72,19 @@ fn plain(players: McEstimate) -> JobResult {
     }
 }
 
+/// The game a sampled surrogate job walks: v, or (controlled) the residual v − β·v_lin.
+pub fn sampled_game<'a>(
+    view: EpisodeView<'a>,
+    model: &ModelParams,
+    level: Level,
+    job: &Job,
+) -> Sampled<'a> {
+    match job.control {
+        None => Sampled::Plain(Surrogate::new(view, *model, level)),
+        Some(c) => Sampled::Controlled(Controlled::new(view, *model, level, c.beta)),
+    }
+}
+
 /// One job on the CPU.
 pub fn run_one(
     batch: &dyn EpisodeRows,
@@ -108,8 +122,8 @@ pub fn run_one(
                     _ => panic!("the agent game has no closed form of its own"),
                 },
                 Estimator::Permutation => {
-                    let mut g = Surrogate::new(view, *model, level);
-                    if owen {
+                    let mut g = sampled_game(view, model, level, job);
+                    let mut result = if owen {
                         let (players, unions) =
                             permutation::owen(&mut g, &view.unions(), record, tag, sampling);
                         JobResult {
@@ -118,7 +132,9 @@ pub fn run_one(
                         }
                     } else {
                         plain(permutation::shapley(&mut g, record, tag, sampling))
-                    }
+                    };
+                    add_linear_part(&view, model.alpha, job, &mut result);
+                    result
                 }
             }
         }
