@@ -19,6 +19,15 @@
 // from one add to the next but the presence flags, so nothing drifts. Lane 0 writes the
 // marginal. The slice lookup and loop check are shared/jobs.wgsl, the walk order and the
 // pair mean shared/pairs.wgsl, `link` shared/surrogate.wgsl.
+//
+// A controlled slice (`Slice::control`, DESIGN 4) walks the residual game
+// v - beta * v_lin, v_lin = sum of q_m * e_m, over v's own presences (CONTROL_SHARED, the
+// mean aggregate, in the same pass as the group maxima) or (CONTROL_OWN, the max
+// aggregate) over v_lin's mean-aggregate presences, from a second scan of the mean's maps
+// after v's. Each lane keeps its messages' previous v_lin presences (`lin_prev`) and sums
+// q_m * (new - old); the lanes' sums, reduced beside Q, are v_lin's marginal dv_lin, and
+// the marginal is (v - v_prev) - beta * dv_lin (summing changes, not differencing two
+// totals, keeps v_lin's f32 rounding relative to its marginal).
 
 @group(0) @binding(0) var<uniform> config: Config;
 @group(0) @binding(1) var<storage, read> slices: array<Slice>;
@@ -34,6 +43,9 @@ var<workgroup> gmax: array<atomic<u32>, CHAT_MAX_MESSAGES>;
 var<workgroup> scan_a: array<f32, WORKGROUP_SIZE>;
 var<workgroup> scan_b: array<f32, WORKGROUP_SIZE>;
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+// Controlled slices: each message's v_lin presence in the previous coalition (written
+// and read by the lane that owns the message only).
+var<workgroup> lin_prev: array<f32, CHAT_MAX_MESSAGES>;
 
 // shared/surrogate.wgsl's state accessors (its `link` is all this kernel uses of it).
 fn ld(i: u32) -> u32 {
@@ -49,18 +61,29 @@ fn is_root(g: SurrogateGame, m: u32) -> bool {
     return m == 0u || words[g.earlier + m] == 0u;
 }
 
-// The factor of S_m in a present non-root message's presence.
-fn slope(m: u32) -> f32 {
-    if (config.aggregate == AGGREGATE_MAX) {
+// The factor of S_m in a present non-root message's presence (mean: the sum's (1 - alpha)/m).
+fn slope(m: u32, mean: bool) -> f32 {
+    if (!mean) {
         return 1.0 - config.alpha;
     }
     return (1.0 - config.alpha) / f32(m);
 }
 
-// v = link(Q) of the coalition whose presence flags are in `present`, computed by the
-// whole workgroup (lane `lane` owns messages m0..m1). Uniform control flow.
-fn value_of_present(g: SurrogateGame, lane: u32, m0: u32, m1: u32) -> f32 {
-    let mean = config.aggregate != AGGREGATE_MAX;
+// Presence of message m (lane-local) from S_m, the running aggregate before it.
+fn chat_presence(g: SurrogateGame, m: u32, s: f32, mean: bool) -> f32 {
+    if (present[m] == 0u) {
+        return 0.0;
+    }
+    if (is_root(g, m)) {
+        return 1.0;
+    }
+    return config.alpha + slope(m, mean) * s;
+}
+
+// S before this lane's first message (lane `lane` owns messages m0..m1) for the mean's
+// maps (`mean`) or the max's, by composing the lane's maps and a Hillis-Steele scan over
+// the lanes. Uniform control flow.
+fn scan_start(g: SurrogateGame, lane: u32, m0: u32, m1: u32, mean: bool) -> f32 {
     // This lane's run of maps, composed in message order: x -> a * x + b.
     var a = 1.0;
     var b = 0.0;
@@ -72,13 +95,14 @@ fn value_of_present(g: SurrogateGame, lane: u32, m0: u32, m1: u32) -> f32 {
                 am = select(0.0, 1.0, mean);
                 bm = 1.0;
             } else {
-                am = select(1.0 - config.alpha, 1.0 + slope(m), mean);
+                am = select(1.0 - config.alpha, 1.0 + slope(m, mean), mean);
                 bm = config.alpha;
             }
         }
         b = am * b + bm;
         a = am * a;
     }
+    workgroupBarrier();
     scan_a[lane] = a;
     scan_b[lane] = b;
     workgroupBarrier();
@@ -100,19 +124,45 @@ fn value_of_present(g: SurrogateGame, lane: u32, m0: u32, m1: u32) -> f32 {
     if (lane > 0u) {
         s = scan_b[lane - 1u];
     }
+    return s;
+}
+
+// The sum over lanes of each lane's `part` (a tree reduction). Uniform control flow.
+fn lane_sum(lane: u32, part: f32) -> f32 {
+    partial[lane] = part;
+    workgroupBarrier();
+    for (var d = WORKGROUP_SIZE / 2u; d > 0u; d = d >> 1u) {
+        if (lane < d) {
+            partial[lane] += partial[lane + d];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    workgroupBarrier();
+    return total;
+}
+
+// (v, dv_lin) of the coalition whose presence flags are in `present`, computed by the
+// whole workgroup (lane `lane` owns messages m0..m1): dv_lin is v_lin's change since the
+// previous call (`lin_prev`), 0 unless the slice is controlled (`ctl`). Uniform control
+// flow.
+fn value_of_present(g: SurrogateGame, lane: u32, m0: u32, m1: u32, ctl: u32) -> vec2<f32> {
+    let mean = config.aggregate != AGGREGATE_MAX;
+    var s = scan_start(g, lane, m0, m1, mean);
     for (var i = lane; i < g.groups; i += WORKGROUP_SIZE) {
         atomicStore(&gmax[i], 0u);
     }
     workgroupBarrier();
+    var part_lin = 0.0;
     for (var m = m0; m < m1; m += 1u) {
-        var x = 0.0;
+        let x = chat_presence(g, m, s, mean);
         if (present[m] == 1u) {
-            if (is_root(g, m)) {
-                x = 1.0;
-            } else {
-                x = config.alpha + slope(m) * s;
+            let group = words[g.group_of + m];
+            atomicMax(&gmax[group], bitcast<u32>(x));
+            if (ctl == CONTROL_SHARED) {
+                part_lin += bitcast<f32>(words[g.scores + group]) * (x - lin_prev[m]);
+                lin_prev[m] = x;
             }
-            atomicMax(&gmax[words[g.group_of + m]], bitcast<u32>(x));
         }
         if (mean) {
             s = s + x;
@@ -125,17 +175,26 @@ fn value_of_present(g: SurrogateGame, lane: u32, m0: u32, m1: u32) -> f32 {
     for (var i = lane; i < g.groups; i += WORKGROUP_SIZE) {
         part += bitcast<f32>(words[g.scores + i]) * bitcast<f32>(atomicLoad(&gmax[i]));
     }
-    partial[lane] = part;
-    workgroupBarrier();
-    for (var d = WORKGROUP_SIZE / 2u; d > 0u; d = d >> 1u) {
-        if (lane < d) {
-            partial[lane] += partial[lane + d];
+    let q = lane_sum(lane, part);
+    var d_lin = 0.0;
+    if (ctl == CONTROL_SHARED) {
+        d_lin = lane_sum(lane, part_lin);
+    } else if (ctl == CONTROL_OWN) {
+        // v_lin's own presences: the mean's maps over the same flags.
+        var s_lin = scan_start(g, lane, m0, m1, true);
+        var part_own = 0.0;
+        for (var m = m0; m < m1; m += 1u) {
+            let x = chat_presence(g, m, s_lin, true);
+            if (present[m] == 1u) {
+                let q = bitcast<f32>(words[g.scores + words[g.group_of + m]]);
+                part_own += q * (x - lin_prev[m]);
+                lin_prev[m] = x;
+            }
+            s_lin = s_lin + x;
         }
-        workgroupBarrier();
+        d_lin = lane_sum(lane, part_own);
     }
-    let q = partial[0];
-    workgroupBarrier();
-    return link(q);
+    return vec2<f32>(link(q), d_lin);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -163,9 +222,11 @@ fn main(
     // The empty coalition: environment messages only.
     for (var m = m0; m < m1; m += 1u) {
         present[m] = select(0u, 1u, words[g.owners + m] == NO_AGENT);
+        lin_prev[m] = 0.0;
     }
     workgroupBarrier();
-    var prev = value_of_present(g, lane, m0, m1);
+    let ctl = s.control;
+    var prev = value_of_present(g, lane, m0, m1, ctl);
     for (var i = 0u; i < n; i += 1u) {
         let p = walk_player(perm, n, i, dir);
         for (var m = m0; m < m1; m += 1u) {
@@ -173,9 +234,13 @@ fn main(
                 present[m] = 1u;
             }
         }
-        let v = value_of_present(g, lane, m0, m1);
+        let v = value_of_present(g, lane, m0, m1, ctl);
+        var d = v.x - prev.x;
+        if (ctl != CONTROL_NONE) {
+            d = d - s.beta * v.y;
+        }
         if (lane == 0u) {
-            store_marginal(perm, p, dir, v - prev);
+            store_marginal(perm, p, dir, d);
         }
         prev = v;
     }

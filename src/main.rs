@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 use creditflow::generate::{GenOptions, Topology};
 use creditflow::import::ImportOptions;
 use creditflow::options::{
-    Aggregate, BackendChoice, FileFormat, FirstErrorMethod, LinkKind, MessageCreditKind, Method,
-    Players, Provenance, RunOptions, Settings, Split,
+    Aggregate, BackendChoice, ControlVariate, FileFormat, FirstErrorMethod, LinkKind,
+    MessageCreditKind, Method, Players, Provenance, RunOptions, Settings, Split,
 };
 use creditflow::outfile::{OutFile, check_distinct, is_std};
 use creditflow::pipeline::{JsonlSource, Sinks, Summary, run_score, write_jsonl};
@@ -103,6 +103,10 @@ struct ScoreArgs {
     /// Estimator.
     #[arg(long, value_parser = choice::<Method>(Method::NAMES), default_value_t = Method::Auto)]
     method: Method,
+    /// The surrogate's control variate for sampled jobs (nonlinear models): where the
+    /// pilot round says it pays (auto), always, or never.
+    #[arg(long, value_parser = choice::<ControlVariate>(ControlVariate::NAMES), default_value_t = ControlVariate::Auto)]
+    control_variate: ControlVariate,
     /// Monte Carlo permutations per record (antithetic pairs: rounded up to even).
     #[arg(long, default_value_t = 1024)]
     samples: u64,
@@ -302,6 +306,7 @@ fn run_options(a: &ScoreArgs) -> Result<RunOptions> {
         players: a.players,
         message_credit: a.message_credit,
         method: a.method,
+        control_variate: a.control_variate,
         samples: a.samples,
         target_se: a.target_se,
         max_samples: a.max_samples,

@@ -108,6 +108,8 @@ pub struct ScoreOptions {
     pub message_credit: MessageCreditKind,
     /// The estimator.
     pub method: Method,
+    /// The surrogate's control variate for sampled jobs (DESIGN §4).
+    pub control_variate: ControlVariate,
     /// Monte Carlo budget and seed.
     pub sampling: SampleOptions,
     /// Validation options.
@@ -123,6 +125,7 @@ impl Default for ScoreOptions {
             players: Players::Both,
             message_credit: MessageCreditKind::Owen,
             method: Method::Auto,
+            control_variate: ControlVariate::Auto,
             sampling: SampleOptions::default(),
             validate: ValidateOptions::default(),
             signals: SignalOptions::default(),
@@ -155,6 +158,27 @@ names!(Method {
     Permutation => "permutation",
     ClosedForm => "closed-form",
     Regression => "regression",
+});
+
+/// Whether sampled surrogate jobs use the control variate v − β·v_lin (DESIGN §4; the
+/// rule is `crate::plan`'s, the estimator `crate::estimate::control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlVariate {
+    /// Where the pilot round says it pays: a nonlinear model whose residual variance,
+    /// weighed by the measured extra cost of evaluating v_lin, is below plain sampling's.
+    #[default]
+    Auto,
+    /// On every sampled job of a nonlinear model whose v_lin has a closed form.
+    On,
+    /// Plain permutation sampling (the numbers of releases before the control variate).
+    Off,
+}
+
+names!(ControlVariate {
+    Auto => "auto",
+    On => "on",
+    Off => "off",
 });
 
 /// How a message's presence combines its parents' presences.
@@ -441,6 +465,8 @@ pub struct Settings {
     pub message_credit: MessageCreditKind,
     /// `--method`.
     pub method: Method,
+    /// `--control-variate`.
+    pub control_variate: ControlVariate,
     /// `--samples`: permutations per record, 1 ..= 2³²−1.
     pub samples: u64,
     /// `--target-se`: positive and finite when given.
@@ -497,6 +523,7 @@ impl Default for Settings {
             players: Players::Both,
             message_credit: MessageCreditKind::Owen,
             method: Method::Auto,
+            control_variate: ControlVariate::Auto,
             samples: 1024,
             target_se: None,
             max_samples: 1 << 16,
@@ -627,6 +654,7 @@ settings_table! {
     "players" => players: choice,
     "message_credit" => message_credit: choice,
     "method" => method: choice,
+    "control_variate" => control_variate: choice,
     "samples" => samples: int,
     "target_se" => target_se: opt_float,
     "max_samples" => max_samples: int,
@@ -678,6 +706,7 @@ impl Settings {
                 players: self.players,
                 message_credit: self.message_credit,
                 method: self.method,
+                control_variate: self.control_variate,
                 sampling: SampleOptions {
                     samples: self.samples,
                     target_se: self.target_se,

@@ -11,16 +11,28 @@
 //! `mean` aggregate, no redundancy groups, and for the Owen value a state table within
 //! bounds); else permutation sampling. Measured coalition values are enumerated exactly.
 //! A Möbius game uses its closed form, a table game enumeration.
+//!
+//! A sampled surrogate job of a nonlinear model (link ≠ linear, aggregate ≠ `mean`, or
+//! redundancy groups) may take the control variate (DESIGN §4,
+//! [`crate::estimate::control`]) when v_lin's closed form fits (the Owen state table
+//! within bounds for Owen and agent jobs). `--control-variate on` takes it there;
+//! `auto` (the default) runs the job's pilot round and takes it where [`Pilot::pays`]:
+//! where the residual's summed variance, times the measured relative cost of a
+//! controlled pair ([`COST_SHARED`] when v_lin shares v's presences under the `mean`
+//! aggregate, [`COST_OWN`] otherwise), is below plain sampling's. The record's `method`
+//! is then `permutation+cv`.
 
 use std::ops::Range;
 
 use crate::csr::{EpisodeView, NO_AGENT};
+use crate::engine::Control;
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::error::{ErrorKind, RecordError};
+use crate::estimate::control::{COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, Pilot, pilot};
 use crate::estimate::{AUTO_EXACT_PLAYERS, closed_form, exact, regression};
-use crate::game::surrogate;
+use crate::game::{Evaluator, Level, surrogate};
 use crate::model::{Episode, Game, GameForm};
-use crate::options::{MessageCreditKind, Method, Players, ScoreOptions};
+use crate::options::{Aggregate, ControlVariate, MessageCreditKind, Method, Players, ScoreOptions};
 use crate::stream::tag;
 
 /// Where an episode's agent credit comes from.
@@ -89,6 +101,53 @@ pub struct JobList {
 /// `too_large` error record, so that no record holds its chunk back without bound.
 pub const MAX_RECORD_WORK: f64 = (1u64 << 38) as f64;
 
+/// True when the sampled surrogate jobs of episode `view` may take the control variate:
+/// asked for (`on` or `auto`) and a nonlinear model (a linear link and the `mean`
+/// aggregate without redundancy groups make v = v_lin: nothing to control).
+fn may_control(opts: &ScoreOptions, view: &EpisodeView) -> bool {
+    opts.control_variate != ControlVariate::Off && (!opts.model.is_linear() || view.has_groups())
+}
+
+/// The control variate of sampled surrogate job `job` of episode `view` (DESIGN §4), or
+/// `None`: only where v_lin's closed form fits (the Owen state table within bounds for
+/// Owen and agent jobs), and under `auto` only where its pilot round says it pays
+/// ([`Pilot::pays`]). The pilot runs in parallel over its pairs.
+fn control(view: EpisodeView, job: &Job, opts: &ScoreOptions) -> Option<Control> {
+    let (level, owen) = match job.game {
+        JobGame::SurrogateAgents => (Level::Agents, false),
+        JobGame::SurrogateMessages => (Level::Messages, false),
+        JobGame::SurrogateOwen => (Level::Messages, true),
+        JobGame::Mobius(_) | JobGame::Table(_) => return None,
+    };
+    if job.estimator != Estimator::Permutation {
+        return None;
+    }
+    if job.game != JobGame::SurrogateMessages
+        && closed_form::owen_states(&view) > closed_form::MAX_OWEN_STATES
+    {
+        return None;
+    }
+    let game = Controlled::new(view, opts.model, level, 0.0);
+    if game.players() == 0 {
+        return None;
+    }
+    let cost = if game.shared() { COST_SHARED } else { COST_OWN };
+    let unions = owen.then(|| view.unions());
+    let p: Pilot = pilot(
+        &game,
+        unions.as_deref(),
+        opts.sampling.seed,
+        job.key,
+        job.tag,
+    );
+    let take = match opts.control_variate {
+        ControlVariate::On => true,
+        ControlVariate::Auto => p.pays(cost),
+        ControlVariate::Off => false,
+    };
+    take.then(|| Control::new(p.beta, &opts.model))
+}
+
 /// An upper bound on the evaluation steps of `job` (an incremental walk touches at most
 /// every message and parent per added player; enumeration evaluates 2^n coalitions).
 fn work(job: &Job, view: Option<&EpisodeView>, games: &GameBatch, opts: &ScoreOptions) -> f64 {
@@ -111,8 +170,24 @@ fn work(job: &Job, view: Option<&EpisodeView>, games: &GameBatch, opts: &ScoreOp
         ),
         (_, None) => (0.0, 0.0),
     };
+    // A sampled surrogate job of a nonlinear model may run its pilot round and walk v_lin
+    // as a second game (`min` / `max`): counted as if it did.
+    let surrogate = matches!(
+        job.game,
+        JobGame::SurrogateAgents | JobGame::SurrogateMessages | JobGame::SurrogateOwen
+    );
+    let (pairs, games) = if surrogate && view.is_some_and(|v| may_control(opts, v)) {
+        let games = if opts.model.aggregate == Aggregate::Mean {
+            COST_SHARED
+        } else {
+            COST_OWN
+        };
+        (pairs + PILOT_PAIRS as f64, games)
+    } else {
+        (pairs, 1.0)
+    };
     match job.estimator {
-        Estimator::Permutation => pairs * 2.0 * n * eval,
+        Estimator::Permutation => pairs * 2.0 * n * eval * games,
         Estimator::Exact => n.exp2() * (eval + n),
         // The Owen closed form is bounded by its state table; the flat one by paths.
         Estimator::ClosedForm => eval * eval,
@@ -167,6 +242,7 @@ impl JobList {
             key,
             tag,
             game,
+            control: None,
         });
     }
 
@@ -314,13 +390,22 @@ impl JobList {
             self.jobs.truncate(start);
             return Err(e);
         }
+        let mut method = estimator.name();
+        if sampled && may_control(opts, &view) {
+            for job in &mut self.jobs[start..] {
+                job.control = control(view, job, opts);
+                if job.control.is_some() {
+                    method = "permutation+cv";
+                }
+            }
+        }
         let params = &opts.model;
         let v_empty = surrogate::value_of(view, params, |m| view.authors[m] == NO_AGENT);
         let v_full = surrogate::value_of(view, params, |_| true);
         Ok(Plan {
             jobs: start..self.jobs.len(),
             kind: PlanKind::Episode(EpisodePlan {
-                method: estimator.name(),
+                method,
                 v_empty,
                 v_full,
                 baseline: ep.baseline.unwrap_or(0.0),

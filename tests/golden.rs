@@ -62,8 +62,44 @@ const OPTIONS: &[(&str, &[&str])] = &[
             "40",
         ],
     ),
+    // Nonlinear models with the control variate off: the numbers of the releases before it
+    // (these fixtures predate it and are unchanged).
     (
         "logistic_min",
+        &[
+            "--link",
+            "logistic",
+            "--kappa",
+            "6",
+            "--tau",
+            "0.4",
+            "--aggregate",
+            "min",
+            "--samples",
+            "32",
+            "--control-variate",
+            "off",
+        ],
+    ),
+    (
+        "saturating_max",
+        &[
+            "--link",
+            "saturating",
+            "--cap",
+            "0.6",
+            "--aggregate",
+            "max",
+            "--samples",
+            "32",
+            "--control-variate",
+            "off",
+        ],
+    ),
+    // The same with the default `--control-variate auto`, and a logistic link under the
+    // mean aggregate with groups (v_lin kept beside v).
+    (
+        "logistic_min_cv",
         &[
             "--link",
             "logistic",
@@ -78,7 +114,7 @@ const OPTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "saturating_max",
+        "saturating_max_cv",
         &[
             "--link",
             "saturating",
@@ -86,6 +122,23 @@ const OPTIONS: &[(&str, &[&str])] = &[
             "0.6",
             "--aggregate",
             "max",
+            "--samples",
+            "32",
+        ],
+    ),
+    (
+        "logistic_mean_cv",
+        &[
+            "--link",
+            "logistic",
+            "--kappa",
+            "8",
+            "--tau",
+            "0.5",
+            "--method",
+            "permutation",
+            "--message-credit",
+            "shapley",
             "--samples",
             "32",
         ],

@@ -9,7 +9,10 @@ mod common;
 
 use common::{TOPOLOGIES, batch, generated, parse_episode};
 use creditflow::csr::CsrBatch;
-use creditflow::engine::{self, ChunkLimits, Estimator, GameBatch, Job, JobGame, JobResult};
+use creditflow::engine::{
+    self, ChunkLimits, Control, Estimator, GameBatch, Job, JobGame, JobResult,
+};
+use creditflow::estimate::control::{Controlled, Sampled};
 use creditflow::estimate::permutation;
 use creditflow::estimate::{McEstimate, SampleOptions};
 use creditflow::game::{Aggregate, Level, Link, ModelParams, Surrogate};
@@ -107,10 +110,23 @@ fn surrogate_jobs(b: &CsrBatch) -> Vec<Job> {
                 key,
                 tag: t,
                 game,
+                control: None,
             });
         }
     }
     jobs
+}
+
+/// `jobs` (surrogate jobs) again, each with a control variate of a fixed β (as the plan
+/// would give them under `model`): they sample the residual game v − β·v_lin.
+fn controlled_jobs(jobs: &[Job], model: &ModelParams) -> Vec<Job> {
+    jobs.iter()
+        .enumerate()
+        .map(|(i, j)| Job {
+            control: Some(Control::new(0.6 + 0.25 * (i % 3) as f64, model)),
+            ..*j
+        })
+        .collect()
 }
 
 fn game_jobs(games: &[Game]) -> Vec<Job> {
@@ -126,6 +142,7 @@ fn game_jobs(games: &[Game]) -> Vec<Job> {
                 GameForm::Mobius(_) => JobGame::Mobius(i),
                 GameForm::Table(_) => JobGame::Table(i),
             },
+            control: None,
         })
         .collect()
 }
@@ -155,24 +172,30 @@ fn reference(
     model: &ModelParams,
     s: &SampleOptions,
 ) -> JobResult {
-    match job.game {
+    // A controlled job walks the residual game v − β·v_lin and adds β·φ(v_lin).
+    let game = |level| {
+        let view = b.episode(job.record as usize);
+        match job.control {
+            None => Sampled::Plain(Surrogate::new(view, *model, level)),
+            Some(c) => Sampled::Controlled(Controlled::new(view, *model, level, c.beta)),
+        }
+    };
+    let mut r = match job.game {
         JobGame::SurrogateAgents | JobGame::SurrogateMessages => {
             let level = if job.game == JobGame::SurrogateAgents {
                 Level::Agents
             } else {
                 Level::Messages
             };
-            let mut g = Surrogate::new(b.episode(job.record as usize), *model, level);
             JobResult {
-                players: permutation::shapley(&mut g, job.key, job.tag, s),
+                players: permutation::shapley(&mut game(level), job.key, job.tag, s),
                 unions: None,
             }
         }
         JobGame::SurrogateOwen => {
-            let view = b.episode(job.record as usize);
-            let mut g = Surrogate::new(view, *model, Level::Messages);
-            let unions: Vec<Vec<usize>> = view.unions();
-            let (p, u) = permutation::owen(&mut g, &unions, job.key, job.tag, s);
+            let unions: Vec<Vec<usize>> = b.episode(job.record as usize).unions();
+            let (p, u) =
+                permutation::owen(&mut game(Level::Messages), &unions, job.key, job.tag, s);
             JobResult {
                 players: p,
                 unions: Some(u),
@@ -186,7 +209,11 @@ fn reference(
             players: permutation::shapley(&mut games.table(i), job.key, job.tag, s),
             unions: None,
         },
+    };
+    if job.control.is_some() {
+        engine::jobs::add_linear_part(&b.episode(job.record as usize), model.alpha, job, &mut r);
     }
+    r
 }
 
 /// Limits small enough that the test batches split into many chunks, and jobs into
@@ -213,9 +240,12 @@ fn cpu_twin_equals_the_cpu_estimators_exactly_for_every_game_and_chunking() {
     let b = batch(&eps);
     let gs = general_games();
     let games = game_batch(&gs);
-    let mut jobs = surrogate_jobs(&b);
-    jobs.extend(game_jobs(&gs));
+    let mut plain = surrogate_jobs(&b);
+    plain.extend(game_jobs(&gs));
     for model in [models()[0], models()[4], models()[8]] {
+        // Controlled jobs beside plain ones: v_lin kept beside v (mean) or walked beside it.
+        let mut jobs = plain.clone();
+        jobs.extend(controlled_jobs(&surrogate_jobs(&b), &model));
         for s in [samples(6), samples(1)] {
             for limits in [ChunkLimits::CPU, TINY] {
                 let got =
@@ -647,6 +677,9 @@ mod on_a_device {
         for (local, chat) in [(true, true), (false, true), (false, false)] {
             gpu.use_kernels(local, chat);
             for model in models() {
+                // Plain and controlled jobs (the residual game v − β·v_lin) alike.
+                let mut jobs = jobs.clone();
+                jobs.extend(controlled_jobs(&surrogate_jobs(&b), &model));
                 let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
                 let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
                 worst = worst.max(compare(&b, &games, &jobs, &model, &want, &got));
@@ -753,6 +786,7 @@ mod on_a_device {
             key: 0,
             tag: 0,
             game: JobGame::SurrogateAgents,
+            control: None,
         };
         let shape = engine::JobShape::new(&bb, &GameBatch::default(), &agents);
         assert!(
@@ -855,6 +889,7 @@ mod on_a_device {
                     key: r as u64,
                     tag: 0,
                     game: JobGame::SurrogateOwen,
+                    control: None,
                 })
                 .collect();
             match gpu.run_jobs(&b, &GameBatch::default(), &jobs, &model, &s) {

@@ -5,8 +5,8 @@
 use std::io::Cursor;
 
 use creditflow::options::{
-    Aggregate, BackendChoice, FirstErrorMethod, LinkKind, MessageCreditKind, Method, Players,
-    Provenance, RunOptions, Settings, Split,
+    Aggregate, BackendChoice, ControlVariate, FirstErrorMethod, LinkKind, MessageCreditKind,
+    Method, Players, Provenance, RunOptions, Settings, Split,
 };
 use creditflow::pipeline::run_score;
 
@@ -166,6 +166,7 @@ fn choices_parse_and_print_their_names() {
     round_trip::<Split>(Split::NAMES);
     round_trip::<FirstErrorMethod>(FirstErrorMethod::NAMES);
     round_trip::<BackendChoice>(BackendChoice::NAMES);
+    round_trip::<ControlVariate>(ControlVariate::NAMES);
     assert_eq!(Method::ClosedForm.name(), "closed-form");
 }
 
@@ -193,7 +194,7 @@ fn every_setting_round_trips_by_name_and_is_a_flag_of_score() {
     }
     assert_eq!(
         Settings::NAMES.len(),
-        27,
+        28,
         "a new setting needs a line in the table"
     );
     let mut s = Settings::default();
@@ -215,7 +216,14 @@ fn every_setting_round_trips_by_name_and_is_a_flag_of_score() {
         .unwrap();
     s.set("method", SettingValue::Choice("permutation"))
         .unwrap();
+    s.set("control_variate", SettingValue::Choice("off"))
+        .unwrap();
+    let e = s
+        .set("control_variate", SettingValue::Choice("maybe"))
+        .unwrap_err();
+    assert_eq!(e.option, "control_variate");
     let opts = s.build().unwrap();
+    assert_eq!(opts.score.control_variate, ControlVariate::Off);
     assert_eq!(opts.score.model.alpha, 0.25);
     assert_eq!(opts.score.sampling.target_se, Some(0.01));
 }

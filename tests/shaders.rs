@@ -5,9 +5,10 @@
 use std::mem::{offset_of, size_of};
 
 use creditflow::cpu::types::{
-    AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, BoundedCase, CHAT_MAX_MESSAGES, Config, KatCase,
-    LINK_LINEAR, LINK_LOGISTIC, LINK_SATURATING, LOCAL_STRIDE, LOCAL_WORDS, MobiusGame, Moments,
-    STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
+    AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, BoundedCase, CHAT_MAX_MESSAGES, CONTROL_NONE,
+    CONTROL_OWN, CONTROL_SHARED, Config, KatCase, LINK_LINEAR, LINK_LOGISTIC, LINK_SATURATING,
+    LOCAL_STRIDE, LOCAL_WORDS, MobiusGame, Moments, STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE,
+    Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
 };
 use creditflow::csr::{NO_AGENT, RecordMeta};
 use creditflow::engine::kernels::{Binding, KERNELS, PHILOX_WGSL, TYPES_WGSL};
@@ -145,7 +146,11 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
                 scratch_stride,
                 game,
                 key_hi,
-                _pad1
+                beta,
+                control,
+                _pad1,
+                _pad2,
+                _pad3
             }),
         ),
         (
@@ -271,6 +276,9 @@ fn shared_constants_match_the_rust_side() {
     assert_eq!(value("LINK_LINEAR"), LINK_LINEAR);
     assert_eq!(value("LINK_LOGISTIC"), LINK_LOGISTIC);
     assert_eq!(value("LINK_SATURATING"), LINK_SATURATING);
+    assert_eq!(value("CONTROL_NONE"), CONTROL_NONE);
+    assert_eq!(value("CONTROL_SHARED"), CONTROL_SHARED);
+    assert_eq!(value("CONTROL_OWN"), CONTROL_OWN);
     assert_eq!(value("STATUS_DRAW"), STATUS_DRAW);
     assert_eq!(value("STATUS_SAMPLE"), STATUS_SAMPLE);
     assert_eq!(value("STATUS_REDUCE"), STATUS_REDUCE);

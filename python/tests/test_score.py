@@ -126,7 +126,9 @@ def test_generated_every_input_kind_matches_cli(cli, gen, tmp_path, topology, op
     want = cli_records(cli, jsonl, tmp_path, flags)
     assert len(want) == 24 and all("agents" in rec for rec in want)
     if option_set == "permutation":
-        assert {rec["method"] for rec in want} == {"permutation"}
+        # Sampled (with the control variate where groups make the model nonlinear and the
+        # pilot says it pays).
+        assert {rec["method"] for rec in want} <= {"permutation", "permutation+cv"}
         assert all(rec["samples"] == 64 for rec in want)
         # Monte Carlo: a standard error somewhere, so the random stream matters.
         assert any(a["se"] > 0 for rec in want for a in rec["agents"])
@@ -283,6 +285,7 @@ def test_chunks_that_split_episodes(gen):
         ("threshold", float("nan")),
         ("pairs", "yes"),
         ("aggregate", "median"),
+        ("control_variate", "sometimes"),
     ],
 )
 def test_bad_option_is_value_error_naming_it(examples, option, value):
@@ -313,6 +316,7 @@ def test_defaults_are_the_command_lines(examples):
     d = creditflow.DEFAULTS
     assert d["samples"] == 1024 and d["seed"] == 0 and d["alpha"] == 0.5
     assert d["method"] == "auto" and d["players"] == "both" and d["target_se"] is None
+    assert d["control_variate"] == "auto"
     explicit = creditflow.score(examples, **d)
     assert explicit.to_records() == creditflow.score(examples).to_records()
     assert isinstance(creditflow.GPU, bool)
@@ -579,9 +583,23 @@ def test_summary_fields(gen):
     s = r.summary
     assert s["records"] == s["episodes"] == 24
     assert s["games"] == 0 and s["errors"] == 0
-    assert s["methods"] == {"permutation": 24}
+    assert set(s["methods"]) <= {"permutation", "permutation+cv"}
+    assert sum(s["methods"].values()) == 24
     assert s["samples"] == 24 * 64
     assert s["backend"] == "cpu"
     assert s["seconds"] >= 0
     assert sum(s["flags"].values()) == sum(len(f) for f in r.episodes["flags"].to_pylist())
     assert json.loads(json.dumps(s)) == s
+
+
+def test_control_variate_option_matches_the_cli(cli, gen, tmp_path):
+    """`control_variate` reaches the engine as the command line's flag does: a nonlinear
+    model sampled with it on says `permutation+cv`, with it off `permutation`."""
+    jsonl = gen("jsonl", topology="dag")
+    flags = ["--method", "permutation", "--samples", "32", "--aggregate", "min"]
+    options = {"method": "permutation", "samples": 32, "aggregate": "min", "backend": "cpu"}
+    for cv, method in (("on", "permutation+cv"), ("off", "permutation")):
+        want = cli_records(cli, jsonl, tmp_path, [*flags, "--control-variate", cv])
+        got = creditflow.score(jsonl, control_variate=cv, **options).to_records()
+        assert got == want
+        assert {rec["method"] for rec in got if "agents" in rec} == {method}

@@ -27,7 +27,12 @@ fn link(q: f32) -> f32 {
 // The aggregate's identity: the start of a running aggregate (f32::MAX stands in for
 // infinity; presences lie in [0, 1]).
 fn agg_start() -> f32 {
-    switch config.aggregate {
+    return agg_start_of(config.aggregate);
+}
+
+// `agg_start` for aggregate `kind` (v_lin's presences use AGGREGATE_MEAN whatever v's).
+fn agg_start_of(kind: u32) -> f32 {
+    switch kind {
         case AGGREGATE_MIN: {
             return bitcast<f32>(0x7f7fffffu);
         }
@@ -42,7 +47,12 @@ fn agg_start() -> f32 {
 
 // A running aggregate joined with one more presence (a sum for the mean).
 fn agg_join(acc: f32, x: f32) -> f32 {
-    switch config.aggregate {
+    return agg_join_of(config.aggregate, acc, x);
+}
+
+// `agg_join` for aggregate `kind`.
+fn agg_join_of(kind: u32, acc: f32, x: f32) -> f32 {
+    switch kind {
         case AGGREGATE_MIN: {
             return min(acc, x);
         }
@@ -59,21 +69,26 @@ fn agg_join(acc: f32, x: f32) -> f32 {
 // `earlier` is the running aggregate of e over the messages before m, read in O(1) when
 // m's parents are every earlier message (a listed row is read parent by parent).
 fn presence(g: SurrogateGame, m: u32, e: u32, step: u32, earlier: f32) -> f32 {
+    return presence_of(config.aggregate, g, m, e, step, earlier);
+}
+
+// `presence` under aggregate `kind`.
+fn presence_of(kind: u32, g: SurrogateGame, m: u32, e: u32, step: u32, earlier: f32) -> f32 {
     var agg = earlier;
     var k = m;
     if (words[g.earlier + m] == 0u) {
         let p0 = words[g.parent_offsets + m];
         let p1 = words[g.parent_offsets + m + 1u];
-        agg = agg_start();
+        agg = agg_start_of(kind);
         for (var i = p0; i < p1; i += 1u) {
-            agg = agg_join(agg, bitcast<f32>(ld(e + words[g.parents + i] * step)));
+            agg = agg_join_of(kind, agg, bitcast<f32>(ld(e + words[g.parents + i] * step)));
         }
         k = p1 - p0;
     }
     if (k == 0u) {
         return 1.0;
     }
-    if (config.aggregate == AGGREGATE_MEAN) {
+    if (kind == AGGREGATE_MEAN) {
         agg = agg / f32(k);
     }
     return config.alpha + (1.0 - config.alpha) * agg;

@@ -27,6 +27,13 @@ const LINK_LINEAR: u32 = 0u;
 const LINK_LOGISTIC: u32 = 1u;
 const LINK_SATURATING: u32 = 2u;
 
+// `Slice::control` (`cpu::types::CONTROL_*`): plain sampling of v, or the residual
+// v - beta * v_lin with v_lin = sum of q_m * e_m over v's own presences (mean aggregate),
+// or over v_lin's own mean-aggregate presences walked beside v's (min / max).
+const CONTROL_NONE: u32 = 0u;
+const CONTROL_SHARED: u32 = 1u;
+const CONTROL_OWN: u32 = 2u;
+
 // Bits of the status word: which kernel had a loop cut short by the driver.
 const STATUS_DRAW: u32 = 1u;
 const STATUS_SAMPLE: u32 = 2u;
@@ -88,7 +95,13 @@ struct Slice {
     game: u32,
     // The high word of the record's stream key.
     key_hi: u32,
+    // The control variate's beta (a controlled slice samples v - beta * v_lin).
+    beta: f32,
+    // CONTROL_NONE, CONTROL_SHARED or CONTROL_OWN.
+    control: u32,
     _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
 }
 
 // A surrogate game (DESIGN 3.1) of one episode; offsets index `words`.

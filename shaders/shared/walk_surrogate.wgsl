@@ -8,6 +8,15 @@
 // costs O(messages) on a chat. Presences only grow, so a group's max only rises, and
 // Q = sum of q_G * max e is kept up to date as maxima rise (Kahan-compensated).
 //
+// A controlled slice (`Slice::control`, DESIGN 4) walks the residual game v - beta * v_lin,
+// v_lin = sum of q_m * e_m: each add sums v_lin's marginal from the presences it changes,
+// q_m * (new e_m - old e_m), over v's own presences (CONTROL_SHARED, the mean aggregate)
+// or over v_lin's mean-aggregate presences, recomputed beside v's in the same pass over
+// the messages with their own running aggregate (CONTROL_OWN, after v's state: e_lin,
+// then its running aggregate). The marginal is (v - v_prev) - beta * dv_lin: summing the
+// changes, not differencing two totals, keeps v_lin's f32 rounding relative to its
+// marginal, so a large beta does not amplify it.
+//
 // Not a module on its own: it reads the kernel's `config`, `slices`, `games`, `words` and
 // `perms`, writes its `marginals`, and needs shared/surrogate.wgsl, shared/pairs.wgsl and
 // shared/jobs.wgsl.
@@ -25,11 +34,19 @@ fn walk_pair(t: u32, base: u32, step: u32) {
     let present = e + nm * step;
     let gmax = present + nm * step;
     let run = gmax + g.groups * step;
+    let e_lin = run + (nm + 1u) * step;
+    let run_lin = e_lin + nm * step;
     let dir = config.walk;
+    let ctl = s.control;
+    let own = ctl == CONTROL_OWN;
 
     // The empty coalition: environment messages only.
     var earlier = agg_start();
+    var earlier_lin = 0.0;
     st(run, bitcast<u32>(earlier));
+    if (own) {
+        st(run_lin, bitcast<u32>(earlier_lin));
+    }
     for (var m = 0u; m < nm; m += 1u) {
         let here = words[g.owners + m] == NO_AGENT;
         st(present + m * step, select(0u, 1u, here));
@@ -40,6 +57,15 @@ fn walk_pair(t: u32, base: u32, step: u32) {
         st(e + m * step, bitcast<u32>(x));
         earlier = agg_join(earlier, x);
         st(run + (m + 1u) * step, bitcast<u32>(earlier));
+        if (own) {
+            var xl = 0.0;
+            if (here) {
+                xl = presence_of(AGGREGATE_MEAN, g, m, e_lin, step, earlier_lin);
+            }
+            st(e_lin + m * step, bitcast<u32>(xl));
+            earlier_lin = earlier_lin + xl;
+            st(run_lin + (m + 1u) * step, bitcast<u32>(earlier_lin));
+        }
     }
     group_maxima(g, e, gmax, step);
     var q = quality(g, gmax, step);
@@ -57,14 +83,24 @@ fn walk_pair(t: u32, base: u32, step: u32) {
             lo = min(lo, m);
         }
         var acc = bitcast<f32>(ld(run + lo * step));
+        // v_lin's marginal of this add (controlled slices).
+        var dl = 0.0;
+        var acc_lin = 0.0;
+        if (own) {
+            acc_lin = bitcast<f32>(ld(run_lin + lo * step));
+        }
         for (var m = lo; m < nm; m += 1u) {
             var x = bitcast<f32>(ld(e + m * step));
-            if (ld(present + m * step) == 1u) {
+            let is_present = ld(present + m * step) == 1u;
+            if (is_present) {
                 let fresh = presence(g, m, e, step, acc);
                 if (fresh != x) {
+                    let group = words[g.group_of + m];
+                    if (ctl == CONTROL_SHARED) {
+                        dl += bitcast<f32>(words[g.scores + group]) * (fresh - x);
+                    }
                     x = fresh;
                     st(e + m * step, bitcast<u32>(fresh));
-                    let group = words[g.group_of + m];
                     let gi = gmax + group * step;
                     let top = bitcast<f32>(ld(gi));
                     if (fresh > top) {
@@ -78,9 +114,27 @@ fn walk_pair(t: u32, base: u32, step: u32) {
             }
             acc = agg_join(acc, x);
             st(run + (m + 1u) * step, bitcast<u32>(acc));
+            if (own) {
+                var xl = bitcast<f32>(ld(e_lin + m * step));
+                if (is_present) {
+                    let fresh = presence_of(AGGREGATE_MEAN, g, m, e_lin, step, acc_lin);
+                    if (fresh != xl) {
+                        let score = bitcast<f32>(words[g.scores + words[g.group_of + m]]);
+                        dl += score * (fresh - xl);
+                        xl = fresh;
+                        st(e_lin + m * step, bitcast<u32>(fresh));
+                    }
+                }
+                acc_lin = acc_lin + xl;
+                st(run_lin + (m + 1u) * step, bitcast<u32>(acc_lin));
+            }
         }
         let v = link(q);
-        store_marginal(perm, p, dir, v - prev);
+        var d = v - prev;
+        if (ctl != CONTROL_NONE) {
+            d = d - s.beta * dl;
+        }
+        store_marginal(perm, p, dir, d);
         prev = v;
     }
 }

@@ -74,6 +74,7 @@ fn run_workload(gpu: &mut Gpu, w: &Workload) -> Result<BenchRow, GpuError> {
                     key: g as u64,
                     tag: 0,
                     game: JobGame::Mobius(g),
+                    control: None,
                 })
                 .collect();
             timed(
@@ -95,6 +96,7 @@ fn run_workload(gpu: &mut Gpu, w: &Workload) -> Result<BenchRow, GpuError> {
                     key: r as u64,
                     tag: 0,
                     game: JobGame::SurrogateOwen,
+                    control: None,
                 })
                 .collect();
             let marginals = csr

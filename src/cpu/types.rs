@@ -29,6 +29,15 @@ pub const LINK_LOGISTIC: u32 = 1;
 /// `Config::link` for [`crate::game::Link::Saturating`].
 pub const LINK_SATURATING: u32 = 2;
 
+/// `Slice::control`: plain sampling of v.
+pub const CONTROL_NONE: u32 = 0;
+/// `Slice::control`: the residual v − β·v_lin with v_lin = Σ q_m·e_m over v's own
+/// presences (`mean` aggregate).
+pub const CONTROL_SHARED: u32 = 1;
+/// `Slice::control`: the residual v − β·v_lin with v_lin's presences (`mean` aggregate)
+/// walked beside v's (`min` / `max` aggregate; more scratch per pair).
+pub const CONTROL_OWN: u32 = 2;
+
 /// [`Config::canary`]: the kernels' last loop runs this many times unless the driver
 /// cut the thread's loops short (see `check_loops` in the kernels).
 pub const CANARY: u32 = 2;
@@ -75,7 +84,7 @@ pub struct Config {
 /// Pairs `pair_first .. pair_first + pairs` of one job as laid out in one chunk (WGSL
 /// `Slice`). Offsets count elements of the named buffer.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Pod, Zeroable)]
 pub struct Slice {
     /// The low word of the record's stream key ([`crate::stream::record_key`]).
     pub key_lo: u32,
@@ -107,8 +116,16 @@ pub struct Slice {
     pub game: u32,
     /// The high word of the record's stream key.
     pub key_hi: u32,
+    /// The control variate's β (a controlled slice samples v − β·v_lin).
+    pub beta: f32,
+    /// [`CONTROL_NONE`], [`CONTROL_SHARED`] or [`CONTROL_OWN`].
+    pub control: u32,
     /// Padding.
     pub _pad1: u32,
+    /// Padding.
+    pub _pad2: u32,
+    /// Padding.
+    pub _pad3: u32,
 }
 
 impl Slice {

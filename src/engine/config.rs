@@ -15,8 +15,9 @@ use crate::game::{Aggregate, Level, Link, ModelParams};
 
 use super::jobs::{GameBatch, Job, JobGame, JobShape, Kind};
 use crate::cpu::types::{
-    AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, CANARY, Config, LINK_LINEAR, LINK_LOGISTIC,
-    LINK_SATURATING, MobiusGame, Slice, SurrogateGame, TableGame, WORKGROUP_SIZE,
+    AGGREGATE_MAX, AGGREGATE_MEAN, AGGREGATE_MIN, CANARY, CONTROL_NONE, CONTROL_OWN,
+    CONTROL_SHARED, Config, LINK_LINEAR, LINK_LOGISTIC, LINK_SATURATING, MobiusGame, Slice,
+    SurrogateGame, TableGame, WORKGROUP_SIZE,
 };
 
 /// Why a batch cannot be planned.
@@ -532,7 +533,13 @@ pub fn encode(
             scratch_offset: scratch,
             scratch_stride: stride,
             game: i as u32,
-            _pad1: 0,
+            beta: job.control.map_or(0.0, |c| c.beta as f32),
+            control: match job.control {
+                None => CONTROL_NONE,
+                Some(c) if c.shared => CONTROL_SHARED,
+                Some(_) => CONTROL_OWN,
+            },
+            ..Slice::default()
         };
         thread += pairs;
         if plan.layout == Layout::Pairs {

@@ -4,8 +4,10 @@
 //! one chunk to its caller: the CPU twins ([`super::twins`]) or the GPU
 //! (`crate::gpu`), so both paths fold the same chunks in the same order.
 
+use rayon::prelude::*;
+
 use super::config::{self, Chunk, ChunkLimits, ChunkPlan, Layout, PlanError, Request};
-use super::jobs::{GameBatch, Job, JobGame, JobResult, JobShape, Kind};
+use super::jobs::{GameBatch, Job, JobGame, JobResult, JobShape, Kind, add_linear_part};
 use crate::cpu::draw_permutations::StreamDigest;
 use crate::cpu::reduce::RowState;
 use crate::csr::CsrBatch;
@@ -17,13 +19,15 @@ use crate::game::ModelParams;
 /// [`ADAPTIVE_ROUND`] pairs with the stopping rule of `permutation` checked between
 /// rounds on the f64 row states. For each planned chunk, `run_chunk(plan, shapes, rows)`
 /// must fold the chunk's pairs into `rows` (one [`RowState`] per row thread of the
-/// chunk, in row-thread order). Returns the estimates per job.
+/// chunk, in row-thread order). Returns the estimates per job, a controlled job's
+/// completed with β·φ(v_lin) ([`add_linear_part`], in f64 on the CPU for both backends).
 ///
 /// Panics when a job names a record or game that does not exist (a caller bug).
 pub fn drive<E: From<PlanError>>(
     batch: &CsrBatch,
     games: &GameBatch,
     jobs: &[Job],
+    model: &ModelParams,
     sampling: &SampleOptions,
     limits: &ChunkLimits,
     mut run_chunk: impl FnMut(&ChunkPlan, &[JobShape], &mut [RowState]) -> Result<(), E>,
@@ -80,7 +84,7 @@ pub fn drive<E: From<PlanError>>(
         }
         k0 = k1;
     }
-    Ok(shapes
+    let mut results: Vec<JobResult> = shapes
         .iter()
         .zip(&states)
         .zip(&pairs)
@@ -96,7 +100,17 @@ pub fn drive<E: From<PlanError>>(
                 unions: shape.owen.then(|| est(&rows[n..])),
             }
         })
-        .collect())
+        .collect();
+    // The closed forms of the controlled jobs, in parallel (each depends on its job only).
+    results
+        .par_iter_mut()
+        .zip(jobs)
+        .filter(|(_, job)| job.control.is_some())
+        .for_each(|(result, job)| {
+            let view = batch.episode(job.record as usize);
+            add_linear_part(&view, model.alpha, job, result);
+        });
+    Ok(results)
 }
 
 /// The digests of [`super::twins::permutation_digests`] with `draw(chunk)` producing a chunk's

@@ -5,8 +5,9 @@
 
 use rayon::prelude::*;
 
-use super::jobs::{Estimator, GameBatch, Job, JobGame, JobResult};
+use super::jobs::{Estimator, GameBatch, Job, JobGame, JobResult, add_linear_part};
 use crate::csr::{CsrBatch, EpisodeView};
+use crate::estimate::control::{Controlled, Sampled};
 use crate::estimate::{McEstimate, closed_form, exact, permutation, regression};
 use crate::game::{Evaluator, Level, Surrogate};
 use crate::options::{ModelParams, SampleOptions};
@@ -77,6 +78,19 @@ fn regressed<E: Evaluator>(g: &mut E, record: u64, sampling: &SampleOptions) -> 
     regression::shapley(g, record, sampling.seed, budget).estimate
 }
 
+/// The game a sampled surrogate job walks: v, or (controlled) the residual v − β·v_lin.
+pub fn sampled_game<'a>(
+    view: EpisodeView<'a>,
+    model: &ModelParams,
+    level: Level,
+    job: &Job,
+) -> Sampled<'a> {
+    match job.control {
+        None => Sampled::Plain(Surrogate::new(view, *model, level)),
+        Some(c) => Sampled::Controlled(Controlled::new(view, *model, level, c.beta)),
+    }
+}
+
 /// One job on the CPU.
 pub fn run_one(
     batch: &dyn EpisodeRows,
@@ -115,8 +129,8 @@ pub fn run_one(
                 },
                 Estimator::Regression => panic!("episodes are never planned for regression"),
                 Estimator::Permutation => {
-                    let mut g = Surrogate::new(view, *model, level);
-                    if owen {
+                    let mut g = sampled_game(view, model, level, job);
+                    let mut result = if owen {
                         let (players, unions) =
                             permutation::owen(&mut g, &view.unions(), record, tag, sampling);
                         JobResult {
@@ -125,7 +139,9 @@ pub fn run_one(
                         }
                     } else {
                         plain(permutation::shapley(&mut g, record, tag, sampling))
-                    }
+                    };
+                    add_linear_part(&view, model.alpha, job, &mut result);
+                    result
                 }
             }
         }

@@ -8,8 +8,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::csr::{CsrBatch, Overflow};
-use crate::estimate::McEstimate;
+use crate::csr::{CsrBatch, EpisodeView, Overflow};
+use crate::estimate::{McEstimate, closed_form};
 use crate::game::{Level, Link, Mobius, ModelParams, Table};
 use crate::model::{Game, GameForm};
 
@@ -57,8 +57,30 @@ impl Estimator {
     }
 }
 
+/// The control variate of a sampled surrogate job (DESIGN §4, [`crate::estimate::control`]):
+/// the job samples the residual game v − β·v_lin along its permutations, and its result
+/// carries β·φ(v_lin) from the closed form ([`add_linear_part`]). Decided by the plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Control {
+    /// β, from the job's pilot round.
+    pub beta: f64,
+    /// v_lin shares v's presences (`mean` aggregate): the walk keeps Σ_m q_m·e_m beside
+    /// Q. Otherwise v_lin's presences are walked beside v's (more state per pair).
+    pub shared: bool,
+}
+
+impl Control {
+    /// The control of coefficient `beta` under `model`.
+    pub fn new(beta: f64, model: &ModelParams) -> Self {
+        Control {
+            beta,
+            shared: model.aggregate == crate::game::Aggregate::Mean,
+        }
+    }
+}
+
 /// One estimate to compute: a game and its estimator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Job {
     /// How it is estimated. The sampling drivers ([`super::drive`]) take permutation jobs.
     pub estimator: Estimator,
@@ -70,6 +92,8 @@ pub struct Job {
     pub tag: u32,
     /// The game.
     pub game: JobGame,
+    /// Sampled surrogate jobs: the control variate, when the plan chose it.
+    pub control: Option<Control>,
 }
 
 /// The estimate of one job.
@@ -362,9 +386,18 @@ impl JobShape {
                 };
                 let n = players as u64;
                 // One walk (one direction per dispatch): the empty coalition, Q, then per
-                // added player its members and the messages after the first of them.
-                let walk =
-                    3 * m + 2 * groups + n_parents + owned + 2 * n + 6 + n * (m + n_parents + 2);
+                // added player its members and the messages after the first of them;
+                // with v_lin's own presences (a controlled job under `min` / `max`) every
+                // listed parent row is read twice.
+                let own = job.control.is_some_and(|c| !c.shared);
+                let walk = 3 * m
+                    + 2 * groups
+                    + n_parents
+                    + owned
+                    + 2 * n
+                    + 6
+                    + n * (m + n_parents + 2)
+                    + if own { n_parents * (n + 1) } else { 0 };
                 JobShape {
                     exact_scratch: m + groups,
                     exact_loops: SEARCH_LOOPS + 6 + 3 * m + n_parents + 3 * groups,
@@ -386,8 +419,9 @@ impl JobShape {
                         + groups
                         + (players as u64 + 1)
                         + owned,
-                    // e, present, group maxima, running aggregate
-                    sample_scratch: 2 * m + groups + (m + 1),
+                    // e, present, group maxima, running aggregate (and v_lin's own e and
+                    // running aggregate)
+                    sample_scratch: 2 * m + groups + (m + 1) + if own { 2 * m + 1 } else { 0 },
                 }
             }
             JobGame::Mobius(i) => {
@@ -458,17 +492,25 @@ fn largest(offsets: &[u32], owen: bool) -> u32 {
 
 /// The value scale of `job`'s game: a bound on |v| (at least 1), the unit of the GPU
 /// tolerance's absolute part. Surrogate: Σ|q_G| (times κ/4, the steepest slope, for the
-/// logistic link, whose input carries the rounding); Möbius: Σ|c_k|; table: max |v|.
+/// logistic link, whose input carries the rounding), plus |β|·Σ_m |q_m| (v_lin's bound)
+/// for a controlled job, whose sampled game is v − β·v_lin; Möbius: Σ|c_k|; table: max |v|.
 pub fn value_scale(batch: &CsrBatch, games: &GameBatch, job: &Job, model: &ModelParams) -> f64 {
     let s = match job.game {
         JobGame::SurrogateAgents | JobGame::SurrogateMessages | JobGame::SurrogateOwen => {
-            let q: f64 = batch
-                .episode(job.record as usize)
-                .group_scores
-                .iter()
-                .map(|q| q.abs())
-                .sum();
-            match model.link {
+            let view = batch.episode(job.record as usize);
+            let q: f64 = view.group_scores.iter().map(|q| q.abs()).sum();
+            let lin: f64 = match job.control {
+                Some(c) => {
+                    c.beta.abs()
+                        * view
+                            .groups
+                            .iter()
+                            .map(|&g| view.group_scores[g as usize].abs())
+                            .sum::<f64>()
+                }
+                None => 0.0,
+            };
+            lin + match model.link {
                 Link::Logistic { kappa, .. } => q * kappa.abs() / 4.0,
                 Link::Saturating { cap } => q.max(cap.abs()),
                 Link::Linear => q,
@@ -486,4 +528,32 @@ pub fn value_scale(batch: &CsrBatch, games: &GameBatch, job: &Job, model: &Model
             .fold(0.0f64, |a, v| a.max(v.abs())),
     };
     s.max(1.0)
+}
+
+/// Completes the result of controlled job `job` (of record `view`): adds β·φ(v_lin) from
+/// the closed form to the residual game's estimates (and β times its union sums to an
+/// Owen job's union estimates). Standard errors are unchanged: the closed form is exact
+/// and β came from an independent pilot round. Nothing for a job without control.
+pub fn add_linear_part(view: &EpisodeView, alpha: f64, job: &Job, result: &mut JobResult) {
+    let Some(c) = job.control else {
+        return;
+    };
+    let phi = match job.game {
+        JobGame::SurrogateMessages => closed_form::message_shapley(view, alpha),
+        JobGame::SurrogateOwen => closed_form::message_owen(view, alpha),
+        // The agent game is the Owen value's quotient game: its Shapley values are the
+        // Owen union sums.
+        JobGame::SurrogateAgents => view.union_sums(&closed_form::message_owen(view, alpha)),
+        JobGame::Mobius(_) | JobGame::Table(_) => {
+            panic!("only surrogate jobs take the control variate")
+        }
+    };
+    for (m, l) in result.players.mean.iter_mut().zip(&phi) {
+        *m += c.beta * l;
+    }
+    if let Some(u) = &mut result.unions {
+        for (m, l) in u.mean.iter_mut().zip(view.union_sums(&phi)) {
+            *m += c.beta * l;
+        }
+    }
 }

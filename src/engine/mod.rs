@@ -13,7 +13,7 @@ pub mod tolerance;
 pub mod twins;
 
 pub use config::{Chunk, ChunkLimits, ChunkPlan, Layout, PlanError, Request};
-pub use jobs::{Estimator, GameBatch, GameMeta, Job, JobGame, JobResult, JobShape, Kind};
+pub use jobs::{Control, Estimator, GameBatch, GameMeta, Job, JobGame, JobResult, JobShape, Kind};
 pub use tolerance::{TOLERANCE, Tolerance};
 
 /// Pairs per job: the CPU estimators' rule, so both paths draw the same pairs.

@@ -9,7 +9,9 @@
 /// difference of two values) is off by at most a few hundred ε·scale ≈ 10⁻⁵·scale, and a
 /// mean of marginals by no more; the f32 reduction of one chunk is compensated (Kahan),
 /// adding ~ε relative; chunks are merged in f64. The rtol term covers the relative f32
-/// rounding of large estimates and of standard errors. 10⁻⁴ leaves a 10× margin over
+/// rounding of large estimates and of standard errors. A controlled job samples
+/// v − β·v_lin: its scale counts |β|·Σ_m |q_m| too, since the f32 rounding of v_lin's
+/// marginals is multiplied by β (bounded by `estimate::control::MAX_BETA`). 10⁻⁴ leaves a 10× margin over
 /// what the tests measure while staying far below any real disagreement (a wrong draw
 /// or a wrong marginal moves an estimate by the order of its standard error).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -5,11 +5,13 @@
 
 use super::config::{self, Chunk, ChunkLimits, PlanError};
 use super::drive::{digest_with, drive, exact_with};
+use super::execute::sampled_game;
 use super::jobs::{GameBatch, Job, JobGame, JobResult, JobShape, Kind};
 use crate::cpu::draw_permutations::{self, StreamDigest};
 use crate::cpu::{exact_surrogate, reduce, sample_mobius, sample_surrogate, sample_table};
 use crate::csr::CsrBatch;
 use crate::estimate::SampleOptions;
+use crate::estimate::control::Sampled;
 use crate::game::{Mobius, ModelParams, Surrogate, Table};
 
 /// Estimates `jobs` on the CPU through the twins, with the CPU's chunk budget. Equals
@@ -40,6 +42,7 @@ pub fn run_jobs_with_limits(
         batch,
         games,
         jobs,
+        model,
         sampling,
         limits,
         |plan, shapes, rows| {
@@ -74,10 +77,11 @@ fn run_chunk(
     let job_of = |i: usize| &jobs[chunk.parts[i].job];
     match chunk.kind {
         Kind::Surrogate => {
-            let mut g: Vec<Surrogate> = (0..chunk.slices.len())
+            let mut g: Vec<Sampled> = (0..chunk.slices.len())
                 .map(|i| {
-                    let view = batch.episode(job_of(i).record as usize);
-                    Surrogate::new(view, *model, shapes[chunk.parts[i].job].level)
+                    let job = job_of(i);
+                    let view = batch.episode(job.record as usize);
+                    sampled_game(view, model, shapes[chunk.parts[i].job].level, job)
                 })
                 .collect();
             sample_surrogate::sample_surrogate(

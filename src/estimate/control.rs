@@ -9,30 +9,118 @@
 //! v_lin(N) − v_lin(∅)). The Owen value works the same way, and its union sums (agent
 //! credit) too.
 //!
-//! β is chosen without bias by a **pilot round**: [`PILOT_PAIRS`]-many antithetic pairs
-//! drawn from their own stream (tag [`crate::stream::tag::PILOT`] + the job's tag), never
-//! reused by the estimate, give β = Σᵢ Cov(Δvᵢ, Δv_linᵢ) / Σᵢ Var(Δv_linᵢ) over the pair
-//! means, the β that minimises the summed variance of the players' estimates. Because β is
-//! independent of the estimate's samples, the estimate's standard error is the ordinary
-//! standard error of the residual game's pair means.
+//! β is chosen without bias by a **pilot round** ([`pilot`]): [`PILOT_PAIRS`]-many
+//! antithetic pairs drawn from their own stream (tag [`crate::stream::tag::PILOT`] + the
+//! job's tag), never reused by the estimate, give β = Σᵢ Cov(Δvᵢ, Δv_linᵢ) / Σᵢ Var(Δv_linᵢ)
+//! over the pair means, the β that minimises the summed variance of the players'
+//! estimates (|β| at most [`MAX_BETA`], for the GPU's f32). Because β is independent of the estimate's samples, the estimate's standard
+//! error is the ordinary standard error of the residual game's pair means.
+//!
+//! **Cost.** Under the `mean` aggregate v_lin's presences are v's own (groups and the link
+//! act after them), so the residual game keeps v_lin = Σ_m q_m·e_m beside Q
+//! ([`Surrogate::tracking_linear`]): one multiply-add per changed presence. Under `min` and
+//! `max`, v_lin is walked as a second game beside v. [`COST_SHARED`] and [`COST_OWN`] are
+//! the measured time of a controlled pair over a plain one in each case; the pilot's
+//! variances weighed by them decide where the control variate pays ([`Pilot::pays`]).
 
-use crate::game::{Evaluator, Surrogate};
+use rayon::prelude::*;
+
+use crate::game::{Aggregate, Evaluator, Level, ModelParams, Surrogate};
 use crate::stream::{Stream, tag};
 
-use super::permutation::{Walk, owen_order, pair_means, shapley_order};
+use super::permutation::{owen_order, shapley_order};
 
 /// Antithetic pairs of the pilot round that chooses β.
 pub const PILOT_PAIRS: u64 = 32;
 
+/// The largest |β| the pilot returns (a larger fit is clamped to ±this). A very large β
+/// arises when v_lin's pair means hardly vary, e.g. on a 3-player agent game, where
+/// antithetic pairs take only 3 values and cancel v_lin's order-≤ 2 part exactly: the fit
+/// then cancels v's order-3 part through v_lin's tiny varying part. That is correct in
+/// f64, but on the GPU the f32 rounding of v_lin's marginals (about ε·|Δv_lin|) is
+/// multiplied by β: at |β| ≈ 400 it reached 10⁻³ of the credits (`verify`). Bounding |β|
+/// keeps the GPU within the documented tolerance, whose value scale counts
+/// |β|·Σ_m |q_m| for a controlled job; any fixed β keeps the estimate unbiased and
+/// efficient, and the pilot's residual variance is that of the clamped β.
+pub const MAX_BETA: f64 = 16.0;
+
+/// Time of a controlled pair over a plain one when v_lin shares v's presences (`mean`
+/// aggregate), measured by `examples/cv_accuracy.rs` (docs/benchmarks.md: 1.06–1.12 on
+/// 11-message chats), rounded up.
+pub const COST_SHARED: f64 = 1.15;
+
+/// Time of a controlled pair over a plain one when v_lin is a second game (`min` / `max`
+/// aggregate), measured by `examples/cv_accuracy.rs` (docs/benchmarks.md: 1.49–1.56),
+/// rounded up.
+pub const COST_OWN: f64 = 1.6;
+
 /// The residual game v − β·v_lin, evaluated incrementally along the same coalitions.
 #[derive(Debug, Clone)]
 pub struct Controlled<'a> {
-    /// The surrogate.
+    /// The surrogate (keeping v_lin beside it when `lin` is `None`).
     pub v: Surrogate<'a>,
-    /// Its linear part.
-    pub lin: Surrogate<'a>,
+    /// v_lin as a game of its own, when its presences are not v's (`min` / `max`).
+    pub lin: Option<Surrogate<'a>>,
     /// The control's coefficient.
     pub beta: f64,
+}
+
+impl<'a> Controlled<'a> {
+    /// The residual game of `view`'s surrogate at `level` under `params`: v_lin kept
+    /// beside v under the `mean` aggregate, a second game otherwise.
+    pub fn new(
+        view: crate::csr::EpisodeView<'a>,
+        params: ModelParams,
+        level: Level,
+        beta: f64,
+    ) -> Self {
+        let v = Surrogate::new(view, params, level);
+        if params.aggregate == Aggregate::Mean {
+            Controlled {
+                v: v.tracking_linear(),
+                lin: None,
+                beta,
+            }
+        } else {
+            Controlled {
+                v,
+                lin: Some(Surrogate::linear_part(view, params.alpha, level)),
+                beta,
+            }
+        }
+    }
+
+    /// True when v_lin shares v's presences (no second game).
+    pub fn shared(&self) -> bool {
+        self.lin.is_none()
+    }
+
+    /// (v, v_lin) of the empty coalition (the start of every walk).
+    pub fn init_both(&mut self) -> (f64, f64) {
+        let v = self.v.init();
+        match &mut self.lin {
+            None => (v, self.v.linear_value()),
+            Some(l) => (v, l.init()),
+        }
+    }
+
+    /// (v, v_lin) after adding `player`.
+    pub fn add_both(&mut self, player: usize) -> (f64, f64) {
+        let v = self.v.add(player);
+        match &mut self.lin {
+            None => (v, self.v.linear_value()),
+            Some(l) => (v, l.add(player)),
+        }
+    }
+
+    /// (v, v_lin) of the coalition `mask`, by full evaluation.
+    pub fn value_both(&mut self, mask: u64) -> (f64, f64) {
+        let v = self.v.value_mask(mask);
+        match &mut self.lin {
+            None => (v, self.v.linear_value()),
+            Some(l) => (v, l.value_mask(mask)),
+        }
+    }
 }
 
 impl Evaluator for Controlled<'_> {
@@ -41,60 +129,174 @@ impl Evaluator for Controlled<'_> {
     }
 
     fn value_mask(&mut self, mask: u64) -> f64 {
-        self.v.value_mask(mask) - self.beta * self.lin.value_mask(mask)
+        let (v, l) = self.value_both(mask);
+        v - self.beta * l
     }
 
     fn init(&mut self) -> f64 {
-        self.v.init() - self.beta * self.lin.init()
+        let (v, l) = self.init_both();
+        v - self.beta * l
     }
 
     fn add(&mut self, player: usize) -> f64 {
-        self.v.add(player) - self.beta * self.lin.add(player)
+        let (v, l) = self.add_both(player);
+        v - self.beta * l
     }
 }
 
-/// β = Σᵢ Cov(Δvᵢ, Δv_linᵢ) / Σᵢ Var(Δv_linᵢ) over [`PILOT_PAIRS`] pilot pairs of record
-/// `record`'s stream (seed, record, pair, [`tag::PILOT`] + `job_tag`); `unions` selects
-/// the Owen protocol. 0 when v_lin's marginals do not vary.
-pub fn pilot_beta(
-    v: &mut Surrogate,
-    lin: &mut Surrogate,
+/// A sampled surrogate game: plain, or the residual game of its control variate.
+#[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per job or slice, built once and walked many times: no boxing on the hot path"
+)]
+pub enum Sampled<'a> {
+    /// v itself.
+    Plain(Surrogate<'a>),
+    /// v − β·v_lin.
+    Controlled(Controlled<'a>),
+}
+
+impl Evaluator for Sampled<'_> {
+    fn players(&self) -> usize {
+        match self {
+            Sampled::Plain(g) => g.players(),
+            Sampled::Controlled(g) => g.players(),
+        }
+    }
+
+    fn value_mask(&mut self, mask: u64) -> f64 {
+        match self {
+            Sampled::Plain(g) => g.value_mask(mask),
+            Sampled::Controlled(g) => g.value_mask(mask),
+        }
+    }
+
+    fn init(&mut self) -> f64 {
+        match self {
+            Sampled::Plain(g) => g.init(),
+            Sampled::Controlled(g) => g.init(),
+        }
+    }
+
+    fn add(&mut self, player: usize) -> f64 {
+        match self {
+            Sampled::Plain(g) => g.add(player),
+            Sampled::Controlled(g) => g.add(player),
+        }
+    }
+}
+
+/// What the pilot round measured: β and the summed variances of the players' pair means
+/// with and without the control.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pilot {
+    /// β = Σᵢ Cov(Δvᵢ, Δv_linᵢ) / Σᵢ Var(Δv_linᵢ), clamped to ±[`MAX_BETA`]; 0 when
+    /// v_lin's marginals do not vary.
+    pub beta: f64,
+    /// Σᵢ Var(Δvᵢ): plain sampling's summed variance per pair.
+    pub plain: f64,
+    /// Σᵢ Var(Δvᵢ − β·Δv_linᵢ): the residual game's.
+    pub residual: f64,
+}
+
+impl Pilot {
+    /// The rule of `--control-variate auto`: the control variate pays when the residual's
+    /// summed variance times the relative cost of a controlled pair (`cost`: [`COST_SHARED`]
+    /// or [`COST_OWN`]) is below plain sampling's summed variance, i.e. when it gives a
+    /// smaller error for the same time. (β is fitted on the same pilot pairs, so the
+    /// residual's variance is slightly optimistic, by about one part in [`PILOT_PAIRS`].)
+    pub fn pays(&self, cost: f64) -> bool {
+        self.residual * cost < self.plain
+    }
+}
+
+/// Walks `order` from the empty coalition, adding each player's marginals of v and v_lin
+/// to `dv` and `dl`.
+fn walk_both(
+    g: &mut Controlled,
+    order: impl Iterator<Item = usize>,
+    dv: &mut [f64],
+    dl: &mut [f64],
+) {
+    let (mut pv, mut pl) = g.init_both();
+    for p in order {
+        let (v, l) = g.add_both(p);
+        dv[p] += v - pv;
+        dl[p] += l - pl;
+        (pv, pl) = (v, l);
+    }
+}
+
+/// Each player's pair means of v and of v_lin along `order` and its reverse.
+fn pair_both(g: &mut Controlled, order: &[usize], dv: &mut [f64], dl: &mut [f64]) {
+    dv.iter_mut().for_each(|x| *x = 0.0);
+    dl.iter_mut().for_each(|x| *x = 0.0);
+    walk_both(g, order.iter().copied(), dv, dl);
+    walk_both(g, order.iter().rev().copied(), dv, dl);
+    dv.iter_mut().for_each(|x| *x *= 0.5);
+    dl.iter_mut().for_each(|x| *x *= 0.5);
+}
+
+/// The pilot round of the job with stream key `record` and tag `job_tag` over `game` (its
+/// β is ignored): [`PILOT_PAIRS`] pairs of the stream (seed, record, pair,
+/// [`tag::PILOT`] + `job_tag`); `unions` selects the Owen protocol. The pairs run in
+/// parallel and are summed in pair order, so the result does not depend on threads.
+pub fn pilot(
+    game: &Controlled,
     unions: Option<&[Vec<usize>]>,
     seed: u64,
     record: u64,
     job_tag: u32,
-) -> f64 {
-    let n = v.players();
-    let mut order: Vec<usize> = Vec::with_capacity(n);
-    let mut scratch: Vec<Vec<usize>> = unions.map(<[_]>::to_vec).unwrap_or_default();
-    let mut union_order = Vec::new();
-    let (mut dv, mut dl) = (vec![0.0; n], vec![0.0; n]);
-    // Per player: sums of Δv, Δlin, Δv·Δlin, Δlin².
-    let mut sums = vec![[0.0f64; 4]; n];
-    for k in 0..PILOT_PAIRS {
-        let mut s = Stream::new(seed, record, k as u32, tag::PILOT + job_tag);
-        match unions {
-            Some(u) => owen_order(&mut s, u, &mut union_order, &mut scratch, &mut order),
-            None => shapley_order(&mut s, n, &mut order),
-        }
-        pair_means(v, &order, &mut dv, Walk::Incremental);
-        pair_means(lin, &order, &mut dl, Walk::Incremental);
-        for ((acc, &a), &b) in sums.iter_mut().zip(&dv).zip(&dl) {
+) -> Pilot {
+    let n = game.players();
+    let pairs: Vec<(Vec<f64>, Vec<f64>)> = (0..PILOT_PAIRS)
+        .into_par_iter()
+        .map_init(
+            || {
+                let scratch: Vec<Vec<usize>> = unions.map(<[_]>::to_vec).unwrap_or_default();
+                (game.clone(), scratch, Vec::new(), Vec::with_capacity(n))
+            },
+            |(g, scratch, union_order, order), k| {
+                let mut s = Stream::new(seed, record, k as u32, tag::PILOT + job_tag);
+                match unions {
+                    Some(u) => owen_order(&mut s, u, union_order, scratch, order),
+                    None => shapley_order(&mut s, n, order),
+                }
+                let (mut dv, mut dl) = (vec![0.0; n], vec![0.0; n]);
+                pair_both(g, order, &mut dv, &mut dl);
+                (dv, dl)
+            },
+        )
+        .collect();
+    // Per player: sums of Δv, Δlin, Δv·Δlin, Δlin², Δv².
+    let mut sums = vec![[0.0f64; 5]; n];
+    for (dv, dl) in &pairs {
+        for ((acc, &a), &b) in sums.iter_mut().zip(dv).zip(dl) {
             acc[0] += a;
             acc[1] += b;
             acc[2] += a * b;
             acc[3] += b * b;
+            acc[4] += a * a;
         }
     }
     let k = PILOT_PAIRS as f64;
-    let (mut cov, mut var) = (0.0, 0.0);
-    for [sa, sb, sab, sbb] in sums {
+    let (mut cov, mut var, mut plain) = (0.0, 0.0, 0.0);
+    for [sa, sb, sab, sbb, saa] in sums {
         cov += sab - sa * sb / k;
         var += sbb - sb * sb / k;
+        plain += saa - sa * sa / k;
     }
-    if var > 0.0 && var.is_finite() && cov.is_finite() {
-        cov / var
+    let beta = if var > 0.0 && var.is_finite() && cov.is_finite() {
+        (cov / var).clamp(-MAX_BETA, MAX_BETA)
     } else {
         0.0
+    };
+    // Σ Var(Δv − β·Δlin) = Σ Var Δv − 2β Σ Cov + β² Σ Var Δlin (sums of squares / (k − 1)).
+    let residual = (plain - 2.0 * beta * cov + beta * beta * var).max(0.0);
+    Pilot {
+        beta,
+        plain: plain.max(0.0) / (k - 1.0),
+        residual: residual / (k - 1.0),
     }
 }

@@ -77,6 +77,11 @@ pub struct Surrogate<'a> {
     /// the later ones (every walk starts there).
     start: Option<Box<ChatStart>>,
     q: f64,
+    /// Per message: its score under v_lin (its group's q_G), when this game keeps v_lin
+    /// beside v ([`Surrogate::tracking_linear`]); empty otherwise.
+    lin_scores: Vec<f64>,
+    /// v_lin = Σ_m q_m·e_m of the current coalition, when tracked.
+    q_lin: f64,
 }
 
 /// The incremental state of a chat's empty coalition (a chat's walk reads presence from
@@ -88,6 +93,7 @@ struct ChatStart {
     group_max: Vec<f64>,
     earlier: Vec<f64>,
     q: f64,
+    q_lin: f64,
     v: f64,
 }
 
@@ -210,7 +216,36 @@ impl<'a> Surrogate<'a> {
                 .collect(),
             start: None,
             q: 0.0,
+            lin_scores: Vec::new(),
+            q_lin: 0.0,
         }
+    }
+
+    /// This game, keeping beside v the value of its linear part
+    /// ([`Surrogate::linear_part`]) for every coalition it evaluates
+    /// ([`Surrogate::linear_value`]). Under the `mean` aggregate v_lin's presences are v's
+    /// own (groups and the link act after them), so v_lin = Σ_m q_m·e_m costs one
+    /// multiply-add per changed presence instead of a second game: the cheap control
+    /// variate. Panics for another aggregate (a caller bug: v_lin would need presences of
+    /// its own).
+    pub fn tracking_linear(mut self) -> Self {
+        assert_eq!(
+            self.params.aggregate,
+            Aggregate::Mean,
+            "v_lin shares v's presences only under the mean aggregate"
+        );
+        let view = self.view;
+        self.lin_scores = (0..view.len())
+            .map(|m| view.group_scores[view.groups[m] as usize])
+            .collect();
+        self.start = None;
+        self
+    }
+
+    /// v_lin of the coalition last evaluated (`init`, `add`, `value_mask`), when this game
+    /// keeps it ([`Surrogate::tracking_linear`]); 0 otherwise.
+    pub fn linear_value(&self) -> f64 {
+        self.q_lin
     }
 
     /// The episode this game reads.
@@ -257,14 +292,23 @@ impl<'a> Surrogate<'a> {
     /// v of the coalition whose message presence is `present(m)`; a full evaluation,
     /// O(messages + parents). Uses (and overwrites) the scratch arrays.
     pub fn value_with(&mut self, present: impl Fn(usize) -> bool) -> f64 {
-        evaluate(
+        let v = evaluate(
             &self.view,
             &self.params,
             (&self.groups, &self.scores),
             &mut self.e,
             &mut self.group_max,
             present,
-        )
+        );
+        if !self.lin_scores.is_empty() {
+            self.q_lin = self
+                .lin_scores
+                .iter()
+                .zip(&self.e)
+                .map(|(q, x)| q * x)
+                .sum();
+        }
+        v
     }
 
     #[inline]
@@ -308,7 +352,10 @@ impl<'a> Surrogate<'a> {
         };
         let (e, earlier, group_max) = (&mut self.e, &mut self.earlier, &mut self.group_max);
         let (base, slope, groups, scores) = (&self.base, &self.slope, &self.groups, &self.scores);
+        let lin = &self.lin_scores;
+        let track = !lin.is_empty();
         let mut q = self.q;
+        let mut q_lin = self.q_lin;
         let words = self.present_bits.len();
         let mut w = lo / 64;
         let mut bits = self.present_bits[w] & (!0u64 << (lo % 64));
@@ -317,6 +364,7 @@ impl<'a> Surrogate<'a> {
                 w += 1;
                 if w == words {
                     self.q = q;
+                    self.q_lin = q_lin;
                     return self.params.link.apply(q);
                 }
                 bits = self.present_bits[w];
@@ -326,6 +374,9 @@ impl<'a> Surrogate<'a> {
             let x = base[m] + slope[m] * acc;
             acc = if mean { acc + x } else { acc.max(x) };
             earlier[m + 1] = acc;
+            if track {
+                q_lin += lin[m] * (x - e[m]);
+            }
             e[m] = x;
             // Presences only grow, so a group's max rises to x or stays (a singleton
             // group's max is its message's presence).
@@ -492,6 +543,7 @@ impl Evaluator for Surrogate<'_> {
             self.group_max.copy_from_slice(&s.group_max);
             self.earlier.copy_from_slice(&s.earlier);
             self.q = s.q;
+            self.q_lin = s.q_lin;
             return s.v;
         }
         let n = self.view.len();
@@ -532,6 +584,7 @@ impl Evaluator for Surrogate<'_> {
                 group_max: self.group_max.clone(),
                 earlier: self.earlier.clone(),
                 q: self.q,
+                q_lin: self.q_lin,
                 v,
             }));
         }
@@ -578,8 +631,11 @@ impl Evaluator for Surrogate<'_> {
             present_children,
             present_child_count,
             slope,
+            lin_scores,
+            q_lin,
             ..
         } = self;
+        let track = !lin_scores.is_empty();
         for m in lo..n {
             let old = e[m];
             let acc = if m < limit { earlier[m] } else { 0.0 };
@@ -604,6 +660,9 @@ impl Evaluator for Surrogate<'_> {
                 continue;
             }
             e[m] = new;
+            if track {
+                *q_lin += lin_scores[m] * (new - old);
+            }
             // Presences only grow as players are added (e is monotone in the coalition
             // for every aggregate), so a group's max can only rise.
             let g = groups[m] as usize;

@@ -105,6 +105,7 @@ impl Gpu {
             batch,
             games,
             jobs,
+            model,
             sampling,
             &limits,
             |plan, shapes, rows| {
