@@ -16,11 +16,12 @@
 //! redundancy groups) may take the control variate (DESIGN §4,
 //! [`crate::estimate::control`]) when v_lin's closed form fits (the Owen state table
 //! within bounds for Owen and agent jobs). `--control-variate on` takes it there;
-//! `auto` (the default) runs the job's pilot round and takes it where [`Pilot::pays`]:
-//! where the residual's summed variance, times the measured relative cost of a
-//! controlled pair ([`COST_SHARED`] when v_lin shares v's presences under the `mean`
-//! aggregate, [`COST_OWN`] otherwise), is below plain sampling's. The record's `method`
-//! is then `permutation+cv`.
+//! `auto` (the default) runs the job's pilot round and takes it where
+//! [`Pilot::pays_with`]: where the residual's summed variance, times the measured
+//! relative cost of a controlled pair ([`COST_SHARED`] when v_lin shares v's presences
+//! under the `mean` aggregate, [`COST_OWN`] otherwise) and the share of the time its
+//! closed form takes ([`closed_form_overhead`]), is below plain sampling's. The record's
+//! `method` is then `permutation+cv`.
 
 use std::ops::Range;
 
@@ -28,7 +29,9 @@ use crate::csr::{EpisodeView, NO_AGENT};
 use crate::engine::Control;
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::error::{ErrorKind, RecordError};
-use crate::estimate::control::{COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, Pilot, pilot};
+use crate::estimate::control::{
+    COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, Pilot, closed_form_overhead, pilot,
+};
 use crate::estimate::{AUTO_EXACT_PLAYERS, closed_form, exact, regression};
 use crate::game::{Evaluator, Level, surrogate};
 use crate::model::{Episode, Game, GameForm};
@@ -132,6 +135,12 @@ fn control(view: EpisodeView, job: &Job, opts: &ScoreOptions) -> Option<Control>
         return None;
     }
     let cost = if game.shared() { COST_SHARED } else { COST_OWN };
+    let pairs = crate::estimate::permutation::pair_budget(&opts.sampling) as f64;
+    let overhead = closed_form_overhead(&view, game.players(), pairs);
+    if opts.control_variate == ControlVariate::Auto && overhead >= 1.0 {
+        // The closed form alone outlasts plain sampling: no pilot needed to say no.
+        return None;
+    }
     let unions = owen.then(|| view.unions());
     let p: Pilot = pilot(
         &game,
@@ -142,7 +151,7 @@ fn control(view: EpisodeView, job: &Job, opts: &ScoreOptions) -> Option<Control>
     );
     let take = match opts.control_variate {
         ControlVariate::On => true,
-        ControlVariate::Auto => p.pays(cost),
+        ControlVariate::Auto => p.pays_with(cost, overhead),
         ControlVariate::Off => false,
     };
     take.then(|| Control::new(p.beta, &opts.model))

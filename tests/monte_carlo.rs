@@ -493,8 +493,12 @@ fn the_control_variate_keeps_efficiency_in_every_sample() {
 /// `off` is plain sampling, and where auto takes it, `on` gives the same numbers.
 #[test]
 fn auto_takes_the_control_variate_where_it_pays_and_not_for_a_linear_model() {
-    use creditflow::estimate::control::{COST_OWN, COST_SHARED, Controlled, pilot};
+    use creditflow::estimate::control::{
+        COST_OWN, COST_SHARED, Controlled, closed_form_overhead, pilot,
+    };
     use creditflow::game::{Aggregate, Link};
+    // Enough permutations that the closed form of v_lin is a fraction of their time.
+    const SAMPLES: u64 = 1024;
     let eps = generated(Topology::Prefix, 3, 20, 0.0, 9, 3);
     let shallow = ModelParams {
         alpha: 0.4,
@@ -515,7 +519,7 @@ fn auto_takes_the_control_variate_where_it_pays_and_not_for_a_linear_model() {
                 Method::Auto,
                 ControlVariate::Auto,
                 MessageCreditKind::Owen,
-                64,
+                SAMPLES,
                 1,
             );
             // The rule, recomputed from the pilot round the plan runs.
@@ -528,7 +532,8 @@ fn auto_takes_the_control_variate_where_it_pays_and_not_for_a_linear_model() {
             } else {
                 COST_OWN
             };
-            let pays = p.residual * cost < p.plain;
+            let overhead = closed_form_overhead(&view, g.players(), (SAMPLES / 2) as f64);
+            let pays = overhead < 1.0 && p.residual * cost / (1.0 - overhead) < p.plain;
             assert_eq!(
                 auto.method,
                 if pays {
@@ -545,7 +550,7 @@ fn auto_takes_the_control_variate_where_it_pays_and_not_for_a_linear_model() {
                 Method::Auto,
                 ControlVariate::Off,
                 MessageCreditKind::Owen,
-                64,
+                SAMPLES,
                 1,
             );
             assert_eq!(off.method, "permutation", "{name}");
@@ -556,7 +561,7 @@ fn auto_takes_the_control_variate_where_it_pays_and_not_for_a_linear_model() {
                     Method::Auto,
                     ControlVariate::On,
                     MessageCreditKind::Owen,
-                    64,
+                    SAMPLES,
                     1,
                 );
                 assert_eq!(on.messages, auto.messages, "{name}");
@@ -582,7 +587,7 @@ fn auto_takes_the_control_variate_where_it_pays_and_not_for_a_linear_model() {
                 Method::Permutation,
                 cv,
                 MessageCreditKind::Owen,
-                64,
+                SAMPLES,
                 1,
             );
             assert_eq!(out.method, "permutation");
