@@ -20,9 +20,11 @@ use std::time::Instant;
 
 use creditflow::bench::generated_episodes;
 use creditflow::csr::CsrBatch;
-use creditflow::estimate::control::{COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, pilot};
+use creditflow::estimate::control::{
+    COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, closed_form_overhead, pilot,
+};
 use creditflow::estimate::{SampleOptions, closed_form, exact, permutation};
-use creditflow::game::{Aggregate, Level, Link, ModelParams, Surrogate};
+use creditflow::game::{Aggregate, Evaluator, Level, Link, ModelParams, Surrogate};
 use creditflow::generate::{GenOptions, Topology};
 
 fn main() {
@@ -73,14 +75,15 @@ fn main() {
         } else {
             COST_OWN
         };
-        // `auto`'s decision per episode (seed 0, the job's stream as `score` draws it).
-        let taken = (0..batch.len())
-            .filter(|&r| {
+        // The pilot per episode (seed 0, the job's stream as `score` draws it); `auto`'s
+        // decision depends on the permutations too (the closed form's share of the time).
+        let pilots: Vec<_> = (0..batch.len())
+            .map(|r| {
                 let view = batch.episode(r);
                 let g = Controlled::new(view, params, Level::Messages, 0.0);
-                pilot(&g, Some(&view.unions()), 0, r as u64, 0).pays(cost)
+                (pilot(&g, Some(&view.unions()), 0, r as u64, 0), g.players())
             })
-            .count();
+            .collect();
         // The walk alone: 4096 pairs of the same permutations, plain and controlled.
         let (mut w_plain, mut w_cv) = (0.0, 0.0);
         for r in 0..batch.len() {
@@ -100,6 +103,15 @@ fn main() {
             w_cv += t.elapsed().as_secs_f64();
         }
         for samples in [32u64, 128, 512, 2048] {
+            let taken = pilots
+                .iter()
+                .enumerate()
+                .filter(|(r, (p, players))| {
+                    let overhead =
+                        closed_form_overhead(&batch.episode(*r), *players, (samples / 2) as f64);
+                    p.pays_with(cost, overhead)
+                })
+                .count();
             let (mut plain, mut cv) = (0.0, 0.0);
             let (mut t_plain, mut t_cv) = (0.0, 0.0);
             let mut estimates = 0u32;
