@@ -392,7 +392,9 @@ struct Fit {
     cols: Vec<Vec<f64>>,
     /// Orthonormal basis of the selected characters' parts orthogonal to the indicators.
     basis: Vec<Vec<f64>>,
-    /// Indicators' normal matrix factor (with the 11ᵀ term) for residualising.
+    /// Indicators' normal matrix (with the 11ᵀ term), and its Cholesky factor for
+    /// residualising.
+    normal: Vec<f64>,
     lfac: Vec<f64>,
     resid: Vec<f64>,
     triples: Vec<[usize; 3]>,
@@ -538,7 +540,7 @@ pub fn shapley<E: Evaluator>(g: &mut E, record: u64, seed: u64, budget: u64) -> 
     let informative = rows.swc.iter().any(|&w| w > 0.0);
     let intercepts =
         informative && bic(&with.0, n - 1 + strata, true) <= bic(&plain.0, n - 1, false);
-    let (mut fit, dc, lambda) = if intercepts { with } else { plain };
+    let (mut fit, dc) = if intercepts { with } else { plain };
 
     if n >= 3 {
         select_triples(&rows, &mut fit, n, intercepts);
@@ -553,17 +555,16 @@ pub fn shapley<E: Evaluator>(g: &mut E, record: u64, seed: u64, budget: u64) -> 
         rows.center(&mut z, intercepts);
         cols.push(z);
     }
+    // The indicators' block is the linear fit's normal matrix (with its 11ᵀ term).
     let mut a = vec![0.0; p * p];
-    for i in 0..p {
+    for i in 0..n {
+        a[i * p..i * p + n].copy_from_slice(&fit.normal[i * n..(i + 1) * n]);
+    }
+    for i in n..p {
         for j in 0..=i {
             let x = dot(&cols[i], &cols[j]);
             a[i * p + j] = x;
             a[j * p + i] = x;
-        }
-    }
-    for i in 0..n {
-        for j in 0..n {
-            a[i * p + j] += lambda;
         }
     }
     cholesky(&mut a, p);
@@ -684,7 +685,7 @@ pub fn shapley<E: Evaluator>(g: &mut E, record: u64, seed: u64, budget: u64) -> 
 /// The fit on the indicators alone: the centred target, the normal matrix + (tr/n)·11ᵀ
 /// (the row-centred indicators sum to 0 in every row, so this only pins Σβ = 0), its
 /// factor and the residual. The target is d − (d(N)/n)·Σⱼ yⱼ, so that φ = β + d(N)/n.
-fn linear_fit(rows: &Rows, n: usize, dn: f64, intercepts: bool) -> (Fit, Vec<f64>, f64) {
+fn linear_fit(rows: &Rows, n: usize, dn: f64, intercepts: bool) -> (Fit, Vec<f64>) {
     let m = rows.m;
     let cols: Vec<Vec<f64>> = (0..n)
         .map(|j| {
@@ -709,10 +710,12 @@ fn linear_fit(rows: &Rows, n: usize, dn: f64, intercepts: bool) -> (Fit, Vec<f64
     for x in a.iter_mut() {
         *x += lambda;
     }
+    let normal = a.clone();
     cholesky(&mut a, n);
     let mut fit = Fit {
         cols,
         basis: Vec::new(),
+        normal,
         lfac: a,
         resid: Vec::new(),
         triples: Vec::new(),
@@ -720,7 +723,7 @@ fn linear_fit(rows: &Rows, n: usize, dn: f64, intercepts: bool) -> (Fit, Vec<f64
     let mut resid = dc.clone();
     fit.residualize(n, &mut resid);
     fit.resid = resid;
-    (fit, dc, lambda)
+    (fit, dc)
 }
 
 /// Greedy selection of three-way odd characters (see the module docs).
