@@ -239,13 +239,7 @@ class Creditflow:
 
     @staticmethod
     def read(out: Path) -> dict[str, np.ndarray]:
-        res = {}
-        for line in out.read_text().splitlines():
-            rec = json.loads(line)
-            if "error" in rec:
-                sys.exit(f"creditflow error record: {rec}")
-            res[rec["id"]] = np.array(rec["shapley"])
-        return res
+        return {i: np.array(rec["shapley"]) for i, rec in Creditflow.read_full(out).items()}
 
     def timed(
         self,
