@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Print the criterion results of `cargo bench --bench stages` as markdown tables.
+"""Print the criterion results of `cargo bench -p creditflow --features internals --bench stages` as markdown tables.
 
 Reads target/criterion/<group>/<function>/<value>/new/estimates.json (criterion's own
 output) and prints, per group, the mean time per iteration and the throughput. Run from
-the repository root after `cargo bench --bench stages`.
+the repository root after `cargo bench -p creditflow --features internals --bench stages`.
 """
 
 import json

@@ -5,12 +5,12 @@
 
 use std::io::Cursor;
 
-use creditflow::import::{ImportOptions, import_text};
+use creditflow::io::chat::{ImportOptions, import_text};
+use creditflow::io::jsonl::run_score;
 use creditflow::options::{
     Aggregate, Link, MessageCreditKind, Method, Players, Provenance, RunOptions, ValidateOptions,
 };
-use creditflow::pipeline::run_score;
-use creditflow::validate::parse_and_validate;
+use creditflow::parse_and_validate;
 
 /// The record parser and validator, under every provenance.
 pub fn parse_validate(data: &[u8]) {

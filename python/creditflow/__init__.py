@@ -32,6 +32,7 @@ from ._creditflow import __version__
 __all__ = [
     "DEFAULTS",
     "GPU",
+    "OPTIONS",
     "Result",
     "import_traces",
     "input_schema",
@@ -40,8 +41,14 @@ __all__ = [
     "__version__",
 ]
 
+#: The option table (generated from the library's, one dict per option): name, kind,
+#: values, default, doc and the functions that take it.
+OPTIONS: list[dict[str, Any]] = _creditflow.options()
+
 #: Every option of :func:`score` with its default (the command line's).
-DEFAULTS: dict[str, Any] = _creditflow.defaults()
+DEFAULTS: dict[str, Any] = {
+    o["name"]: o["default"] for o in OPTIONS if "score" in o["functions"]
+}
 
 #: Whether this build has the GPU path (the ``gpu`` feature).
 GPU: bool = _creditflow.GPU
@@ -61,14 +68,8 @@ def _is_arrow(x: Any) -> bool:
 def import_traces(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
-    evaluation: str | None = None,
-    label_score: Mapping[str, float] | None = None,
-    score_range: tuple[float, float] | None = None,
-    outcome_evaluation: str | None = None,
-    outcomes: str | os.PathLike[str] | None = None,
-    reward: float | None = None,
-    provenance: str = "prefix",
     strict: bool = False,
+    **options: Any,
 ) -> list[dict[str, Any]]:
     """Reads OpenTelemetry traces (OTLP/JSON; GenAI conventions or OpenInference) into
     episode records, one per trace, ready for :func:`score` (DESIGN §2.5, the mapping in
@@ -76,32 +77,20 @@ def import_traces(
 
     ``paths``: files (a document, concatenated documents or JSON Lines of them) and
     directories, spans and evaluation log records grouped by trace id across all of them.
-    ``evaluation`` picks the ``gen_ai.evaluation.result`` that becomes message scores,
-    ``label_score`` maps labels to numbers, ``score_range`` rescales values onto [-1, 1],
-    ``outcome_evaluation`` / ``outcomes`` (a JSON Lines file keyed by trace id) /
-    ``reward`` give R. A broken document, span or trace is skipped with a
-    ``UserWarning`` naming file, trace, span and field; ``strict=True`` raises
-    ``ValueError`` instead.
+    The options are those of the option table taken by ``import_traces`` (see
+    :data:`OPTIONS`): ``evaluation`` picks the ``gen_ai.evaluation.result`` that becomes
+    message scores, ``label_score`` maps labels to numbers (a dict), ``score_range``
+    rescales values onto [-1, 1] (a pair), ``outcome_evaluation`` / ``outcomes`` (a JSON
+    Lines file keyed by trace id) / ``reward`` give R. A broken document, span or trace is
+    skipped with a ``UserWarning`` naming file, trace, span and field; ``strict=True``
+    raises ``ValueError`` instead.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    labels = None
-    if label_score is not None:
-        labels = ",".join(f"{k}={float(v)!r}" for k, v in label_score.items())
-    scale = None
-    if score_range is not None:
-        lo, hi = score_range
-        scale = f"{float(lo)!r}:{float(hi)!r}"
-    episodes, errors = _creditflow.import_traces(
-        [os.fspath(p) for p in paths],
-        evaluation,
-        labels,
-        scale,
-        outcome_evaluation,
-        None if outcomes is None else os.fspath(outcomes),
-        reward,
-        provenance,
-    )
+    for key in ("outcomes",):
+        if isinstance(options.get(key), os.PathLike):
+            options[key] = os.fspath(options[key])
+    episodes, errors = _creditflow.import_traces([os.fspath(p) for p in paths], options)
     if errors and strict:
         raise ValueError(f"{len(errors)} parts could not be imported: " + "; ".join(errors))
     for e in errors:
@@ -112,7 +101,6 @@ def import_traces(
 def score(
     records: Any,
     *,
-    threads: int | None = None,
     format: str = "auto",
     **options: Any,
 ) -> Result:
@@ -127,10 +115,11 @@ def score(
       jsonl or parquet; auto decides by extension);
     - ``bytes``: JSON Lines text.
 
-    Options are the command-line flags with underscores (``samples=``,
-    ``message_credit=``, ``target_se=``, ...; see :data:`DEFAULTS`), with the same
-    defaults and checks: a bad value is a ``ValueError`` naming the option. A bad record
-    is a row of ``result.errors`` (as in the command line's output), or with
+    Options are the rows of the option table taken by ``score`` (see :data:`OPTIONS`
+    and :data:`DEFAULTS`): the command-line flags with underscores (``samples=``,
+    ``message_credit=``, ``target_se=``, ...), with the same defaults and checks: a bad
+    value is a ``ValueError`` naming the option, an unknown one a ``TypeError``. A bad
+    record is a row of ``result.errors`` (as in the command line's output), or with
     ``strict=True`` a ``ValueError``. Scoring releases the GIL and runs on ``threads``
     workers (default: every core).
     """
@@ -138,11 +127,11 @@ def score(
     if _is_arrow(records):
         if isinstance(records, pa.Table) and "group_id" in records.column_names:
             group_ids = records.select(["episode_id", "group_id"])
-        scored = _creditflow.score_arrow(records, options, threads)
+        scored = _creditflow.score_arrow(records, options)
     elif isinstance(records, (str, os.PathLike)):
-        scored = _creditflow.score_file(os.fspath(records), format, options, threads)
+        scored = _creditflow.score_file(os.fspath(records), format, options)
     elif isinstance(records, (bytes, bytearray, memoryview)):
-        scored = _creditflow.score_jsonl(bytes(records), options, threads)
+        scored = _creditflow.score_jsonl(bytes(records), options)
     elif isinstance(records, Mapping):
         raise TypeError("score() takes a list of records; wrap a single record in a list")
     elif isinstance(records, Iterable):
@@ -152,7 +141,7 @@ def score(
                 raise TypeError(f"record {k}: expected a dict, got {type(r).__name__}")
             lines.append(json.dumps(r, separators=(",", ":")))
         data = ("\n".join(lines) + "\n").encode() if lines else b""
-        scored = _creditflow.score_jsonl(data, options, threads)
+        scored = _creditflow.score_jsonl(data, options)
     else:
         raise TypeError(
             "score() takes a list of dicts, a pyarrow Table / RecordBatch / "

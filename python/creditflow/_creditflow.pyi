@@ -36,38 +36,27 @@ class Scored:
     def __len__(self) -> int:
         """The number of records scored (episodes, games and bad records)."""
 
-def score_arrow(
-    data: Any, options: dict[str, Any] | None = None, threads: int | None = None
-) -> Scored:
+def score_arrow(data: Any, options: dict[str, Any] | None = None) -> Scored:
     """Scores §2.4 rows from a pyarrow Table, RecordBatch or RecordBatchReader."""
 
-def score_jsonl(
-    data: bytes, options: dict[str, Any] | None = None, threads: int | None = None
-) -> Scored:
+def score_jsonl(data: bytes, options: dict[str, Any] | None = None) -> Scored:
     """Scores JSON Lines text (records of DESIGN §2.1–2.2)."""
 
 def score_file(
     path: str | os.PathLike[str],
     format: str = "auto",
     options: dict[str, Any] | None = None,
-    threads: int | None = None,
 ) -> Scored:
     """Scores a JSONL or Parquet file (``format``: auto, jsonl or parquet)."""
 
 def import_traces(
-    paths: list[str],
-    evaluation: str | None = None,
-    label_score: str | None = None,
-    score_range: str | None = None,
-    outcome_evaluation: str | None = None,
-    outcomes: str | None = None,
-    reward: float | None = None,
-    provenance: str = "prefix",
+    paths: list[str], options: dict[str, Any] | None = None
 ) -> tuple[list[str], list[str]]:
     """OTLP/JSON traces → episode records as JSON texts, and the skipped parts."""
 
-def defaults() -> dict[str, Any]:
-    """Every option of ``score`` with its default (the command line's)."""
+def options() -> list[dict[str, Any]]:
+    """The option table's rows taken by Python: name, kind, values, default, doc,
+    functions."""
 
 def input_schema() -> pa.Schema:
     """The Arrow schema of the §2.4 input rows."""

@@ -10,66 +10,98 @@ use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, PyArrowType, Table};
-use creditflow::arrays::{ArraysBuilder, BatchArrays};
-use creditflow::columnar::{ArrowSource, TABLES, Tables, TablesBuilder, schema};
-use creditflow::options::{FileFormat, RunOptions, SettingValue, Settings};
-use creditflow::output::{ErrorOut, OutRecord};
-use creditflow::pipeline::{JsonlSource, Scored as ScoredRecord, Source, Summary, score_source};
+use creditflow::io::arrow::{ArrowSource, TABLES, Tables, TablesBuilder, schema};
+use creditflow::io::jsonl::{JsonlSource, to_line};
+use creditflow::options::{FileFormat, Kind, OPTIONS, RunOptions, Settings, Use, Value};
+use creditflow::{ArraysBuilder, BatchArrays, Scored as ScoredRecord, Source, Summary};
 use numpy::IntoPyArray;
 use pyo3::exceptions::{PyIOError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
 
-/// Sets one option of `s` from a Python value, extracted as the kind the option has
-/// (`Settings::get` of the default says which); a bad value is a `ValueError` naming the
-/// option, an unknown name a `TypeError` (as for any unexpected keyword argument).
-fn set_option(s: &mut Settings, name: &str, v: &Bound<'_, PyAny>) -> PyResult<()> {
-    let bad = |what: &str| PyValueError::new_err(format!("{name}: expected {what}"));
-    let is_bool = v.is_instance_of::<pyo3::types::PyBool>();
-    let value = match s.get(name) {
-        None => {
+/// A Python value as an option value: `None`, bool (numpy's too), str, int (numpy's
+/// too), float (numpy's too), a dict of labels to numbers, or a pair of numbers.
+fn py_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let bad = || {
+        PyTypeError::new_err(format!(
+            "{name}: cannot use a value of type {}",
+            type_name(v)
+        ))
+    };
+    if v.is_none() {
+        return Ok(Value::Absent);
+    }
+    if v.is_instance_of::<PyBool>() || is_numpy_bool(v) {
+        return Ok(Value::Bool(v.is_truthy()?));
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(Value::Text(s.to_str()?.to_string()));
+    }
+    if let Ok(d) = v.cast::<PyDict>() {
+        let mut labels = Vec::with_capacity(d.len());
+        for (k, x) in d.iter() {
+            let label: String = k.extract().map_err(|_| bad())?;
+            let x: f64 = x.extract().map_err(|_| bad())?;
+            labels.push((label, x));
+        }
+        return Ok(Value::Labels(labels));
+    }
+    // Integers first: a float has no `__index__`, so 3.7 is never read as 3.
+    if v.hasattr("__index__")? {
+        let x: i128 = v.call_method0("__index__")?.extract().map_err(|_| bad())?;
+        return Ok(Value::Int(x));
+    }
+    if let Ok(x) = v.extract::<f64>() {
+        return Ok(Value::Float(x));
+    }
+    if let Ok((lo, hi)) = v.extract::<(f64, f64)>() {
+        return Ok(Value::Interval(lo, hi));
+    }
+    Err(bad())
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// numpy's `bool_` (not a subclass of Python's bool).
+fn is_numpy_bool(v: &Bound<'_, PyAny>) -> bool {
+    v.getattr("dtype")
+        .and_then(|d| d.getattr("kind"))
+        .and_then(|k| k.extract::<String>())
+        .is_ok_and(|k| k == "b")
+}
+
+/// The settings of keyword arguments taken by `use_` (`what`: the function's name): an
+/// option the function does not take is a `TypeError`, as for any unexpected keyword
+/// argument; a bad value a `ValueError` naming the option.
+fn settings(what: &str, use_: Use, options: Option<&Bound<'_, PyDict>>) -> PyResult<Settings> {
+    let mut s = Settings::default();
+    for (k, v) in options.into_iter().flat_map(|d| d.iter()) {
+        let name: String = k.extract()?;
+        if !OPTIONS.iter().any(|o| o.name == name && o.taken_by(use_)) {
             return Err(PyTypeError::new_err(format!(
-                "score() got an unexpected keyword argument {name:?}"
+                "{what}() got an unexpected keyword argument {name:?}"
             )));
         }
-        Some(SettingValue::Choice(_)) => {
-            let text: String = v.extract().map_err(|_| bad("a string"))?;
-            return set(s, name, SettingValue::Choice(&text));
-        }
-        Some(SettingValue::Int(_)) if !is_bool => {
-            SettingValue::Int(v.extract().map_err(|_| bad("a non-negative integer"))?)
-        }
-        Some(SettingValue::Float(_)) if !is_bool => {
-            SettingValue::Float(v.extract().map_err(|_| bad("a number"))?)
-        }
-        Some(SettingValue::OptFloat(_)) if !is_bool => SettingValue::OptFloat(
-            v.extract::<Option<f64>>()
-                .map_err(|_| bad("a number or None"))?,
-        ),
-        Some(SettingValue::Bool(_)) if is_bool => SettingValue::Bool(v.extract()?),
-        Some(SettingValue::Bool(_)) => return Err(bad("a boolean")),
-        Some(_) => return Err(bad("a number, not a boolean")),
-    };
-    set(s, name, value)
-}
-
-fn set(s: &mut Settings, name: &str, value: SettingValue<'_>) -> PyResult<()> {
-    s.set(name, value)
-        .map(|_| ())
-        .map_err(|e| PyValueError::new_err(format!("{}: {}", e.option, e.message)))
-}
-
-/// The run options of a dict of keyword arguments.
-fn run_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RunOptions> {
-    let mut s = Settings::default();
-    if let Some(d) = options {
-        for (k, v) in d.iter() {
-            let name: String = k.extract()?;
-            set_option(&mut s, &name, &v)?;
-        }
+        let value = py_value(&name, &v)?;
+        s.set(&name, value)
+            .map_err(|e| PyValueError::new_err(format!("{}: {}", e.option, e.message)))?;
     }
-    s.build()
-        .map_err(|e| PyValueError::new_err(format!("{}: {}", e.option, e.message)))
+    Ok(s)
+}
+
+/// The run options and the worker count of `score`'s keyword arguments.
+fn run_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<(RunOptions, Option<usize>)> {
+    let s = settings("score", Use::PyScore, options)?;
+    let option_error = |e: creditflow::options::OptionError| {
+        PyValueError::new_err(format!("{}: {}", e.option, e.message))
+    };
+    let threads = s.threads().map_err(option_error)?;
+    Ok((s.build().map_err(option_error)?, threads))
 }
 
 /// A whole-run failure as a Python exception: a bad record under `strict` and a bad
@@ -105,15 +137,7 @@ fn run(
     opts: &RunOptions,
 ) -> Result<(Vec<ScoredRecord>, Summary), creditflow::Error> {
     let mut kept = Vec::new();
-    let summary = score_source(
-        source,
-        opts,
-        |_| {},
-        |results| {
-            kept.extend(results);
-            Ok(())
-        },
-    )?;
+    let summary = creditflow::score(source, &mut kept, opts, |_| {})?;
     Ok((kept, summary))
 }
 
@@ -166,10 +190,7 @@ impl Scored {
                 use rayon::prelude::*;
                 self.records
                     .par_iter()
-                    .map(|r| match r {
-                        Ok((o, _)) => serde_json::to_string(o),
-                        Err(e) => serde_json::to_string(&OutRecord::Error(ErrorOut::from(e))),
-                    })
+                    .map(to_line)
                     .collect::<Result<Vec<_>, _>>()
             })
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
@@ -250,14 +271,13 @@ impl Scored {
 /// Scores §2.4 rows from anything that exports an Arrow C stream (a `pyarrow.Table`,
 /// `RecordBatch` or `RecordBatchReader`), without copying the columns.
 #[pyfunction]
-#[pyo3(signature = (data, options=None, threads=None))]
+#[pyo3(signature = (data, options=None))]
 fn score_arrow(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     options: Option<&Bound<'_, PyDict>>,
-    threads: Option<usize>,
 ) -> PyResult<Scored> {
-    let opts = run_options(options)?;
+    let (opts, threads) = run_options(options)?;
     let batches: Vec<RecordBatch> = if let Ok(b) = RecordBatch::from_pyarrow_bound(data) {
         vec![b]
     } else {
@@ -275,14 +295,13 @@ fn score_arrow(
 
 /// Scores JSON Lines text (records of DESIGN §2.1–2.2).
 #[pyfunction]
-#[pyo3(signature = (data, options=None, threads=None))]
+#[pyo3(signature = (data, options=None))]
 fn score_jsonl(
     py: Python<'_>,
     data: Vec<u8>,
     options: Option<&Bound<'_, PyDict>>,
-    threads: Option<usize>,
 ) -> PyResult<Scored> {
-    let opts = run_options(options)?;
+    let (opts, threads) = run_options(options)?;
     Scored::new(py, threads, move || {
         run(JsonlSource::new(Cursor::new(data)), &opts)
     })
@@ -290,21 +309,20 @@ fn score_jsonl(
 
 /// Scores a JSONL or Parquet file (`format`: auto, jsonl or parquet).
 #[pyfunction]
-#[pyo3(signature = (path, format="auto", options=None, threads=None))]
+#[pyo3(signature = (path, format="auto", options=None))]
 fn score_file(
     py: Python<'_>,
     path: PathBuf,
     format: &str,
     options: Option<&Bound<'_, PyDict>>,
-    threads: Option<usize>,
 ) -> PyResult<Scored> {
-    let opts = run_options(options)?;
+    let (opts, threads) = run_options(options)?;
     let format: FileFormat = format
         .parse()
         .map_err(|e: String| PyValueError::new_err(format!("format: {e}")))?;
     match format.resolve(Some(&path)) {
         FileFormat::Parquet => {
-            let (source, _) = creditflow::columnar::parquet::open(&path).map_err(py_error)?;
+            let (source, _) = creditflow::io::parquet::open(&path).map_err(py_error)?;
             Scored::new(py, threads, move || run(source, &opts))
         }
         _ => {
@@ -320,83 +338,113 @@ fn score_file(
     }
 }
 
-/// The option names and their defaults, for the Python signature and docs.
 /// Imports OTLP/JSON traces (DESIGN §2.5) from files or directories: one JSON text per
-/// episode (as `creditflow import` writes them) and one message per skipped part.
+/// episode (as `creditflow import` writes them) and one message per skipped part. The
+/// options are the rows of the option table taken by `import_traces`.
 #[pyfunction]
-#[pyo3(signature = (paths, evaluation=None, label_score=None, score_range=None, outcome_evaluation=None, outcomes=None, reward=None, provenance="prefix"))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (paths, options=None))]
 fn import_traces(
     py: Python<'_>,
     paths: Vec<PathBuf>,
-    evaluation: Option<String>,
-    label_score: Option<String>,
-    score_range: Option<String>,
-    outcome_evaluation: Option<String>,
-    outcomes: Option<PathBuf>,
-    reward: Option<f64>,
-    provenance: &str,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<(Vec<String>, Vec<String>)> {
-    use creditflow::otlp::{TraceOptions, parse_label_scores, parse_score_range};
-    let bad = |name: &str, e: String| PyValueError::new_err(format!("{name}: {e}"));
-    if reward.is_some_and(|r| !r.is_finite()) {
-        return Err(bad("reward", "must be finite".into()));
-    }
-    let opts = TraceOptions {
-        provenance: provenance
-            .parse()
-            .map_err(|e: String| bad("provenance", e))?,
-        evaluation,
-        outcome_evaluation,
-        label_scores: match label_score {
-            Some(t) => parse_label_scores(&t).map_err(|e| bad("label_score", e))?,
-            None => Vec::new(),
-        },
-        score_range: match score_range {
-            Some(t) => Some(parse_score_range(&t).map_err(|e| bad("score_range", e))?),
-            None => None,
-        },
-        reward,
-        outcomes,
-        ..TraceOptions::default()
-    };
+    use creditflow::io::otlp::TraceOptions;
+    let s = settings("import_traces", Use::PyImport, options)?;
+    let opts = TraceOptions::from_settings(&s)
+        .map_err(|e| PyValueError::new_err(format!("{}: {}", e.option, e.message)))?;
+    let threads = s
+        .threads()
+        .map_err(|e| PyValueError::new_err(format!("{}: {}", e.option, e.message)))?;
     py.detach(move || {
-        let mut episodes = Vec::new();
-        let imported =
-            creditflow::otlp::import_each(creditflow::otlp::inputs(&paths)?, &opts, &mut |rec| {
-                episodes.push(serde_json::to_string(&rec)?);
-                Ok(())
-            })?;
-        let errors = imported.errors.iter().map(ToString::to_string).collect();
-        Ok::<_, creditflow::import::ImportError>((episodes, errors))
-    })
+        on_pool(threads, move || {
+            let mut episodes = Vec::new();
+            let imported = creditflow::io::otlp::import_each(
+                creditflow::io::otlp::inputs(&paths)?,
+                &opts,
+                &mut |rec| {
+                    episodes.push(serde_json::to_string(&rec)?);
+                    Ok(())
+                },
+            )?;
+            let errors = imported.errors.iter().map(ToString::to_string).collect();
+            Ok::<_, creditflow::io::chat::ImportError>((episodes, errors))
+        })
+    })?
     .map_err(|e| match e {
-        creditflow::import::ImportError::Io { .. } => PyIOError::new_err(e.to_string()),
+        creditflow::io::chat::ImportError::Io { .. } => PyIOError::new_err(e.to_string()),
         other => PyValueError::new_err(other.to_string()),
     })
 }
 
-#[pyfunction]
-fn defaults<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-    let s = Settings::default();
-    let d = PyDict::new(py);
-    for &name in Settings::NAMES {
-        match s.get(name).expect("a listed setting") {
-            SettingValue::Choice(c) => d.set_item(name, c)?,
-            SettingValue::Int(x) => d.set_item(name, x)?,
-            SettingValue::Float(x) => d.set_item(name, x)?,
-            SettingValue::OptFloat(x) => d.set_item(name, x)?,
-            SettingValue::Bool(x) => d.set_item(name, x)?,
+/// A value as Python sees it.
+fn to_py<'py>(py: Python<'py>, v: Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Absent => py.None().into_bound(py),
+        Value::Text(s) => s.into_pyobject(py)?.into_any(),
+        Value::Int(x) => x.into_pyobject(py)?.into_any(),
+        Value::Float(x) => x.into_pyobject(py)?.into_any(),
+        Value::Bool(b) => pyo3::types::PyBool::new(py, b).to_owned().into_any(),
+        Value::Labels(l) => {
+            let d = PyDict::new(py);
+            for (k, x) in l {
+                d.set_item(k, x)?;
+            }
+            d.into_any()
         }
+        Value::Interval(lo, hi) => (lo, hi).into_pyobject(py)?.into_any(),
+    })
+}
+
+/// The option table: one dict per row taken by Python (name, kind, default, doc, and
+/// the functions that take it: `score`, `import_traces`).
+#[pyfunction]
+fn options(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let defaults = Settings::default();
+    let rows = PyList::empty(py);
+    for spec in OPTIONS {
+        let functions: Vec<&str> = [(Use::PyScore, "score"), (Use::PyImport, "import_traces")]
+            .iter()
+            .filter(|(u, _)| spec.taken_by(*u))
+            .map(|(_, f)| *f)
+            .collect();
+        if functions.is_empty() {
+            continue;
+        }
+        let d = PyDict::new(py);
+        d.set_item("name", spec.name)?;
+        d.set_item(
+            "kind",
+            match spec.kind {
+                Kind::Choice(_) => "choice",
+                Kind::Count { .. } | Kind::OptCount { .. } => "int",
+                Kind::Number { .. } | Kind::OptNumber { .. } => "float",
+                Kind::Switch => "bool",
+                Kind::Text => "str",
+                Kind::Path => "path",
+                Kind::Labels => "labels",
+                Kind::Interval => "interval",
+            },
+        )?;
+        if let Kind::Choice(names) = spec.kind {
+            d.set_item("choices", names.to_vec())?;
+        }
+        d.set_item("values", spec.kind.describe())?;
+        d.set_item(
+            "default",
+            to_py(py, defaults.get(spec.name).expect("a row"))?,
+        )?;
+        d.set_item("doc", spec.doc)?;
+        d.set_item("functions", functions)?;
+        rows.append(d)?;
     }
-    Ok(d)
+    Ok(rows)
 }
 
 /// The Arrow schema of the §2.4 input rows.
 #[pyfunction]
 fn input_schema(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     PyArrowType(arrow_schema::Schema::clone(
-        &creditflow::columnar::input_schema(),
+        &creditflow::io::arrow::input_schema(),
     ))
     .into_pyobject(py)
 }
@@ -407,7 +455,7 @@ fn _creditflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(score_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(score_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(score_file, m)?)?;
-    m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(import_traces, m)?)?;
     m.add_function(wrap_pyfunction!(input_schema, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -112,8 +112,13 @@ def test_regression_on_game_records(examples):
     assert out["mobius-1"]["shapley"] == pytest.approx(want, abs=1e-9)
     assert out["mobius-1"]["samples"] <= 16
     assert out["ep-17"]["kind"] == "method_not_applicable"
+    # The budget sizes every method: 16 evaluations buy 7 permutations of 3 players
+    # (2·7 + 2 = 16), in whole pairs: 6.
+    r = creditflow.score(examples, method="permutation", budget=16, backend="cpu")
+    out = {rec["id"]: rec for rec in r.to_records()}
+    assert out["glove"]["samples"] == 6
     with pytest.raises(ValueError, match="budget"):
-        creditflow.score(examples, method="permutation", budget=16)
+        creditflow.score(examples, budget=16, target_se=0.1)
 
 
 @pytest.mark.parametrize("option_set", list(OPTIONS))
@@ -323,32 +328,17 @@ def test_defaults_are_the_command_lines(examples):
     assert creditflow.__version__ == "0.1.0"
 
 
-def test_defaults_equal_cli_help(cli):
-    """Every option's default is the one `creditflow score --help` prints."""
-    text = cli("score", "--help")
-    entries = re.split(r"\n\s+(?=-)", text)
-    cli_defaults: dict[str, str | None] = {}
-    for entry in entries:
-        m = re.match(r"\s*(?:-\w, )?--([\w-]+)", entry)
-        if m:
-            d = re.search(r"\[default: ([^\]]*)\]", entry)
-            cli_defaults[m.group(1).replace("-", "_")] = d.group(1) if d else None
-    checked = 0
-    for name, value in creditflow.DEFAULTS.items():
-        if name == "pairs":  # a file on the command line, a boolean in Python
-            continue
-        assert name in cli_defaults, f"{name} is not a flag of creditflow score"
-        flag = cli_defaults[name]
-        if isinstance(value, bool):
-            assert value is False and flag is None, name
-        elif value is None:
-            assert flag is None, name
-        elif isinstance(value, (int, float)):
-            assert float(flag) == value, name
-        else:
-            assert flag == value, name
-        checked += 1
-    assert checked == len(creditflow.DEFAULTS) - 1
+def test_score_accepts_exactly_the_option_table(examples):
+    """The keyword arguments of score() are the rows of the library's option table taken
+    by `score`: each accepts its default, and a name outside the table is a TypeError."""
+    rows = [o for o in creditflow.OPTIONS if "score" in o["functions"]]
+    assert {o["name"] for o in rows} == set(creditflow.DEFAULTS)
+    for o in rows:
+        creditflow.score(examples[:1], **{o["name"]: o["default"]})
+    imports = {o["name"] for o in creditflow.OPTIONS if "import_traces" in o["functions"]}
+    for name in imports - set(creditflow.DEFAULTS):
+        with pytest.raises(TypeError, match=name):
+            creditflow.score(examples[:1], **{name: None})
 
 
 def test_strict_raises_on_bad_record(examples):

@@ -1,0 +1,12 @@
+//! `creditflow eval-failures`: first-error predictions against gold labels.
+
+use anyhow::Result;
+
+use crate::args::EvalArgs;
+
+/// Runs `creditflow eval-failures`.
+pub fn run(a: &EvalArgs) -> Result<()> {
+    let report = creditflow::eval::evaluate(&a.pred, &a.gold)?;
+    print!("{report}");
+    Ok(())
+}

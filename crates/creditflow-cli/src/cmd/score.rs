@@ -1,0 +1,167 @@
+//! `creditflow score`: records from JSON Lines or Parquet, scored into JSON Lines (with
+//! preference pairs and reward rows beside it) or the §6 Parquet tables.
+
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::ArgMatches;
+use creditflow::io::jsonl::{JsonlSink, JsonlSource};
+use creditflow::io::outfile::{check_distinct, is_std};
+use creditflow::options::{FileFormat, RunOptions, Use};
+use creditflow::{Source, Summary};
+
+use super::{open_input, output_writer, run_options};
+use crate::args::ScoreArgs;
+
+/// Runs `creditflow score`.
+pub fn run(a: &ScoreArgs, matches: &ArgMatches) -> Result<()> {
+    let mut settings = crate::args::settings(matches, Use::Score)?;
+    settings.pairs = a.pairs.is_some();
+    let opts = run_options(&settings)?;
+    let outputs: Vec<(&str, &Path)> = [
+        ("-o", &a.output),
+        ("--pairs", &a.pairs),
+        ("--rewards", &a.rewards),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| Some((f, p.as_deref()?)))
+    .collect();
+    #[cfg(feature = "parquet")]
+    let siblings: Vec<PathBuf> = match (&a.output, a.output_format.resolve(a.output.as_deref())) {
+        (Some(o), FileFormat::Parquet) => creditflow::io::parquet::table_paths(o)
+            .into_iter()
+            .skip(1)
+            .map(|(_, p)| p)
+            .collect(),
+        _ => Vec::new(),
+    };
+    #[cfg(not(feature = "parquet"))]
+    let siblings: Vec<PathBuf> = Vec::new();
+    let outputs: Vec<(&str, &Path)> = outputs
+        .into_iter()
+        .chain(siblings.iter().map(|p| ("-o", p.as_path())))
+        .collect();
+    check_distinct(&[("input", &a.input)], &outputs).map_err(anyhow::Error::msg)?;
+    let on_stdout = usize::from(a.output.as_deref().is_none_or(is_std))
+        + [&a.pairs, &a.rewards]
+            .iter()
+            .filter(|p| p.as_deref().is_some_and(is_std))
+            .count();
+    if on_stdout > 1 {
+        bail!("only one of -o, --pairs and --rewards may write to standard output");
+    }
+    let in_format = a.format.resolve(Some(&a.input));
+    let out_format = a.output_format.resolve(a.output.as_deref());
+    if out_format == FileFormat::Parquet {
+        if a.output.as_deref().is_none_or(is_std) {
+            bail!("Parquet output needs a file: give -o OUT.parquet");
+        }
+        if a.pairs.is_some() || a.rewards.is_some() {
+            bail!(
+                "--pairs and --rewards write JSON Lines beside JSON Lines output; with Parquet output the messages table holds the rewards"
+            );
+        }
+    }
+    // A progress bar appears only on a terminal and only once a run passes one second.
+    let start = Instant::now();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut done = 0u64;
+    let mut progress = |n: u64, total: Option<u64>, unit: &str| {
+        done += n;
+        if bar.is_none() && start.elapsed().as_secs_f64() > 1.0 && std::io::stderr().is_terminal() {
+            let b = match total {
+                Some(t) => indicatif::ProgressBar::new(t),
+                None => indicatif::ProgressBar::new_spinner(),
+            };
+            b.set_style(
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{{spinner}} [{{elapsed_precise}}] {unit} eta {{eta}}"
+                ))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    };
+    let result: std::result::Result<Summary, creditflow::Error> = match in_format {
+        FileFormat::Parquet => {
+            #[cfg(feature = "parquet")]
+            {
+                if is_std(&a.input) {
+                    bail!("Parquet input is read from a file, not standard input");
+                }
+                let (source, rows) = creditflow::io::parquet::open(&a.input)?;
+                let unit = "{pos}/{len} rows {per_sec}";
+                score_to(source, a, &opts, out_format, |n| {
+                    progress(n, Some(rows), unit)
+                })?
+            }
+            #[cfg(not(feature = "parquet"))]
+            bail!("this creditflow was built without the `parquet` feature")
+        }
+        _ => {
+            let (input, len) = open_input(&a.input)?;
+            let unit = "{bytes}/{total_bytes} {bytes_per_sec}";
+            let source = JsonlSource::new(BufReader::with_capacity(1 << 20, input));
+            score_to(source, a, &opts, out_format, |n| progress(n, len, unit))?
+        }
+    };
+    let summary = result?;
+    eprint!("{summary}");
+    Ok(())
+}
+
+/// Scores `source` into the output `a` names, in `format`. The outer error is a failure
+/// to open an output; the inner one the run's result (the outputs are committed when
+/// the run succeeds or stops at a bad record under --strict, keeping the records before
+/// it; an I/O failure replaces nothing).
+fn score_to(
+    source: impl Source,
+    a: &ScoreArgs,
+    opts: &RunOptions,
+    format: FileFormat,
+    progress: impl FnMut(u64),
+) -> Result<std::result::Result<Summary, creditflow::Error>> {
+    if format == FileFormat::Parquet {
+        #[cfg(feature = "parquet")]
+        {
+            let target = a
+                .output
+                .as_deref()
+                .expect("checked: Parquet output has a file");
+            return Ok(creditflow::io::parquet::write_parquet(
+                source, target, opts, progress,
+            ));
+        }
+        #[cfg(not(feature = "parquet"))]
+        bail!("this creditflow was built without the `parquet` feature");
+    }
+    // Every output is opened (as a temporary file) before anything is read or replaced.
+    let mut out = output_writer(a.output.as_deref())?;
+    let mut pairs = a
+        .pairs
+        .as_deref()
+        .map(|p| output_writer(Some(p)))
+        .transpose()?;
+    let mut rewards = a
+        .rewards
+        .as_deref()
+        .map(|p| output_writer(Some(p)))
+        .transpose()?;
+    let mut sink = JsonlSink::new(&mut out)
+        .pairs(pairs.as_mut().map(|w| w as &mut dyn Write))
+        .rewards(rewards.as_mut().map(|w| w as &mut dyn Write));
+    let result = creditflow::score(source, &mut sink, opts, progress);
+    sink.flush()?;
+    if matches!(result, Ok(_) | Err(creditflow::Error::Record(_))) {
+        out.commit()?;
+        for w in [pairs, rewards].into_iter().flatten() {
+            w.commit()?;
+        }
+    }
+    Ok(result)
+}

@@ -1,0 +1,859 @@
+//! OpenTelemetry trace import and `export otel` (DESIGN §2.5): real Google ADK
+//! recordings and a hand-built evaluation fixture (tests/data/otlp, Apache-2.0, see its
+//! README) checked against their truth files; every id, timestamp and file-layout
+//! encoding; broken input; spilling; and the round trip import → score → export.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use creditflow::io::otlp::{self, TraceOptions};
+use creditflow::schema::InputRecord;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/otlp")
+        .join(name)
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn import(paths: &[PathBuf], opts: &TraceOptions) -> otlp::TraceImport {
+    otlp::import_traces(paths, opts).unwrap()
+}
+
+fn one(name: &str) -> InputRecord {
+    let got = import(&[data(&format!("{name}.json"))], &TraceOptions::default());
+    assert!(got.errors.is_empty(), "{name}: {:?}", got.errors);
+    assert_eq!(got.episodes.len(), 1, "{name}: one trace, one episode");
+    got.episodes.into_iter().next().unwrap()
+}
+
+fn messages(ep: &InputRecord) -> &[creditflow::schema::InputMessage] {
+    ep.messages.as_deref().unwrap()
+}
+
+fn id(m: &creditflow::schema::InputMessage) -> &str {
+    &m.id.as_ref().unwrap().0
+}
+
+fn parents(ep: &InputRecord) -> BTreeMap<String, Vec<String>> {
+    messages(ep)
+        .iter()
+        .map(|m| {
+            (
+                id(m).to_string(),
+                m.parents
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.0.clone())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+const FIXTURES: &[&str] = &[
+    "adk_v2_S4a",
+    "adk_v2_S4b",
+    "adk_v2_S6a",
+    "hand_ext_eval_eventName",
+];
+
+#[test]
+fn recordings_match_their_truth_files() {
+    for name in FIXTURES {
+        let ep = one(name);
+        let doc = read_json(&data(&format!("{name}.json")));
+        let truth = read_json(&data(&format!("{name}.truth.json")));
+        let turn = &truth["turns"][0];
+        // One episode per trace, keyed by the trace id.
+        let trace = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"]
+            .as_str()
+            .unwrap();
+        assert_eq!(ep.id.as_ref().unwrap().0, trace, "{name}");
+        // Agents: every agent of the turn, delegates included.
+        let agents: BTreeSet<&str> = ep
+            .agents
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let want: BTreeSet<&str> = turn["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(agents, want, "{name}: agents");
+        // One environment message per tool call.
+        let tools: Vec<_> = messages(&ep).iter().filter(|m| m.agent.is_none()).collect();
+        assert_eq!(
+            tools.len(),
+            turn["tool_calls"].as_array().unwrap().len(),
+            "{name}: tool executions"
+        );
+        // One message per logical model call: the truth's token totals count each call
+        // once, so counting a wrapper span too would double them.
+        let meta = ep.meta.as_ref().unwrap();
+        assert_eq!(
+            meta["tokens"], truth["tokens"],
+            "{name}: tokens of the model messages"
+        );
+        // Message order is start-time order and parents point backwards.
+        let ids: Vec<&str> = messages(&ep).iter().map(id).collect();
+        for (k, m) in messages(&ep).iter().enumerate() {
+            for p in m.parents.as_ref().unwrap() {
+                let j = ids.iter().position(|x| *x == p.0).unwrap();
+                assert!(j < k, "{name}: parent {} of {} comes later", p.0, ids[k]);
+            }
+        }
+        // The recorded final text, where content capture put it on the span.
+        if name.starts_with("hand") {
+            let last = messages(&ep).last().unwrap();
+            assert_eq!(last.text.as_ref().unwrap(), &turn["final_text"], "{name}");
+        }
+    }
+}
+
+#[test]
+fn parents_follow_the_causal_structure() {
+    // S4a: coordinator calls transfer_to_agent; billing_agent takes over, calls
+    // issue_refund, answers.
+    let ep = one("adk_v2_S4a");
+    let want: BTreeMap<String, Vec<String>> = [
+        ("d162612c2e51bef8", vec![]), // coordinator's call: the root
+        ("53f4878dc2eea52e", vec!["d162612c2e51bef8"]), // transfer tool ← its call
+        ("4052e168cae3a7ff", vec!["53f4878dc2eea52e"]), // billing's first call ← the transfer
+        ("f31aeab78be954d7", vec!["4052e168cae3a7ff"]), // issue_refund ← billing's call
+        (
+            "05245c9e06a42822",
+            vec!["4052e168cae3a7ff", "f31aeab78be954d7"],
+        ), // answer ← previous call + the tool result
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
+    .collect();
+    assert_eq!(parents(&ep), want);
+    let agents: Vec<Option<&str>> = messages(&ep).iter().map(|m| m.agent.as_deref()).collect();
+    assert_eq!(
+        agents,
+        [
+            Some("coordinator"),
+            None,
+            Some("billing_agent"),
+            None,
+            Some("billing_agent")
+        ]
+    );
+
+    // S4b: coordinator calls research_agent as a tool; the sub-agent's answer returns
+    // through the tool to the coordinator's second call.
+    let ep = one("adk_v2_S4b");
+    let want: BTreeMap<String, Vec<String>> = [
+        ("a32f0dd854bc764c", vec![]),
+        ("db5545beae843a11", vec!["a32f0dd854bc764c"]), // AgentTool ← the call
+        ("3b372e31ecde3d93", vec!["db5545beae843a11"]), // sub-agent ← the tool's request
+        (
+            "38c087c607751e8c",
+            vec!["3b372e31ecde3d93", "a32f0dd854bc764c", "db5545beae843a11"],
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| {
+        let mut v: Vec<String> = v.into_iter().map(String::from).collect();
+        v.sort();
+        (k.to_string(), v)
+    })
+    .collect();
+    let mut got = parents(&ep);
+    for v in got.values_mut() {
+        v.sort();
+    }
+    assert_eq!(got, want);
+    // The delegate's own conversation id does not split the episode.
+    assert_eq!(
+        ep.meta.as_ref().unwrap()["conversation"],
+        "sess-S4b-v2_default"
+    );
+}
+
+#[test]
+fn a_run_whose_top_span_failed_is_a_failure() {
+    let ep = one("adk_v2_S6a");
+    let outcome = ep.outcome.as_ref().unwrap();
+    assert_eq!(outcome.success, Some(false));
+    assert_eq!(outcome.reward, Some(0.0));
+    assert_eq!(ep.meta.as_ref().unwrap()["status"], "error");
+    let ok = one("adk_v2_S4a");
+    assert_eq!(ok.outcome.as_ref().unwrap().success, Some(true));
+}
+
+#[test]
+fn evaluations_become_scores_and_outcomes() {
+    // The log record's evaluation scores the chat span it names.
+    let ep = one("hand_ext_eval_eventName");
+    let m = &messages(&ep)[0];
+    assert_eq!(id(m), "23a6bb157382841e");
+    assert_eq!(m.score, Some(0.9));
+    assert_eq!(m.agent.as_deref(), Some("helper"));
+
+    // Two evaluation names: --evaluation is needed, and picks; labels map through
+    // --label-score; a trace-level one is the outcome.
+    let doc = read_json(&data("hand_ext_eval_eventName.json"));
+    let mut two = doc.clone();
+    let logs = two["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+        .as_array_mut()
+        .unwrap();
+    logs.push(json!({"eventName": "gen_ai.evaluation.result",
+        "traceId": "92C93D977F8F17030759062D2FE3E487", "spanId": "I6a7FXOChB4=",
+        "attributes": [{"key": "gen_ai.evaluation.name", "value": {"stringValue": "Safety"}},
+                       {"key": "gen_ai.evaluation.score.label", "value": {"stringValue": "unsafe"}}]}));
+    logs.push(json!({"eventName": "gen_ai.evaluation.result",
+        "traceId": "92c93d977f8f17030759062d2fe3e487",
+        "attributes": [{"key": "gen_ai.evaluation.name", "value": {"stringValue": "TaskDone"}},
+                       {"key": "gen_ai.evaluation.score.value", "value": {"intValue": "3"}}]}));
+    let dir = tempdir("evals");
+    let file = dir.join("two.json");
+    std::fs::write(&file, two.to_string()).unwrap();
+    let got = import(std::slice::from_ref(&file), &TraceOptions::default());
+    assert!(got.episodes.is_empty());
+    let e = got.errors[0].to_string();
+    assert!(
+        e.contains("`Relevance`") && e.contains("`Safety`") && e.contains("--evaluation"),
+        "{e}"
+    );
+    let opts = TraceOptions {
+        evaluation: Some("Safety".into()),
+        label_scores: creditflow::options::parse_labels("safe=1,unsafe=-0.5").unwrap(),
+        outcome_evaluation: Some("TaskDone".into()),
+        ..Default::default()
+    };
+    let got = import(std::slice::from_ref(&file), &opts);
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let ep = &got.episodes[0];
+    assert_eq!(messages(ep)[0].score, Some(-0.5));
+    assert_eq!(ep.outcome.as_ref().unwrap().reward, Some(3.0));
+    // An unmapped label is an error naming the label and the option.
+    let opts = TraceOptions {
+        evaluation: Some("Safety".into()),
+        ..Default::default()
+    };
+    let e = import(std::slice::from_ref(&file), &opts).errors[0].to_string();
+    assert!(e.contains("unsafe") && e.contains("--label-score"), "{e}");
+    // A score on another scale is an error unless rescaled.
+    let opts = TraceOptions {
+        evaluation: Some("TaskDone".into()),
+        ..Default::default()
+    };
+    let got = import(std::slice::from_ref(&file), &opts);
+    assert_eq!(
+        got.episodes[0].messages.as_ref().unwrap()[0].score,
+        None,
+        "a trace-level evaluation scores no message"
+    );
+    let mut scaled = two.clone();
+    scaled["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"][1]["value"] =
+        json!({"doubleValue": 4.0});
+    std::fs::write(&file, scaled.to_string()).unwrap();
+    let opts = TraceOptions {
+        evaluation: Some("Relevance".into()),
+        ..Default::default()
+    };
+    let e = import(std::slice::from_ref(&file), &opts).errors[0].to_string();
+    assert!(
+        e.contains("outside [-1, 1]") && e.contains("--score-range"),
+        "{e}"
+    );
+    let opts = TraceOptions {
+        evaluation: Some("Relevance".into()),
+        score_range: Some((0.0, 5.0)),
+        ..Default::default()
+    };
+    let got = import(&[file], &opts);
+    let s = got.episodes[0].messages.as_ref().unwrap()[0].score.unwrap();
+    assert!(
+        (s - 0.6).abs() < 1e-12,
+        "4 on 0..5 is 0.6 on -1..1, got {s}"
+    );
+}
+
+/// A fresh directory under the target dir (removed first).
+fn tempdir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("otlp-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn as_json(eps: &[InputRecord]) -> BTreeMap<String, String> {
+    eps.iter()
+        .map(|e| {
+            (
+                e.id.as_ref().unwrap().0.clone(),
+                serde_json::to_string(e).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn hex_to_base64(hex: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Every span of a document, as (resource, scope, span) values.
+fn spans_of(doc: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for rs in doc["resourceSpans"].as_array().unwrap() {
+        for ss in rs["scopeSpans"].as_array().unwrap() {
+            for sp in ss["spans"].as_array().unwrap() {
+                out.push(sp.clone());
+            }
+        }
+    }
+    out
+}
+
+fn doc_of(spans: Vec<Value>) -> Value {
+    json!({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "adk-empirical"}}]},
+        "scopeSpans": [{"scope": {"name": "gcp.vertex.agent"}, "spans": spans}]}]})
+}
+
+#[test]
+fn every_encoding_and_layout_gives_the_same_episodes() {
+    let files: Vec<PathBuf> = ["adk_v2_S4a", "adk_v2_S4b", "adk_v2_S6a"]
+        .iter()
+        .map(|n| data(&format!("{n}.json")))
+        .collect();
+    let reference = as_json(&import(&files, &TraceOptions::default()).episodes);
+    assert_eq!(reference.len(), 3);
+
+    let mut all: Vec<Value> = files.iter().flat_map(|f| spans_of(&read_json(f))).collect();
+    // Re-encode: uppercase hex trace ids, base64 span ids, numeric timestamps.
+    for (k, sp) in all.iter_mut().enumerate() {
+        let t = sp["traceId"].as_str().unwrap().to_ascii_uppercase();
+        sp["traceId"] = json!(t);
+        for key in ["spanId", "parentSpanId"] {
+            if let Some(s) = sp.get(key).and_then(Value::as_str).map(str::to_string) {
+                sp[key] = json!(hex_to_base64(&s));
+            }
+        }
+        if k % 2 == 0 {
+            for key in ["startTimeUnixNano", "endTimeUnixNano"] {
+                let n: u64 = sp[key].as_str().unwrap().parse().unwrap();
+                sp[key] = json!(n);
+            }
+        }
+    }
+    // Shuffle deterministically (reverse + interleave) and spread the spans of each
+    // trace over three files of a directory, one as JSON Lines of single-span documents.
+    all.reverse();
+    let dir = tempdir("layout");
+    let mut parts: [Vec<Value>; 3] = Default::default();
+    for (k, sp) in all.into_iter().enumerate() {
+        parts[k % 3].push(sp);
+    }
+    std::fs::write(
+        dir.join("a.json"),
+        serde_json::to_string_pretty(&doc_of(parts[0].clone())).unwrap(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/b.json"), doc_of(parts[1].clone()).to_string()).unwrap();
+    let lines: Vec<String> = parts[2]
+        .iter()
+        .map(|sp| doc_of(vec![sp.clone()]).to_string())
+        .collect();
+    std::fs::write(dir.join("c.jsonl"), lines.join("\n") + "\n").unwrap();
+    let got = import(std::slice::from_ref(&dir), &TraceOptions::default());
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    assert!(!got.spilled);
+    assert_eq!(as_json(&got.episodes), reference);
+
+    // The same through bucket files (a memory budget of one byte spills at once).
+    let spilled = import(
+        &[dir],
+        &TraceOptions {
+            memory_bytes: 1,
+            ..Default::default()
+        },
+    );
+    assert!(spilled.spilled);
+    assert!(spilled.errors.is_empty(), "{:?}", spilled.errors);
+    assert_eq!(as_json(&spilled.episodes), reference);
+}
+
+#[test]
+fn broken_input_names_file_trace_span_and_field_and_other_traces_still_import() {
+    let dir = tempdir("broken");
+    let good = read_json(&data("adk_v2_S4a.json"));
+    let mut bad = read_json(&data("adk_v2_S6a.json"));
+    bad["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["startTimeUnixNano"] = json!("yesterday");
+    let lines = [
+        good.to_string(),
+        "{\"resourceSpans\": [ this is not json".to_string(),
+        bad.to_string(),
+    ];
+    let file = dir.join("mixed.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let got = import(std::slice::from_ref(&file), &TraceOptions::default());
+    assert_eq!(got.episodes.len(), 1);
+    assert_eq!(
+        got.episodes[0].id.as_ref().unwrap().0,
+        "a431b808b2875b517ac14878e4ed7673"
+    );
+    let errors: Vec<String> = got.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("mixed.jsonl, line 2") && e.contains("malformed JSON")),
+        "{errors:#?}"
+    );
+    let e = errors.iter().find(|e| e.contains("trace")).unwrap();
+    for part in [
+        "mixed.jsonl, line 3",
+        "trace ef78e41d9b937ba1cddedb3be236370a",
+        "span a0a9c1778a853e77",
+        "spans[1].startTimeUnixNano",
+        "yesterday",
+    ] {
+        assert!(e.contains(part), "`{part}` missing from: {e}");
+    }
+
+    // A cycle in the span tree, a span whose parent is itself: errors, not hangs.
+    let mut cyc = read_json(&data("adk_v2_S4a.json"));
+    let spans = cyc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array_mut()
+        .unwrap();
+    spans[3]["parentSpanId"] = json!("71309795072e7f9c"); // invoke_agent under its own call_llm
+    let f = dir.join("cycle.json");
+    std::fs::write(&f, cyc.to_string()).unwrap();
+    let got = import(&[f], &TraceOptions::default());
+    assert!(got.episodes.is_empty());
+    assert!(
+        got.errors[0].to_string().contains("cycle"),
+        "{}",
+        got.errors[0]
+    );
+}
+
+#[test]
+fn import_score_export_round_trip() {
+    let bin = env!("CARGO_BIN_EXE_creditflow");
+    let dir = tempdir("roundtrip");
+    let traces = dir.join("traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    for n in FIXTURES {
+        std::fs::copy(data(&format!("{n}.json")), traces.join(format!("{n}.json"))).unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let eps = dir.join("episodes.jsonl");
+    let scored = dir.join("scored.jsonl");
+    let logs = dir.join("logs.jsonl");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let judge = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/traces/judge.jsonl");
+    let stderr = run(&[
+        "import",
+        &s(&traces),
+        &s(&judge),
+        "--evaluation",
+        "judge",
+        "-o",
+        &s(&eps),
+    ]);
+    assert!(stderr.contains("imported 4 episodes"), "{stderr}");
+    run(&["score", &s(&eps), "-o", &s(&scored)]);
+    let stderr = run(&[
+        "export",
+        "otel",
+        &s(&scored),
+        "--traces",
+        &s(&traces),
+        "-o",
+        &s(&logs),
+    ]);
+    assert!(stderr.contains("for 4 episodes"), "{stderr}");
+
+    // Every exported record points at a span of its trace and carries the scored number.
+    let mut spans: HashMap<(String, String), ()> = HashMap::new();
+    for n in FIXTURES {
+        for sp in spans_of(&read_json(&data(&format!("{n}.json")))) {
+            spans.insert(
+                (
+                    sp["traceId"].as_str().unwrap().into(),
+                    sp["spanId"].as_str().unwrap().into(),
+                ),
+                (),
+            );
+        }
+    }
+    let mut exported: HashMap<(String, String, String), f64> = HashMap::new();
+    for line in std::fs::read_to_string(&logs).unwrap().lines() {
+        let doc: Value = serde_json::from_str(line).unwrap();
+        for r in doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+            .as_array()
+            .unwrap()
+        {
+            assert_eq!(r["eventName"], "gen_ai.evaluation.result");
+            let key = (
+                r["traceId"].as_str().unwrap().to_string(),
+                r["spanId"].as_str().unwrap().to_string(),
+            );
+            assert!(
+                spans.contains_key(&key),
+                "record on a span that does not exist: {key:?}"
+            );
+            let attrs: HashMap<&str, &Value> = r["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["key"].as_str().unwrap(), &a["value"]))
+                .collect();
+            let name = attrs["gen_ai.evaluation.name"]["stringValue"]
+                .as_str()
+                .unwrap();
+            let value = attrs["gen_ai.evaluation.score.value"]["doubleValue"]
+                .as_f64()
+                .unwrap();
+            exported.insert((key.0, key.1, name.to_string()), value);
+        }
+    }
+    let mut checked = 0;
+    let mut first_errors = 0;
+    for line in std::fs::read_to_string(&scored).unwrap().lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let trace = row["id"].as_str().unwrap().to_string();
+        for m in row["messages"].as_array().unwrap() {
+            let span = m["id"].as_str().unwrap().to_string();
+            for (name, field) in [
+                ("creditflow.credit", "credit"),
+                ("creditflow.reward", "reward"),
+            ] {
+                let got = exported[&(trace.clone(), span.clone(), name.to_string())];
+                assert_eq!(got, m[field].as_f64().unwrap(), "{trace} {span} {name}");
+                checked += 1;
+            }
+        }
+        if let Some(fe) = row["first_error"].as_object() {
+            let span = fe["message"].as_str().unwrap().to_string();
+            assert!(exported.contains_key(&(trace.clone(), span, "creditflow.first_error".into())));
+            first_errors += 1;
+        }
+    }
+    assert!(checked >= 16, "{checked}");
+    assert_eq!(first_errors, 1, "S6a's failed run has a first error");
+
+    // And back in: the traces plus the exported records, scored by creditflow.credit,
+    // give each message its credit as its judge score.
+    let back = dir.join("back.jsonl");
+    std::fs::copy(&logs, traces.join("zz-credits.jsonl")).unwrap();
+    run(&[
+        "import",
+        &s(&traces),
+        "--evaluation",
+        "creditflow.credit",
+        "-o",
+        &s(&back),
+    ]);
+    let mut matched = 0;
+    for line in std::fs::read_to_string(&back).unwrap().lines() {
+        let ep: Value = serde_json::from_str(line).unwrap();
+        let trace = ep["id"].as_str().unwrap().to_string();
+        for m in ep["messages"].as_array().unwrap() {
+            if m["agent"].is_null() {
+                continue;
+            }
+            let span = m["id"].as_str().unwrap().to_string();
+            let want = exported[&(trace.clone(), span, "creditflow.credit".to_string())];
+            assert_eq!(m["score"].as_f64().unwrap(), want);
+            matched += 1;
+        }
+    }
+    assert!(matched >= 8, "{matched}");
+}
+
+#[test]
+fn standard_input_and_format_detection() {
+    let bin = env!("CARGO_BIN_EXE_creditflow");
+    let text = std::fs::read(data("adk_v2_S4a.json")).unwrap();
+    for args in [
+        &["import", "-"][..],
+        &["import", "--format", "otlp", "-"][..],
+    ] {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ep: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(ep["id"], "a431b808b2875b517ac14878e4ed7673");
+        assert_eq!(ep["messages"].as_array().unwrap().len(), 5);
+    }
+    // Trace options on chat logs are refused with the reason.
+    let out = Command::new(bin)
+        .args([
+            "import",
+            "tests/data/whowhen/hand-crafted/14.json",
+            "--evaluation",
+            "x",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apply to traces"));
+}
+
+/// Replaces the value at a pseudo-random position of `v` with `junk`.
+fn mutate(v: &mut Value, pick: u64, junk: &Value) {
+    let next = pick
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        >> 7;
+    let child = match v {
+        Value::Object(m) if !m.is_empty() => {
+            let k = (pick % m.len() as u64) as usize;
+            m.values_mut().nth(k)
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let k = (pick % a.len() as u64) as usize;
+            a.get_mut(k)
+        }
+        _ => None,
+    };
+    if !next.is_multiple_of(5) {
+        if let Some(c) = child {
+            return mutate(c, next, junk);
+        }
+    }
+    *v = junk.clone();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// No mutation of a real recording makes the importer panic or fail as a whole: a
+    /// broken part is an error record, the rest still imports.
+    #[test]
+    fn mutated_recordings_never_panic(pick in any::<u64>(), which in 0usize..4, junk in prop_oneof![
+        Just(json!(null)), Just(json!("")), Just(json!("zz")), Just(json!(-1)),
+        Just(json!(1.5)), Just(json!([])), Just(json!({})), Just(json!({"stringValue": 7})),
+        Just(json!("0000000000000000")), Just(json!(true)),
+    ]) {
+        let mut doc = read_json(&data(&format!("{}.json", FIXTURES[which])));
+        mutate(&mut doc, pick, &junk);
+        let dir = tempdir(&format!("prop-{}", std::thread::current().name().unwrap_or("t").len()));
+        let f = dir.join("m.json");
+        std::fs::write(&f, doc.to_string()).unwrap();
+        let got = otlp::import_traces(&[f], &TraceOptions::default());
+        prop_assert!(got.is_ok(), "{:?}", got.err());
+        let got = got.unwrap();
+        prop_assert!(got.episodes.len() <= 1);
+    }
+}
+
+/// An OpenInference trace (LangGraph-style: graph nodes, LLM and TOOL span kinds,
+/// `output.value`), hand-built from the OpenInference attribute names; its outcome from
+/// an `--outcomes` side file keyed by trace id.
+#[test]
+fn openinference_graph_nodes_and_an_outcomes_file() {
+    let t = "5b8efff798038103d269b633813fc60c";
+    let a = |k: &str, v: &str| json!({"key": k, "value": {"stringValue": v}});
+    let span =
+        |id: &str, parent: Option<&str>, name: &str, start: u64, end: u64, attrs: Vec<Value>| {
+            let mut s = json!({"traceId": t, "spanId": id, "name": name,
+            "startTimeUnixNano": start, "endTimeUnixNano": end, "attributes": attrs});
+            if let Some(p) = parent {
+                s["parentSpanId"] = json!(p);
+            }
+            s
+        };
+    let spans = vec![
+        span(
+            "0000000000000001",
+            None,
+            "LangGraph",
+            0,
+            100,
+            vec![a("openinference.span.kind", "CHAIN")],
+        ),
+        span(
+            "0000000000000002",
+            Some("0000000000000001"),
+            "researcher",
+            1,
+            40,
+            vec![
+                a("openinference.span.kind", "CHAIN"),
+                a("graph.node.id", "researcher"),
+            ],
+        ),
+        span(
+            "0000000000000003",
+            Some("0000000000000002"),
+            "ChatOpenAI",
+            2,
+            20,
+            vec![
+                a("openinference.span.kind", "LLM"),
+                a("llm.model_name", "gpt-4o"),
+                a("output.value", "search for X"),
+            ],
+        ),
+        span(
+            "0000000000000004",
+            Some("0000000000000002"),
+            "search",
+            21,
+            30,
+            vec![
+                a("openinference.span.kind", "tool"),
+                a("tool.name", "search"),
+                a("output.value", "X is 42"),
+            ],
+        ),
+        span(
+            "0000000000000005",
+            Some("0000000000000002"),
+            "ChatOpenAI",
+            31,
+            39,
+            vec![
+                a("openinference.span.kind", "LLM"),
+                a("output.value", "X is 42"),
+            ],
+        ),
+        span(
+            "0000000000000006",
+            Some("0000000000000001"),
+            "writer",
+            50,
+            99,
+            vec![
+                a("openinference.span.kind", "CHAIN"),
+                a("graph.node.id", "writer"),
+                a("graph.node.parent_id", "researcher"),
+            ],
+        ),
+        span(
+            "0000000000000007",
+            Some("0000000000000006"),
+            "ChatOpenAI",
+            51,
+            98,
+            vec![
+                a("openinference.span.kind", "LLM"),
+                a("output.value", "The answer is 42."),
+            ],
+        ),
+    ];
+    let dir = tempdir("openinference");
+    let file = dir.join("oi.json");
+    std::fs::write(&file, doc_of(spans).to_string()).unwrap();
+    let outcomes = dir.join("outcomes.jsonl");
+    std::fs::write(
+        &outcomes,
+        format!(
+            "{{\"trace\": \"{}\", \"reward\": 0.25, \"success\": false}}\n",
+            t.to_uppercase()
+        ),
+    )
+    .unwrap();
+    let opts = TraceOptions {
+        outcomes: Some(outcomes),
+        ..Default::default()
+    };
+    let got = import(std::slice::from_ref(&file), &opts);
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let ep = &got.episodes[0];
+    let agents: Vec<Option<&str>> = messages(ep).iter().map(|m| m.agent.as_deref()).collect();
+    assert_eq!(
+        agents,
+        [Some("researcher"), None, Some("researcher"), Some("writer")]
+    );
+    assert_eq!(messages(ep)[3].text.as_ref().unwrap(), "The answer is 42.");
+    let p = parents(ep);
+    assert_eq!(p["0000000000000004"], ["0000000000000003"]);
+    assert_eq!(
+        p["0000000000000005"],
+        ["0000000000000003", "0000000000000004"]
+    );
+    // The writer node starts from its graph parent's last message.
+    assert_eq!(p["0000000000000007"], ["0000000000000005"]);
+    let o = ep.outcome.as_ref().unwrap();
+    assert_eq!((o.reward, o.success), (Some(0.25), Some(false)));
+}
+
+/// The older ADK vintage records no inner `generate_content` span and no
+/// `invoke_workflow` root: `call_llm` (model attribute, no operation) is then the call,
+/// and the episode keeps its agents, tool messages and token totals.
+#[test]
+fn older_vintage_without_inner_model_spans() {
+    let doc = read_json(&data("adk_v2_S4a.json"));
+    let spans: Vec<Value> = spans_of(&doc)
+        .into_iter()
+        .filter(|s| {
+            let name = s["name"].as_str().unwrap();
+            !name.starts_with("generate_content") && !name.starts_with("invoke_workflow")
+        })
+        .collect();
+    let dir = tempdir("vintage");
+    let file = dir.join("v1.json");
+    std::fs::write(&file, doc_of(spans).to_string()).unwrap();
+    let got = import(std::slice::from_ref(&file), &TraceOptions::default());
+    assert!(got.errors.is_empty(), "{:?}", got.errors);
+    let old = &got.episodes[0];
+    let new = one("adk_v2_S4a");
+    assert_eq!(old.agents, new.agents);
+    assert_eq!(messages(old).len(), messages(&new).len());
+    let truth = read_json(&data("adk_v2_S4a.truth.json"));
+    assert_eq!(old.meta.as_ref().unwrap()["tokens"], truth["tokens"]);
+    let kinds =
+        |e: &InputRecord| -> Vec<bool> { messages(e).iter().map(|m| m.agent.is_none()).collect() };
+    assert_eq!(kinds(old), kinds(&new));
+}

@@ -1,0 +1,246 @@
+//! Where a chunk's jobs run. The CPU executes every job with the reference estimators
+//! ([`crate::engine::execute`]); with a GPU, the chunk's permutation jobs run there
+//! (`crate::gpu`) and the rest on the CPU. Both execute the same job list, so the plan
+//! and the finish never know which backend ran.
+//!
+//! `--backend auto` uses a hardware adapter (discrete, integrated or virtual GPU) when
+//! wgpu finds one; a software adapter such as Mesa's lavapipe is used only when asked
+//! for with `--backend gpu`, because it is far slower than the CPU path (it exists to
+//! prove correctness: see docs/semantics.md). The adapter is probed on the first chunk
+//! that has permutation jobs, never for runs without sampled work.
+
+pub use crate::options::BackendChoice;
+
+use crate::csr::CsrBatch;
+use crate::engine::execute::run_cpu;
+use crate::engine::{Estimator, GameBatch, Job, JobResult};
+use crate::error::Error;
+use crate::options::ScoreOptions;
+
+/// A run's backend, resolved on first use.
+#[derive(Debug)]
+pub struct Backend {
+    choice: BackendChoice,
+    /// `Some(true)` once a GPU adapter was found and chosen, `Some(false)` for the CPU.
+    gpu: Option<bool>,
+    /// Sampled jobs run on the GPU.
+    pub gpu_jobs: u64,
+    /// Sampled jobs the device could not run (too large for it, past its loop cap), run
+    /// on the CPU instead, each alone, and the first reason.
+    pub fallbacks: (u64, Option<String>),
+}
+
+impl Backend {
+    /// A backend for `choice`; nothing is probed yet.
+    pub fn new(choice: BackendChoice) -> Self {
+        Backend {
+            choice,
+            gpu: (choice == BackendChoice::Cpu).then_some(false),
+            gpu_jobs: 0,
+            fallbacks: (0, None),
+        }
+    }
+
+    /// True once the run has used (or chosen) a GPU adapter.
+    pub fn uses_gpu(&self) -> bool {
+        self.gpu == Some(true)
+    }
+
+    /// The backend for the summary: `cpu`, or the GPU adapter's description.
+    pub fn describe(&self) -> String {
+        if self.uses_gpu() {
+            gpu_describe()
+        } else {
+            "cpu".to_string()
+        }
+    }
+
+    /// The results of `jobs` (in order) over the chunk's `batch` and `games`.
+    pub fn execute(
+        &mut self,
+        batch: &CsrBatch,
+        games: &GameBatch,
+        jobs: &[Job],
+        opts: &ScoreOptions,
+    ) -> Result<Vec<JobResult>, Error> {
+        let (model, sampling) = (&opts.model, &opts.sampling);
+        let sampled: Vec<usize> = (0..jobs.len())
+            .filter(|&k| jobs[k].estimator == Estimator::Permutation)
+            .collect();
+        if sampled.is_empty() || !self.resolve()? {
+            return Ok(run_cpu(batch, games, jobs, model, sampling));
+        }
+        // Route per job: a sampled job the device cannot run goes to the CPU alone.
+        let mut on_gpu = vec![false; jobs.len()];
+        for &k in &sampled {
+            match gpu_admit(batch, games, &jobs[k])? {
+                Ok(()) => on_gpu[k] = true,
+                Err(why) => {
+                    self.fallbacks.0 += 1;
+                    self.fallbacks.1.get_or_insert(why);
+                }
+            }
+        }
+        let gpu_jobs: Vec<Job> = (0..jobs.len())
+            .filter(|&k| on_gpu[k])
+            .map(|k| jobs[k])
+            .collect();
+        let gpu_results = if gpu_jobs.is_empty() {
+            Vec::new()
+        } else {
+            match gpu_run(batch, games, &gpu_jobs, opts)? {
+                Ok(r) => {
+                    self.gpu_jobs += gpu_jobs.len() as u64;
+                    r
+                }
+                Err(why) => {
+                    // The driver cut a kernel short at run time: the chunk's GPU work is
+                    // discarded and done on the CPU.
+                    self.fallbacks.0 += gpu_jobs.len() as u64;
+                    self.fallbacks.1.get_or_insert(why);
+                    return Ok(run_cpu(batch, games, jobs, model, sampling));
+                }
+            }
+        };
+        let rest: Vec<Job> = (0..jobs.len())
+            .filter(|&k| !on_gpu[k])
+            .map(|k| jobs[k])
+            .collect();
+        let mut cpu = run_cpu(batch, games, &rest, model, sampling).into_iter();
+        let mut gpu = gpu_results.into_iter();
+        Ok(on_gpu
+            .iter()
+            .map(|&g| if g { gpu.next() } else { cpu.next() }.expect("one result per job"))
+            .collect())
+    }
+
+    /// Resolves `auto` on first use: true when the run should use the GPU. `gpu` without an
+    /// adapter is an error.
+    fn resolve(&mut self) -> Result<bool, Error> {
+        if let Some(g) = self.gpu {
+            return Ok(g);
+        }
+        let g = gpu_available(self.choice)?;
+        self.gpu = Some(g);
+        Ok(g)
+    }
+}
+
+/// True when `--backend auto` would use a GPU: a hardware adapter exists (probes it).
+pub fn hardware_gpu_available() -> bool {
+    gpu_available(BackendChoice::Auto).unwrap_or(false)
+}
+
+/// The GPU adapter a `--backend gpu` run uses (`WGPU_BACKEND` / `WGPU_ADAPTER_NAME`
+/// honoured), software ones included.
+#[cfg(feature = "gpu")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuAdapter {
+    /// Name, graphics API and device type.
+    pub description: String,
+    /// A hardware adapter (what `--backend auto` takes), not a software driver.
+    pub hardware: bool,
+    /// The most loop iterations a kernel thread may run on this driver (lavapipe stops
+    /// loops after 65,535), or `None` when it has no cap; jobs past it run on the CPU.
+    pub loop_cap: Option<u64>,
+}
+
+/// Opens (once per process) the GPU adapter `--backend gpu` would use, or says why
+/// there is none.
+#[cfg(feature = "gpu")]
+pub fn gpu_adapter() -> Result<GpuAdapter, crate::gpu::GpuError> {
+    let gpu = crate::gpu::Gpu::shared()?
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    Ok(GpuAdapter {
+        description: gpu.describe(),
+        hardware: gpu.adapter_info().device_type != wgpu::DeviceType::Cpu,
+        loop_cap: gpu.loop_cap(),
+    })
+}
+
+/// Whether `choice` resolves to a GPU adapter (`Auto`: a hardware one).
+#[cfg(feature = "gpu")]
+fn gpu_available(choice: BackendChoice) -> Result<bool, Error> {
+    use crate::gpu::Gpu;
+    match choice {
+        BackendChoice::Cpu => Ok(false),
+        BackendChoice::Gpu => Gpu::shared().map(|_| true).map_err(Error::Gpu),
+        BackendChoice::Auto => Ok(match Gpu::shared() {
+            Ok(g) => {
+                let gpu = g.lock().unwrap_or_else(|e| e.into_inner());
+                gpu.adapter_info().device_type != wgpu::DeviceType::Cpu
+            }
+            Err(_) => false,
+        }),
+    }
+}
+
+/// Without the `gpu` feature there is no adapter: `auto` is the CPU, `gpu` an error.
+#[cfg(not(feature = "gpu"))]
+fn gpu_available(choice: BackendChoice) -> Result<bool, Error> {
+    match choice {
+        BackendChoice::Gpu => Err(Error::NoGpuSupport),
+        _ => Ok(false),
+    }
+}
+
+/// Whether the device can run `job`: `Ok(Err(why))` sends it to the CPU alone.
+#[cfg(feature = "gpu")]
+fn gpu_admit(batch: &CsrBatch, games: &GameBatch, job: &Job) -> Result<Result<(), String>, Error> {
+    crate::gpu::admit(batch, games, job).map_err(Error::Gpu)
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_admit(
+    _batch: &CsrBatch,
+    _games: &GameBatch,
+    _job: &Job,
+) -> Result<Result<(), String>, Error> {
+    Err(Error::NoGpuSupport)
+}
+
+/// Runs permutation jobs on the GPU: `Ok(Ok(results))`, `Ok(Err(why))` when the device
+/// refuses the work (the caller runs it on the CPU), or a device failure.
+#[cfg(feature = "gpu")]
+fn gpu_run(
+    batch: &CsrBatch,
+    games: &GameBatch,
+    jobs: &[Job],
+    opts: &ScoreOptions,
+) -> Result<Result<Vec<JobResult>, String>, Error> {
+    use crate::gpu::GpuError;
+    match crate::gpu::run_jobs(batch, games, jobs, &opts.model, &opts.sampling) {
+        Ok(r) => Ok(Ok(r)),
+        Err(
+            e @ (GpuError::NoAdapter(_)
+            | GpuError::Device(_)
+            | GpuError::Wgpu { .. }
+            | GpuError::Readback(_)),
+        ) => Err(Error::Gpu(e)),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_run(
+    _batch: &CsrBatch,
+    _games: &GameBatch,
+    _jobs: &[Job],
+    _opts: &ScoreOptions,
+) -> Result<Result<Vec<JobResult>, String>, Error> {
+    Err(Error::NoGpuSupport)
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_describe() -> String {
+    match crate::gpu::Gpu::shared() {
+        Ok(g) => g.lock().unwrap_or_else(|e| e.into_inner()).describe(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_describe() -> String {
+    "cpu".to_string()
+}

@@ -1,0 +1,364 @@
+//! The streaming `score` pipeline: a [`Source`] yields chunks of validated records
+//! (bounded by records and bytes), the pipeline checks duplicate ids, flattens the
+//! chunk's episodes into one CSR batch, plans every record, executes the chunk's jobs,
+//! finishes every record in parallel (rayon), and hands the results in input order to a
+//! [`Sink`]. It knows no format: the readers and writers live in [`crate::io`]. Memory is
+//! bounded by the chunk, whatever the input's length.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::csr::CsrBuilder;
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, RecordError};
+use crate::finish::{finish_episode, finish_game};
+use crate::model::Record;
+use crate::options::RunOptions;
+use crate::output::OutRecord;
+use crate::plan::{JobList, Plan, PlanKind};
+
+/// What a run did, for the summary on stderr.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Records read (non-blank lines).
+    pub records: u64,
+    /// Episodes scored.
+    pub episodes: u64,
+    /// Games scored.
+    pub games: u64,
+    /// Episodes on the success branch.
+    pub successes: u64,
+    /// Bad records (written as error records and skipped).
+    pub errors: u64,
+    /// The first [`KEPT_ERRORS`] bad records, for the summary (all of them are in the
+    /// output as error records; memory does not grow with their number).
+    pub first_errors: Vec<RecordError>,
+    /// Records per method.
+    pub methods: BTreeMap<String, u64>,
+    /// Episodes per flag.
+    pub flags: BTreeMap<String, u64>,
+    /// Preference-pair records written.
+    pub pairs: u64,
+    /// Total Monte Carlo permutations drawn.
+    pub samples: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The Monte Carlo backend used (`cpu`, or the GPU adapter's description).
+    pub backend: String,
+    /// Sampled jobs run on the GPU.
+    pub gpu_jobs: u64,
+    /// Sampled jobs the GPU could not run (too large for the device, past its loop cap),
+    /// run on the CPU instead, and the first reason.
+    pub gpu_fallbacks: (u64, Option<String>),
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.elapsed.as_secs_f64();
+        writeln!(
+            f,
+            "creditflow score: {} records in {:.2}s ({:.0} records/s)",
+            self.records,
+            secs,
+            self.records as f64 / secs.max(1e-9)
+        )?;
+        writeln!(
+            f,
+            "  episodes {} (success {}, failure {}), games {}, errors {}",
+            self.episodes,
+            self.successes,
+            self.episodes - self.successes,
+            self.games,
+            self.errors
+        )?;
+        let methods: Vec<String> = self
+            .methods
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        writeln!(
+            f,
+            "  methods: {}",
+            if methods.is_empty() {
+                "-".into()
+            } else {
+                methods.join(", ")
+            }
+        )?;
+        if !self.flags.is_empty() {
+            let flags: Vec<String> = self.flags.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            writeln!(f, "  flags: {}", flags.join(", "))?;
+        }
+        if self.pairs > 0 {
+            writeln!(f, "  preference pairs: {}", self.pairs)?;
+        }
+        if self.samples > 0 {
+            writeln!(
+                f,
+                "  Monte Carlo permutations: {} on {}",
+                self.samples, self.backend
+            )?;
+        }
+        if self.gpu_jobs > 0 || self.gpu_fallbacks.0 > 0 {
+            writeln!(
+                f,
+                "  sampled jobs: {} on the GPU, {} on the CPU{}",
+                self.gpu_jobs,
+                self.gpu_fallbacks.0,
+                match &self.gpu_fallbacks.1 {
+                    Some(why) => format!(" (the device could not run them: {why})"),
+                    None => String::new(),
+                }
+            )?;
+        }
+        for e in &self.first_errors {
+            writeln!(f, "  error: {e}")?;
+        }
+        if self.errors > self.first_errors.len() as u64 {
+            writeln!(
+                f,
+                "  ... and {} more errors (see the error records in the output)",
+                self.errors - self.first_errors.len() as u64
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Bad records kept in [`Summary::first_errors`].
+pub const KEPT_ERRORS: usize = 10;
+
+/// A 128-bit fingerprint of a record id, for the duplicate check in bounded memory
+/// (16 bytes per record instead of the id text).
+fn fingerprint(id: &str) -> u128 {
+    let mut a = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut a);
+    let mut b = std::collections::hash_map::DefaultHasher::new();
+    (0x9e37_79b9_u32, id).hash(&mut b);
+    (a.finish() as u128) << 64 | b.finish() as u128
+}
+
+/// One record's result: its output and preference-pair records, or why it is bad.
+pub type Scored = Result<(OutRecord, Vec<serde_json::Value>), RecordError>;
+
+/// Where a run's records come from: chunks of validated records (or why each is bad), in
+/// input order. [`crate::io::jsonl::JsonlSource`] reads JSON Lines; the columnar reader
+/// (`io::arrow::ArrowSource`, feature `arrow`) reads Arrow record batches and Parquet.
+pub trait Source {
+    /// The next chunk of at most `opts.chunk_records` records (and about
+    /// `opts.chunk_bytes` bytes), with the progress it made (bytes or rows, whatever the
+    /// source counts); an empty chunk at the end of the input.
+    fn next_chunk(&mut self, opts: &RunOptions) -> Result<(Validated, u64), Error>;
+
+    /// Places an error found after validation (a duplicate id, a record too large to
+    /// plan or to finish) the way this source locates its errors. JSON Lines name the
+    /// line and the field path as they are; the columnar source names the row and the
+    /// column.
+    fn locate(&self, e: RecordError) -> RecordError {
+        e
+    }
+}
+
+/// A chunk of records, validated or why not.
+pub type Validated = Vec<Result<Record, RecordError>>;
+
+/// Where a run's results go: one call per chunk, the chunk's results in input order.
+/// The formats' writers implement it (`io::jsonl::JsonlSink`, `io::arrow::TablesSink`,
+/// `io::parquet::ParquetSink`, [`crate::arrays::ArraysBuilder`]); a `Vec<Scored>`
+/// collects every result.
+pub trait Sink {
+    /// Takes one chunk's results, in input order.
+    fn write(&mut self, results: Vec<Scored>) -> Result<(), Error>;
+}
+
+impl Sink for Vec<Scored> {
+    fn write(&mut self, results: Vec<Scored>) -> Result<(), Error> {
+        self.extend(results);
+        Ok(())
+    }
+}
+
+/// The streaming run: reads, validates, plans, estimates and finishes the records of
+/// `source` chunk by chunk and hands each chunk's results, in input order, to `sink`.
+/// Under `strict` the records before the first bad one are written, then the run fails
+/// with it. `progress` is called with each chunk's progress (bytes or rows, whatever the
+/// source counts).
+pub fn score(
+    mut source: impl Source,
+    sink: &mut (impl Sink + ?Sized),
+    opts: &RunOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<Summary, Error> {
+    opts.validate()?;
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let mut backend = Backend::new(opts.backend);
+    let mut seen: HashSet<u128> = HashSet::new();
+    loop {
+        let (mut parsed, bytes) = source.next_chunk(opts)?;
+        if parsed.is_empty() {
+            break;
+        }
+        // Duplicate record ids, in input order: the later record is the bad one. A bad
+        // record whose id could be read holds its id too, so that no two output records
+        // share one.
+        for r in parsed.iter_mut() {
+            if opts.unique_ids {
+                break;
+            }
+            if let Err(e) = r {
+                if let Some(id) = &e.id {
+                    seen.insert(fingerprint(id));
+                }
+            } else if let Ok(rec) = r {
+                if !seen.insert(fingerprint(rec.id())) {
+                    let (line, id) = match rec {
+                        Record::Episode(e) => (e.line, e.id.clone()),
+                        Record::Game(g) => (g.line, g.id.clone()),
+                    };
+                    *r = Err(source.locate(RecordError::new(
+                        Some(id.clone()),
+                        line,
+                        "id",
+                        ErrorKind::DuplicateId,
+                        format!("record id {id:?} appeared earlier in the input"),
+                    )));
+                }
+            }
+        }
+        // One CSR batch for the chunk's episodes.
+        let mut builder = CsrBuilder::new();
+        let mut slot: Vec<Option<usize>> = vec![None; parsed.len()];
+        let mut next = 0usize;
+        for (k, r) in parsed.iter_mut().enumerate() {
+            if let Ok(Record::Episode(ep)) = r {
+                match builder.try_push(ep) {
+                    Ok(()) => {
+                        slot[k] = Some(next);
+                        next += 1;
+                    }
+                    Err(o) => {
+                        *r = Err(source.locate(RecordError::new(
+                            Some(ep.id.clone()),
+                            ep.line,
+                            "messages",
+                            ErrorKind::TooLarge,
+                            o.to_string(),
+                        )));
+                    }
+                }
+            }
+        }
+        let batch = builder.finish();
+        let sopts = opts.score;
+        // Plan: each valid record once, its jobs appended to the chunk's job list.
+        let mut list = JobList::new();
+        let plans: Vec<Option<Plan>> = parsed
+            .iter_mut()
+            .zip(&slot)
+            .map(|(r, s)| {
+                let planned = match r {
+                    Ok(Record::Episode(ep)) => {
+                        let i = s.expect("a valid episode has a CSR slot");
+                        list.plan_episode(ep, batch.episode(i), i as u32, &sopts)
+                    }
+                    Ok(Record::Game(g)) => list.plan_game(g, &sopts),
+                    Err(_) => return None,
+                };
+                match planned {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        *r = Err(source.locate(e));
+                        None
+                    }
+                }
+            })
+            .collect();
+        // Estimate: one job list, on the CPU or (permutation jobs) the GPU.
+        let job_results = backend.execute(&batch, &list.games, &list.jobs, &sopts)?;
+        // Finish: every record from its plan and its jobs' results.
+        let results: Vec<Result<(OutRecord, Vec<serde_json::Value>), RecordError>> = parsed
+            .par_iter()
+            .zip(slot.par_iter())
+            .zip(plans.par_iter())
+            .map(|((r, s), plan)| match (r, plan) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(rec), Some(plan)) => {
+                    let jobs = &list.jobs[plan.jobs.clone()];
+                    let res = &job_results[plan.jobs.clone()];
+                    match (rec, &plan.kind) {
+                        (Record::Episode(ep), PlanKind::Episode(p)) => {
+                            let view = batch.episode(s.expect("a valid episode has a CSR slot"));
+                            finish_episode(ep, view, p, jobs, res, &sopts)
+                                .map(|(o, pairs)| (OutRecord::Episode(o), pairs))
+                        }
+                        (Record::Game(g), PlanKind::Game) => finish_game(g, &jobs[0], &res[0])
+                            .map(|o| (OutRecord::Game(o), Vec::new())),
+                        _ => unreachable!("a record's plan is of its kind"),
+                    }
+                }
+                (Ok(_), None) => unreachable!("a valid record has a plan"),
+            })
+            .collect();
+        let results: Vec<Scored> = results
+            .into_iter()
+            .zip(&parsed)
+            .map(|(r, p)| match r {
+                // An error of the finish step (the record was valid before it).
+                Err(e) if p.is_ok() => Err(source.locate(e)),
+                r => r,
+            })
+            .collect();
+        let mut stop = None;
+        for (k, r) in results.iter().enumerate() {
+            summary.records += 1;
+            match r {
+                Ok((OutRecord::Episode(e), pairs)) => {
+                    summary.pairs += pairs.len() as u64;
+                    summary.episodes += 1;
+                    summary.successes += u64::from(e.branch == "success");
+                    *summary.methods.entry(e.method.clone()).or_default() += 1;
+                    for f in &e.flags {
+                        *summary.flags.entry(f.to_string()).or_default() += 1;
+                    }
+                    summary.samples += e.samples;
+                }
+                Ok((OutRecord::Game(g), _)) => {
+                    summary.games += 1;
+                    *summary.methods.entry(g.method.to_string()).or_default() += 1;
+                    summary.samples += g.samples;
+                }
+                Ok((OutRecord::Error(_), _)) => {}
+                Err(e) => {
+                    if opts.strict {
+                        stop = Some(k);
+                        break;
+                    }
+                    summary.errors += 1;
+                    if summary.first_errors.len() < KEPT_ERRORS {
+                        summary.first_errors.push(e.clone());
+                    }
+                }
+            }
+        }
+        if let Some(k) = stop {
+            let mut results = results;
+            let rest = results.split_off(k);
+            sink.write(results)?;
+            let Some(Err(e)) = rest.into_iter().next() else {
+                unreachable!("the record that stopped the run is an error")
+            };
+            return Err(Error::Record(e));
+        }
+        sink.write(results)?;
+        progress(bytes);
+    }
+    summary.elapsed = start.elapsed();
+    summary.backend = backend.describe();
+    summary.gpu_fallbacks = backend.fallbacks.clone();
+    summary.gpu_jobs = backend.gpu_jobs;
+    Ok(summary)
+}
