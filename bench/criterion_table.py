@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Print the criterion results of `cargo bench -p creditflow --features internals --bench stages` as markdown tables.
+"""Print the criterion results of the stage benchmarks as markdown tables
+(`cargo bench -p creditflow --features internals --bench stages`).
 
 Reads target/criterion/<group>/<function>/<value>/new/estimates.json (criterion's own
 output) and prints, per group, the mean time per iteration and the throughput. Run from

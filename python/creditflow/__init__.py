@@ -36,6 +36,7 @@ __all__ = [
     "Result",
     "import_traces",
     "input_schema",
+    "read_scored",
     "score",
     "token_rewards",
     "__version__",
@@ -46,9 +47,7 @@ __all__ = [
 OPTIONS: list[dict[str, Any]] = _creditflow.options()
 
 #: Every option of :func:`score` with its default (the command line's).
-DEFAULTS: dict[str, Any] = {
-    o["name"]: o["default"] for o in OPTIONS if "score" in o["functions"]
-}
+DEFAULTS: dict[str, Any] = {o["name"]: o["default"] for o in OPTIONS if "score" in o["functions"]}
 
 #: Whether this build has the GPU path (the ``gpu`` feature).
 GPU: bool = _creditflow.GPU
@@ -96,6 +95,15 @@ def import_traces(
     for e in errors:
         warnings.warn(f"import_traces: skipped: {e}", stacklevel=2)
     return [json.loads(e) for e in episodes]
+
+
+def read_scored(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records that ``creditflow score`` wrote to ``path`` (JSON Lines, or the §6
+    Parquet tables of ``out.parquet``), read and checked by the library's one reader of
+    its own output: episodes, games and error records, as the dicts of
+    :meth:`Result.to_records`. A record that is not what ``score`` writes is a
+    ``ValueError`` naming the file, the line (or row) and the field."""
+    return [json.loads(r) for r in _creditflow.read_scored(os.fspath(path))]
 
 
 def score(

@@ -58,5 +58,9 @@ def options() -> list[dict[str, Any]]:
     """The option table's rows taken by Python: name, kind, values, default, doc,
     functions."""
 
+def read_scored(path: str | os.PathLike[str]) -> list[str]:
+    """The records ``creditflow score`` wrote (JSON Lines or Parquet), checked, as JSON
+    texts."""
+
 def input_schema() -> pa.Schema:
     """The Arrow schema of the §2.4 input rows."""

@@ -376,6 +376,28 @@ fn import_traces(
     })
 }
 
+/// The records of a file `creditflow score` wrote (JSON Lines, or the §6 Parquet tables
+/// of `out.parquet`), read by the library's one typed reader of that output and checked:
+/// one JSON text per record. A bad record is a `ValueError` naming the file, line (or
+/// row) and field.
+#[pyfunction]
+fn read_scored(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
+    py.detach(move || {
+        let mut out = Vec::new();
+        for r in creditflow::io::scored::open(&path)? {
+            out.push(
+                serde_json::to_string(&r?)
+                    .map_err(|e| creditflow::io::scored::ScoredError::Columnar(e.to_string()))?,
+            );
+        }
+        Ok(out)
+    })
+    .map_err(|e: creditflow::io::scored::ScoredError| match e {
+        creditflow::io::scored::ScoredError::Io { .. } => PyIOError::new_err(e.to_string()),
+        e => PyValueError::new_err(e.to_string()),
+    })
+}
+
 /// A value as Python sees it.
 fn to_py<'py>(py: Python<'py>, v: Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
@@ -456,6 +478,7 @@ fn _creditflow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(score_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(score_file, m)?)?;
     m.add_function(wrap_pyfunction!(options, m)?)?;
+    m.add_function(wrap_pyfunction!(read_scored, m)?)?;
     m.add_function(wrap_pyfunction!(import_traces, m)?)?;
     m.add_function(wrap_pyfunction!(input_schema, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -4,7 +4,6 @@ partitioning, numpy arrays, group statistics and the GIL."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections import defaultdict
@@ -593,3 +592,23 @@ def test_control_variate_option_matches_the_cli(cli, gen, tmp_path):
         got = creditflow.score(jsonl, control_variate=cv, **options).to_records()
         assert got == want
         assert {rec["method"] for rec in got if "agents" in rec} == {method}
+
+
+def test_read_scored_reads_back_what_score_wrote(cli, tmp_path):
+    """The library's one reader of score's output gives back the command line's records,
+    from JSON Lines and from the Parquet tables alike, and names the line of a bad one."""
+    out = tmp_path / "scored.jsonl"
+    cli("score", EXAMPLES, "-o", out, "--backend", "cpu")
+    want = read_jsonl(out)
+    assert creditflow.read_scored(out) == want
+    pq_out = tmp_path / "scored.parquet"
+    cli("score", EXAMPLES, "-o", pq_out, "--backend", "cpu")
+    got = creditflow.read_scored(pq_out)
+    # The Parquet tables hold episodes, then error rows, then games.
+    assert sorted(r.get("id") or "" for r in got) == sorted(r.get("id") or "" for r in want)
+    episodes = [r for r in want if "branch" in r]
+    assert [r for r in got if "branch" in r] == episodes
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(out.read_text().replace('"branch":"success"', '"branch":"maybe"', 1))
+    with pytest.raises(ValueError, match=r"bad\.jsonl, line 1, field `branch`"):
+        creditflow.read_scored(bad)

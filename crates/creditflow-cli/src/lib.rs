@@ -5,5 +5,6 @@
 
 pub mod args;
 pub mod cmd;
+pub mod eval;
 pub mod report;
 pub mod verify;

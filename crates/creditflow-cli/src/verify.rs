@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-
-use serde_json::Value;
+use std::path::Path;
 
 use creditflow::TOLERANCE;
+use creditflow::io::scored::{JsonlScored, Scored, ScoredError};
 
 /// The largest differences seen in one field.
 #[derive(Debug, Clone, Default)]
@@ -78,156 +78,153 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-fn credit_mass(v: &Value) -> f64 {
-    let mut s = 0.0;
-    for key in ["agents", "messages"] {
-        if let Some(items) = v.get(key).and_then(Value::as_array) {
-            s += items
-                .iter()
-                .filter_map(|x| x.get("credit")?.as_f64())
-                .map(f64::abs)
-                .sum::<f64>();
+/// The credit mass S of a record on the CPU side (at least 1).
+fn credit_mass(r: &Scored) -> f64 {
+    let s: f64 = match r {
+        Scored::Episode(e) => {
+            e.agents.iter().map(|a| a.credit.abs()).sum::<f64>()
+                + e.messages.iter().map(|m| m.credit.abs()).sum::<f64>()
         }
-    }
-    if let Some(items) = v.get("shapley").and_then(Value::as_array) {
-        s += items
-            .iter()
-            .filter_map(Value::as_f64)
-            .map(f64::abs)
-            .sum::<f64>();
-    }
+        Scored::Game(g) => g.shapley.iter().map(|x| x.abs()).sum(),
+        Scored::Error(_) => 0.0,
+    };
     s.max(1.0)
 }
 
-fn walk(report: &mut VerifyReport, id: &str, scale: f64, path: &str, c: &Value, g: &Value) {
-    match (c, g) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, va) in a {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match b.get(k) {
-                    Some(vb) => walk(report, id, scale, &p, va, vb),
-                    None => {
-                        report
-                            .mismatches
-                            .push((id.into(), p, va.to_string(), "(absent)".into()))
-                    }
-                }
-            }
-            for k in b.keys().filter(|k| !a.contains_key(*k)) {
-                report.mismatches.push((
-                    id.into(),
-                    format!("{path}.{k}"),
-                    "(absent)".into(),
-                    b[k].to_string(),
-                ));
-            }
+/// One record's comparison: its id and scale, and the report it adds to.
+struct Record<'a> {
+    report: &'a mut VerifyReport,
+    id: String,
+    scale: f64,
+}
+
+impl Record<'_> {
+    fn number(&mut self, path: &str, x: f64, y: f64) {
+        let d = self.report.fields.entry(path.to_string()).or_default();
+        let abs = (x - y).abs();
+        d.count += 1;
+        if abs > d.max_abs {
+            d.max_abs = abs;
+            d.worst = self.id.clone();
         }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            let p = format!("{path}[]");
-            for (va, vb) in a.iter().zip(b) {
-                walk(report, id, scale, &p, va, vb);
-            }
+        d.max_rel = d.max_rel.max(abs / x.abs().max(1e-12));
+        // NaN on either side fails too.
+        let within = abs <= TOLERANCE.atol * self.scale + TOLERANCE.rtol * x.abs();
+        if !within {
+            d.failed += 1;
         }
-        (Value::Number(x), Value::Number(y))
-            if !(x.is_u64() && y.is_u64())
-                || path.ends_with("credit")
-                || path.ends_with("reward") =>
-        {
-            let (x, y) = (
-                x.as_f64().unwrap_or(f64::NAN),
-                y.as_f64().unwrap_or(f64::NAN),
-            );
-            let d = report.fields.entry(path.to_string()).or_default();
-            let abs = (x - y).abs();
-            d.count += 1;
-            if abs > d.max_abs {
-                d.max_abs = abs;
-                d.worst = id.to_string();
-            }
-            d.max_rel = d.max_rel.max(abs / x.abs().max(1e-12));
-            // NaN on either side fails too.
-            let within = abs <= TOLERANCE.atol * scale + TOLERANCE.rtol * x.abs();
-            if !within {
-                d.failed += 1;
-            }
+    }
+
+    fn equal<T: PartialEq + fmt::Debug>(&mut self, path: &str, c: &T, g: &T) {
+        if c != g {
+            self.report.mismatches.push((
+                self.id.clone(),
+                path.into(),
+                format!("{c:?}"),
+                format!("{g:?}"),
+            ));
         }
-        _ => {
-            if c != g {
-                report
-                    .mismatches
-                    .push((id.into(), path.into(), c.to_string(), g.to_string()));
-            }
+    }
+
+    fn numbers(&mut self, path: &str, c: &[f64], g: &[f64]) {
+        self.equal(&format!("{path}.len"), &c.len(), &g.len());
+        for (x, y) in c.iter().zip(g) {
+            self.number(&format!("{path}[]"), *x, *y);
         }
     }
 }
 
-/// Compares two outputs of `score` (JSONL), record by record.
-pub fn compare(cpu: &str, gpu: &str) -> VerifyReport {
-    compare_lines(
-        cpu.lines()
-            .map(|l| Ok::<_, std::convert::Infallible>(l.to_string())),
-        gpu.lines().map(|l| Ok(l.to_string())),
-    )
-    .unwrap_or_else(|never| match never {})
+fn compare_record(report: &mut VerifyReport, c: &Scored, g: &Scored) {
+    let mut r = Record {
+        id: c.id().unwrap_or("").to_string(),
+        scale: credit_mass(c),
+        report,
+    };
+    match (c, g) {
+        (Scored::Episode(a), Scored::Episode(b)) => {
+            r.equal("id", &a.id, &b.id);
+            r.equal("branch", &a.branch, &b.branch);
+            r.number("reward", a.reward, b.reward);
+            r.number("baseline", a.baseline, b.baseline);
+            r.equal("method", &a.method, &b.method);
+            r.equal("samples", &a.samples, &b.samples);
+            r.equal("flags", &a.flags, &b.flags);
+            r.equal("agents.len", &a.agents.len(), &b.agents.len());
+            for (x, y) in a.agents.iter().zip(&b.agents) {
+                r.equal("agents[].agent", &x.agent, &y.agent);
+                r.number("agents[].credit", x.credit, y.credit);
+                r.number("agents[].se", x.se, y.se);
+            }
+            r.equal("messages.len", &a.messages.len(), &b.messages.len());
+            for (x, y) in a.messages.iter().zip(&b.messages) {
+                r.equal("messages[].id", &x.id, &y.id);
+                r.equal("messages[].agent", &x.agent, &y.agent);
+                r.equal("messages[].index", &x.index, &y.index);
+                r.number("messages[].credit", x.credit, y.credit);
+                r.number("messages[].se", x.se, y.se);
+                r.number("messages[].reward", x.reward, y.reward);
+            }
+            r.equal("first_error", &a.first_error, &b.first_error);
+        }
+        (Scored::Game(a), Scored::Game(b)) => {
+            r.equal("id", &a.id, &b.id);
+            r.equal("method", &a.method, &b.method);
+            r.equal("samples", &a.samples, &b.samples);
+            r.numbers("shapley", &a.shapley, &b.shapley);
+            r.numbers("se", &a.se, &b.se);
+        }
+        (Scored::Error(a), Scored::Error(b)) => r.equal("error", a, b),
+        _ => r.equal("(record kind)", &kind(c), &kind(g)),
+    }
 }
 
-/// [`compare`] over two streams of output lines (e.g. two files read line by line):
-/// memory is one line of each, whatever the outputs' length.
-pub fn compare_lines<E>(
-    mut cpu: impl Iterator<Item = Result<String, E>>,
-    mut gpu: impl Iterator<Item = Result<String, E>>,
-) -> Result<VerifyReport, E> {
+fn kind(r: &Scored) -> &'static str {
+    match r {
+        Scored::Episode(_) => "episode",
+        Scored::Game(_) => "game",
+        Scored::Error(_) => "error",
+    }
+}
+
+/// Compares two outputs of `score` read by the typed reader, record by record: memory
+/// is one record of each, whatever the outputs' length. A record either side cannot
+/// read is an error naming its file, line and field.
+pub fn compare_records(
+    mut cpu: impl Iterator<Item = Result<Scored, ScoredError>>,
+    mut gpu: impl Iterator<Item = Result<Scored, ScoredError>>,
+) -> Result<VerifyReport, ScoredError> {
     let mut report = VerifyReport::default();
     let (mut na, mut nb) = (0u64, 0u64);
     loop {
-        let (la, lb) = match (cpu.next().transpose()?, gpu.next().transpose()?) {
+        match (cpu.next().transpose()?, gpu.next().transpose()?) {
             (None, None) => break,
             (Some(a), Some(b)) => {
                 na += 1;
                 nb += 1;
-                (a, b)
+                report.records += 1;
+                compare_record(&mut report, &a, &b);
             }
-            (Some(_), None) => {
-                na += 1;
-                continue;
-            }
-            (None, Some(_)) => {
-                nb += 1;
-                continue;
-            }
-        };
-        let (la, lb) = (la.as_str(), lb.as_str());
-        let (Ok(va), Ok(vb)) = (
-            serde_json::from_str::<Value>(la),
-            serde_json::from_str::<Value>(lb),
-        ) else {
-            report.mismatches.push((
-                "(output)".into(),
-                "json".into(),
-                la.to_string(),
-                lb.to_string(),
-            ));
-            continue;
-        };
-        let id = va.get("id").map_or_else(String::new, |v| {
-            v.as_str().map_or_else(|| v.to_string(), str::to_string)
-        });
-        report.records += 1;
-        walk(&mut report, &id, credit_mass(&va), "", &va, &vb);
+            (Some(_), None) => na += 1,
+            (None, Some(_)) => nb += 1,
+        }
     }
     if na != nb {
         report.mismatches.push((
             "(output)".into(),
-            "lines".into(),
+            "records".into(),
             na.to_string(),
             nb.to_string(),
         ));
     }
     Ok(report)
+}
+
+/// Compares two outputs of `score` given as JSON Lines text.
+pub fn compare(cpu: &str, gpu: &str) -> Result<VerifyReport, ScoredError> {
+    compare_records(
+        JsonlScored::new(cpu.as_bytes(), Path::new("cpu")),
+        JsonlScored::new(gpu.as_bytes(), Path::new("gpu")),
+    )
 }
 
 #[cfg(test)]
@@ -236,15 +233,21 @@ mod tests {
 
     #[test]
     fn within_and_past_tolerance() {
-        let cpu = r#"{"id":"a","samples":64,"agents":[{"agent":"x","credit":0.5,"se":0.01}]}"#;
-        let close =
-            r#"{"id":"a","samples":64,"agents":[{"agent":"x","credit":0.50001,"se":0.01}]}"#;
-        let far = r#"{"id":"a","samples":64,"agents":[{"agent":"x","credit":0.6,"se":0.01}]}"#;
-        let other = r#"{"id":"a","samples":66,"agents":[{"agent":"x","credit":0.5,"se":0.01}]}"#;
-        assert!(compare(cpu, close).ok());
-        let r = compare(cpu, far);
+        let rec = |samples: u64, credit: f64| {
+            format!(
+                r#"{{"id":"a","branch":"success","reward":1,"method":"permutation","samples":{samples},"agents":[{{"agent":"x","credit":{credit},"se":0.01}}],"messages":[]}}"#
+            )
+        };
+        let cpu = rec(64, 0.5);
+        assert!(compare(&cpu, &rec(64, 0.50001)).unwrap().ok());
+        let r = compare(&cpu, &rec(64, 0.6)).unwrap();
         assert!(!r.ok());
         assert_eq!(r.fields["agents[].credit"].failed, 1);
-        assert!(!compare(cpu, other).ok(), "integers must be equal");
+        assert!(
+            !compare(&cpu, &rec(66, 0.5)).unwrap().ok(),
+            "integers must be equal"
+        );
+        let err = compare(&cpu, r#"{"id":"a","branch":"success","reward":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("gpu, line 1"), "{err}");
     }
 }

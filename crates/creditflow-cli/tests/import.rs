@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use creditflow::eval::*;
+use creditflow::io::chat::gold::GoldError;
 use creditflow::io::chat::*;
+use creditflow_cli::eval::*;
 use serde_json::{Value, json};
 
 /// The four logs bundled with the repository (two per subset).
@@ -710,7 +711,7 @@ fn last_agent_baseline(root: &Path) -> EvalReport {
                 .iter()
                 .rposition(|m| !m["agent"].is_null())
                 .unwrap();
-            json!({"id": e["id"], "branch": "failure",
+            json!({"id": e["id"],
                    "first_error": {"index": index, "message": messages[index]["id"],
                                    "agent": messages[index]["agent"], "method": "baseline"}})
         })
@@ -870,10 +871,10 @@ fn eval_errors_name_the_line() {
     assert!(
         matches!(
             &err,
-            EvalError::MissingLabel {
+            EvalError::Gold(GoldError::MissingLabel {
                 field: "mistake_agent",
                 ..
-            }
+            })
         ),
         "{err}"
     );

@@ -13,14 +13,14 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use creditflow::csr::CsrBatch;
-use creditflow::estimate::permutation::{self, Walk, Welford};
 use creditflow::estimate::SampleOptions;
-use creditflow::io::jsonl::{parse_and_validate, run_score};
-use creditflow::options::{Method, RunOptions, ScoreOptions};
+use creditflow::estimate::permutation::{self, Walk, Welford};
 use creditflow::game::{Level, Mobius, ModelParams, Surrogate};
 use creditflow::generate::{GenOptions, Topology, episode};
+use creditflow::io::jsonl::{parse_and_validate, run_score};
 use creditflow::options::BackendChoice;
 use creditflow::options::ValidateOptions;
+use creditflow::options::{Method, RunOptions, ScoreOptions};
 use creditflow::workloads::{generated_episodes, random_mobius};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 

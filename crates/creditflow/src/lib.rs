@@ -99,7 +99,6 @@ stages! {
     validate;
 }
 
-pub mod eval;
 pub mod generate;
 pub mod io;
 pub mod options;

@@ -6,7 +6,7 @@ use crate::args::EvalArgs;
 
 /// Runs `creditflow eval-failures`.
 pub fn run(a: &EvalArgs) -> Result<()> {
-    let report = creditflow::eval::evaluate(&a.pred, &a.gold)?;
+    let report = crate::eval::evaluate(&a.pred, &a.gold)?;
     print!("{report}");
     Ok(())
 }

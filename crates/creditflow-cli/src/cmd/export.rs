@@ -1,12 +1,10 @@
 //! `creditflow export otel`: scored episodes of imported traces back onto their spans as
 //! `gen_ai.evaluation.result` log records.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use creditflow::io::outfile::{check_distinct, is_std};
+use anyhow::Result;
+use creditflow::io::outfile::{Scratch, check_distinct, is_std};
 
 use super::{output_writer, report_skipped};
 use crate::args::ExportOtelArgs;
@@ -18,16 +16,18 @@ pub fn otel(args: &ExportOtelArgs) -> Result<()> {
     if let Some(o) = &args.output {
         check_distinct(&inputs, &[("-o", o)]).map_err(anyhow::Error::msg)?;
     }
-    let scored: Box<dyn BufRead> = if is_std(&args.scored) {
-        Box::new(BufReader::new(std::io::stdin()))
+    // The scored records are read twice (trace ids first, then the records): standard
+    // input goes to a private scratch file first.
+    let mut scratch = None;
+    let scored: &Path = if is_std(&args.scored) {
+        let s = scratch.insert(Scratch::new("creditflow-scored-")?);
+        std::io::copy(&mut std::io::stdin().lock(), s.file())?;
+        s.path()
     } else {
-        Box::new(BufReader::new(File::open(&args.scored).with_context(
-            || format!("cannot read {}", args.scored.display()),
-        )?))
+        &args.scored
     };
     let mut sink = output_writer(args.output.as_deref())?;
-    let done =
-        creditflow::io::otlp::export::export_otel(scored, &args.scored, &args.traces, &mut sink)?;
+    let done = creditflow::io::otlp::export::export_otel(scored, &args.traces, &mut sink)?;
     report_skipped(
         ("export", "exported"),
         &done.errors,

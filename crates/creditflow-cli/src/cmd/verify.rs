@@ -1,14 +1,13 @@
 //! `creditflow verify`: one input scored on both backends with one seed, the outputs
 //! compared field by field against the documented tolerance.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{BufReader, Seek};
 
 use anyhow::{Result, bail};
 use clap::ArgMatches;
 use creditflow::io::jsonl::run_score;
-use creditflow::io::outfile::{OutFile, check_distinct, is_std};
+use creditflow::io::outfile::{OutFile, Scratch, check_distinct, is_std};
+use creditflow::io::scored::JsonlScored;
 use creditflow::options::{BackendChoice, Use};
 
 use super::{open_input, run_options};
@@ -23,34 +22,19 @@ pub fn run(a: &ScoreArgs, matches: &ArgMatches) -> Result<bool> {
     if let Some(o) = &a.output {
         check_distinct(&[("input", &a.input)], &[("-o", o)]).map_err(anyhow::Error::msg)?;
     }
-    // Both outputs go to files and are compared line by line: memory stays bounded.
-    let dir = std::env::temp_dir();
-    let paths = [
-        dir.join(format!(
-            "creditflow-verify-{}-cpu.jsonl",
-            std::process::id()
-        )),
-        dir.join(format!(
-            "creditflow-verify-{}-gpu.jsonl",
-            std::process::id()
-        )),
+    // Both outputs go to private scratch files and are compared record by record:
+    // memory stays bounded.
+    let mut scratch = [
+        Scratch::new("creditflow-verify-cpu-")?,
+        Scratch::new("creditflow-verify-gpu-")?,
     ];
-    struct Cleanup<'a>(&'a [PathBuf]);
-    impl Drop for Cleanup<'_> {
-        fn drop(&mut self) {
-            for p in self.0 {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
-    let _cleanup = Cleanup(&paths);
-    for (backend, path) in [BackendChoice::Cpu, BackendChoice::Gpu]
+    for (backend, file) in [BackendChoice::Cpu, BackendChoice::Gpu]
         .into_iter()
-        .zip(&paths)
+        .zip(&mut scratch)
     {
         opts.backend = backend;
         let (input, _) = open_input(&a.input)?;
-        let out = std::io::BufWriter::new(File::create(path)?);
+        let out = std::io::BufWriter::new(file.file());
         let summary = run_score(BufReader::new(input), out, &opts, |_| {})?;
         let routed = match (&summary.gpu_fallbacks, backend) {
             (_, BackendChoice::Cpu) => String::new(),
@@ -66,13 +50,21 @@ pub fn run(a: &ScoreArgs, matches: &ArgMatches) -> Result<bool> {
             summary.backend, summary.records, summary.methods
         );
     }
+    for s in &mut scratch {
+        s.file().rewind()?;
+    }
     if let Some(p) = &a.output {
         let mut out = OutFile::create(Some(p))?;
-        std::io::copy(&mut File::open(&paths[0])?, &mut out)?;
+        std::io::copy(scratch[0].file(), &mut out)?;
         out.commit()?;
+        scratch[0].file().rewind()?;
     }
-    let lines = |p: &PathBuf| -> Result<_> { Ok(BufReader::new(File::open(p)?).lines()) };
-    let report = crate::verify::compare_lines(lines(&paths[0])?, lines(&paths[1])?)?;
+    let [cpu, gpu] = &mut scratch;
+    let (cpu_path, gpu_path) = (cpu.path().to_path_buf(), gpu.path().to_path_buf());
+    let report = crate::verify::compare_records(
+        JsonlScored::new(BufReader::new(cpu.file()), &cpu_path),
+        JsonlScored::new(BufReader::new(gpu.file()), &gpu_path),
+    )?;
     print!("{report}");
     Ok(report.ok())
 }

@@ -212,8 +212,8 @@ impl BatchStats {
     pub fn push(&mut self, record: &Scored) {
         match record {
             Scored::Episode(e) => self.push_episode(e),
-            Scored::Game => self.games += 1,
-            Scored::Error { kind } => self.errors.add(kind),
+            Scored::Game(_) => self.games += 1,
+            Scored::Error(f) => self.errors.add(&f.kind),
         }
     }
 
@@ -279,7 +279,7 @@ impl BatchStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use creditflow::io::scored::{ScoredAgent, ScoredFirstError};
+    use creditflow::io::scored::{ScoredAgent, ScoredFailure, ScoredFirstError, ScoredGame};
     use creditflow::schema::Id;
 
     #[test]
@@ -377,10 +377,20 @@ mod tests {
         ));
         s.push(&episode("3", "failure", &[("a", 3.0)], Some((40, "a"))));
         s.push(&episode("4", "failure", &[("c", 0.5)], None));
-        s.push(&Scored::Game);
-        s.push(&Scored::Error {
+        s.push(&Scored::Game(ScoredGame {
+            id: Id("g".into()),
+            method: "exact".into(),
+            samples: 0,
+            shapley: vec![1.0],
+            se: vec![0.0],
+        }));
+        s.push(&Scored::Error(ScoredFailure {
+            id: None,
+            line: Some(3),
+            field: None,
             kind: "malformed_json".into(),
-        });
+            error: "bad".into(),
+        }));
         assert_eq!(s.episodes, 4);
         assert_eq!(s.failures, 3);
         assert_eq!(s.games, 1);

@@ -28,9 +28,10 @@ pub mod svg;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::eval::{EvalError, EvalReport, Prediction, evaluate_labels};
 use aggregate::BatchStats;
 use creditflow::Source;
-use creditflow::eval::{EvalError, EvalReport, GoldLabel, Prediction, evaluate_labels, read_gold};
+use creditflow::io::chat::gold::{GoldLabel, read_gold};
 use creditflow::io::scored::{
     self as scored, Scored, ScoredAgent, ScoredEpisode, ScoredError, ScoredFirstError,
 };
@@ -377,7 +378,8 @@ pub struct Report {
 /// Reads the scored file (and the input and gold files) into a [`Report`].
 pub fn build(scored_path: &Path, opts: &ReportOptions) -> Result<Report, ReportError> {
     let gold: HashMap<String, GoldLabel> = match &opts.gold {
-        Some(p) => read_gold(p)?
+        Some(p) => read_gold(p)
+            .map_err(EvalError::Gold)?
             .into_iter()
             .map(|g| (g.id.clone(), g))
             .collect(),

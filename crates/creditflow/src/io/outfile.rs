@@ -1,17 +1,215 @@
-//! Output files written safely. An output goes to a temporary file beside its target and
-//! is renamed over it only when the run commits it, so an existing file is never
-//! truncated by a run that then fails to start (an unwritable `--pairs` path, say), and a
-//! reader never sees half a file. [`check_distinct`] refuses an output that is one of the
-//! inputs or another output under any spelling (`./x`, `../dir/x`, symbolic or hard
-//! links), before anything is opened for writing.
+//! Files written as a careful Unix tool writes them (DESIGN §2.7):
+//!
+//! - An output goes to a temporary file beside its target, created exclusively
+//!   (`O_CREAT | O_EXCL`) under an unpredictable name, so that nothing planted in the
+//!   directory (a symbolic link at a guessable name) can redirect it; it is renamed over
+//!   the target only when the run commits, so an existing file is never truncated by a
+//!   run that fails, and a reader never sees half a file. A replaced target keeps its
+//!   permissions; a new one gets the umask's (or owner-only for [`OutFile::private`],
+//!   for outputs that hold prompts).
+//! - Several outputs of one run commit together ([`commit_all`]): every writer is
+//!   finished and every target checked before the first rename.
+//! - Scratch files and spill directories ([`Scratch`], [`PrivateDir`]) are created the
+//!   same way in the system's temporary directory, owner-only.
+//! - Every temporary file and directory alive is registered, so that a signal handler
+//!   ([`remove_temporaries`]) leaves nothing behind but the old outputs.
+//!
+//! [`check_distinct`] refuses an output that is one of the inputs or another output
+//! under any spelling (`./x`, `../dir/x`, symbolic or hard links), before anything is
+//! opened for writing.
 
-use std::fs::File;
+use std::collections::hash_map::RandomState;
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The temporary files and directories alive in this process.
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn register(path: &Path) {
+    TEMPORARIES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_path_buf());
+}
+
+fn unregister(path: &Path) {
+    let mut t = TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = t.iter().position(|p| p == path) {
+        t.swap_remove(k);
+    }
+}
+
+/// Removes every temporary file and directory this process has alive (for a signal
+/// handler: the outputs keep their old contents). Safe to call from any thread.
+pub fn remove_temporaries() {
+    let paths = std::mem::take(&mut *TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner()));
+    for p in paths {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(&p);
+        } else {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+/// 64 unpredictable bits for a temporary name: the standard library's randomly keyed
+/// hasher over the time, the process and a counter.
+fn random_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("{:016x}", h.finish())
+}
+
+/// Creates a new file exclusively in `dir` as `{prefix}{random}{suffix}` with `mode`
+/// (before the umask; Unix), retrying on a name clash.
+fn create_new(dir: &Path, prefix: &str, suffix: &str, mode: u32) -> io::Result<(File, PathBuf)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let path = dir.join(format!("{prefix}{}{suffix}", random_name()));
+        let mut o = OpenOptions::new();
+        o.write(true).read(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        match o.open(&path) {
+            Ok(f) => {
+                register(&path);
+                return Ok((f, path));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+}
+
+/// The system's temporary directory, which must exist (it is never created: a missing
+/// `$TMPDIR` is a configuration error, not something to paper over).
+pub fn temp_root() -> io::Result<PathBuf> {
+    let d = std::env::temp_dir();
+    match std::fs::metadata(&d) {
+        Ok(m) if m.is_dir() => Ok(d),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("the temporary directory {} is not a directory", d.display()),
+        )),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!(
+                "the temporary directory {} does not exist (set TMPDIR to an existing directory): {e}",
+                d.display()
+            ),
+        )),
+    }
+}
+
+/// A scratch file in the system's temporary directory: created exclusively, owner-only,
+/// removed when dropped.
+pub struct Scratch {
+    file: File,
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A new scratch file whose name starts with `prefix`.
+    pub fn new(prefix: &str) -> io::Result<Scratch> {
+        let (file, path) = create_new(&temp_root()?, prefix, ".tmp", 0o600)?;
+        Ok(Scratch { file, path })
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open file (for writing, then reading back from the start).
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        unregister(&self.path);
+    }
+}
+
+/// A private directory (owner-only, a random name) in the system's temporary directory,
+/// removed with its contents when dropped.
+pub struct PrivateDir {
+    path: PathBuf,
+}
+
+impl PrivateDir {
+    /// A new directory whose name starts with `prefix`.
+    pub fn new(prefix: &str) -> io::Result<PrivateDir> {
+        let root = temp_root()?;
+        let mut last = None;
+        for _ in 0..16 {
+            let path = root.join(format!("{prefix}{}", random_name()));
+            let mut b = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            match b.create(&path) {
+                Ok(()) => {
+                    register(&path);
+                    return Ok(PrivateDir { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("no free temporary name")))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates a new owner-only file in it, exclusively.
+    pub fn create(&self, name: &str) -> io::Result<File> {
+        let path = self.path.join(name);
+        let mut o = OpenOptions::new();
+        o.write(true).read(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o.open(path)
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+        unregister(&self.path);
+    }
+}
 
 /// An output: standard output, or a file written through a temporary file.
 pub struct OutFile {
-    /// The target and its temporary file (`None`: standard output).
+    /// The target and its temporary file (`None`: standard output or a device).
     target: Option<(PathBuf, PathBuf)>,
     w: BufWriter<Box<dyn Write + Send>>,
 }
@@ -24,8 +222,19 @@ pub fn is_std(path: &Path) -> bool {
 impl OutFile {
     /// Standard output when `path` is `None` or `-`; the target itself when it exists and
     /// is not a regular file (a device such as `/dev/null`, a FIFO); else a temporary file
-    /// in the target's directory (the target is untouched until [`OutFile::commit`]).
+    /// in the target's directory (the target is untouched until [`OutFile::commit`]). A
+    /// new target gets the umask's permissions; a replaced one keeps its own.
     pub fn create(path: Option<&Path>) -> io::Result<OutFile> {
+        Self::open(path, 0o666)
+    }
+
+    /// [`OutFile::create`] for an output that holds prompts or model text (preference
+    /// pairs): a new target is owner-only (0600); a replaced one keeps its permissions.
+    pub fn private(path: Option<&Path>) -> io::Result<OutFile> {
+        Self::open(path, 0o600)
+    }
+
+    fn open(path: Option<&Path>, mode: u32) -> io::Result<OutFile> {
         let Some(path) = path.filter(|p| !is_std(p)) else {
             return Ok(OutFile {
                 target: None,
@@ -38,12 +247,9 @@ impl OutFile {
             && !meta.is_file()
             && !meta.is_dir()
         {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()))
-                })?;
+            let file = OpenOptions::new().write(true).open(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display()))
+            })?;
             return Ok(OutFile {
                 target: None,
                 w: BufWriter::with_capacity(1 << 20, Box::new(file)),
@@ -59,12 +265,8 @@ impl OutFile {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let tmp = dir.join(format!(
-            ".{}.creditflow-{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = File::create(&tmp).map_err(|e| {
+        let prefix = format!(".{}.creditflow-", name.to_string_lossy());
+        let (file, tmp) = create_new(&dir, &prefix, ".tmp", mode).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
         })?;
         Ok(OutFile {
@@ -73,17 +275,60 @@ impl OutFile {
         })
     }
 
-    /// Flushes and moves the temporary file over the target.
-    pub fn commit(mut self) -> io::Result<()> {
+    /// Flushes the temporary file and checks that the target can be replaced (not a
+    /// directory), without replacing it: the first half of a commit.
+    pub fn prepare(&mut self) -> io::Result<()> {
         self.w.flush()?;
-        if let Some((path, tmp)) = self.target.take() {
-            std::fs::rename(&tmp, &path).map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-            })?;
+        if let Some((path, tmp)) = &self.target {
+            if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    format!("cannot write {}: it is a directory", path.display()),
+                ));
+            }
+            // A replaced file keeps its permissions.
+            if let Ok(m) = std::fs::metadata(path)
+                && m.is_file()
+            {
+                std::fs::set_permissions(tmp, m.permissions()).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+                })?;
+            }
         }
         Ok(())
     }
+
+    /// Moves the prepared temporary file over the target: the second half of a commit.
+    fn replace(mut self) -> io::Result<()> {
+        if let Some((path, tmp)) = self.target.take() {
+            let done = std::fs::rename(&tmp, &path).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+            });
+            unregister(&tmp);
+            done?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and moves the temporary file over the target.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.prepare()?;
+        self.replace()
+    }
+}
+
+/// Commits several outputs of one run all or nothing, as far as the file system allows:
+/// every one is flushed and its target checked before the first is renamed.
+pub fn commit_all(outputs: Vec<OutFile>) -> io::Result<()> {
+    let mut outputs = outputs;
+    for o in &mut outputs {
+        o.prepare()?;
+    }
+    for o in outputs {
+        o.replace()?;
+    }
+    Ok(())
 }
 
 impl Write for OutFile {
@@ -104,7 +349,8 @@ impl Drop for OutFile {
     /// An output never committed leaves no trace: its temporary file is removed.
     fn drop(&mut self) {
         if let Some((_, tmp)) = self.target.take() {
-            let _ = std::fs::remove_file(tmp);
+            let _ = std::fs::remove_file(&tmp);
+            unregister(&tmp);
         }
     }
 }

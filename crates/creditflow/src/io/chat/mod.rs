@@ -75,6 +75,8 @@
 //! string or number is one, else kept as is; the source mixes `"2"`, `2` and `"Medium"`)
 //! and `subset`.
 
+pub mod gold;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::fs;
@@ -173,6 +175,9 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
+    /// A record of a scored file could not be read.
+    #[error(transparent)]
+    Scored(#[from] crate::io::scored::ScoredError),
     /// A file or line is not valid JSON.
     #[error("{at}: malformed JSON: {source}")]
     Json {
@@ -324,7 +329,7 @@ pub fn normalize_agent(role_or_name: &str) -> Option<String> {
 }
 
 /// The speaker label without one trailing parenthesised suffix, trimmed.
-pub(crate) fn strip_suffix(label: &str) -> &str {
+pub fn strip_suffix(label: &str) -> &str {
     let trimmed = label.trim();
     let Some(body) = trimmed.strip_suffix(')') else {
         return trimmed;
@@ -633,7 +638,7 @@ pub(crate) fn describe(value: &Value) -> String {
 }
 
 /// A non-negative integer, or a string holding one (Who&When writes `"mistake_step": "3"`).
-pub(crate) fn step_value(value: &Value) -> Option<u64> {
+pub fn step_value(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),

@@ -11,14 +11,15 @@
 //! Only traces named by the scored file are indexed (span id and end time per span).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use super::map::{Role, invoked_agent, role};
 use super::wire;
-use crate::io::chat::{ImportError, Location};
+use crate::io::chat::ImportError;
+use crate::io::scored::{self, Scored, ScoredEpisode};
 
 /// Evaluation names written by [`export_otel`].
 pub const CREDIT: &str = "creditflow.credit";
@@ -56,38 +57,31 @@ pub struct Exported {
     pub errors: Vec<ImportError>,
 }
 
-/// Writes the OTLP/JSON log records for every scored episode of `scored` whose trace is
-/// in `traces`, one document per line, to `out`.
+/// The trace id of a scored episode's id, when it is one.
+fn trace_of(id: &str) -> Option<String> {
+    wire::normalize_id(id, 16).ok().flatten()
+}
+
+/// Writes the OTLP/JSON log records for every scored episode of the file `scored_path`
+/// (what `score` wrote: JSON Lines, or the Parquet tables) whose trace is in `traces`,
+/// one document per line, to `out`. The scored file is read twice, one record at a time
+/// (first for the trace ids to index, then to write), so memory holds only the index of
+/// the wanted traces' spans, whatever the number of episodes. A scored record that
+/// cannot be read or exported is an error of the result, naming file, line and field.
 pub fn export_otel(
-    scored: Box<dyn BufRead>,
     scored_path: &Path,
     traces: &[PathBuf],
     out: &mut dyn Write,
 ) -> Result<Exported, ImportError> {
     let mut result = Exported::default();
-    // The scored file, kept as lines of JSON (it is the smaller input).
-    let mut rows: Vec<(usize, Value)> = Vec::new();
-    for (i, line) in scored.lines().enumerate() {
-        let line = line.map_err(|source| ImportError::Io {
-            path: scored_path.to_path_buf(),
-            source,
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(&line) {
-            Ok(v) => rows.push((i + 1, v)),
-            Err(source) => result.errors.push(ImportError::Json {
-                at: Location::line(scored_path, i + 1),
-                source,
-            }),
+    let mut wanted: HashSet<String> = HashSet::new();
+    for record in scored::open(scored_path)? {
+        if let Ok(Scored::Episode(e)) = record
+            && let Some(trace) = trace_of(&e.id.0)
+        {
+            wanted.insert(trace);
         }
     }
-    let wanted: HashSet<String> = rows
-        .iter()
-        .filter_map(|(_, v)| v.get("id")?.as_str())
-        .filter_map(|id| wire::normalize_id(id, 16).ok().flatten())
-        .collect();
     let mut index: HashMap<String, TraceIndex> = HashMap::new();
     let mut seq = 0u64;
     for source in super::inputs(traces)? {
@@ -130,45 +124,49 @@ pub fn export_otel(
         t.root = root;
         t.parents = HashMap::new();
     }
-    for (line, row) in rows {
-        let at = Location::line(scored_path, line);
-        let skip = |why: String| ImportError::Trace {
-            at: at.to_string(),
-            trace: row
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string(),
+    let mut records = scored::open(scored_path)?;
+    while let Some(record) = records.next() {
+        let at = records.location();
+        let skip = |id: Option<&str>, why: String| ImportError::Trace {
+            at: at.clone(),
+            trace: id.unwrap_or("?").to_string(),
             span: None,
             field: "id".into(),
             message: why,
         };
-        if row.get("error").is_some() {
+        let row = match record {
+            Err(e) => {
+                result.errors.push(ImportError::Scored(e));
+                continue;
+            }
+            Ok(Scored::Error(f)) => {
+                result.errors.push(skip(
+                    f.id.as_ref().map(|i| i.0.as_str()),
+                    "an error record of the scorer: nothing to export".into(),
+                ));
+                continue;
+            }
+            Ok(Scored::Game(g)) => {
+                result.errors.push(skip(
+                    Some(&g.id.0),
+                    "a game record, not an episode of a trace".into(),
+                ));
+                continue;
+            }
+            Ok(Scored::Episode(e)) => e,
+        };
+        let Some(trace) = trace_of(&row.id.0) else {
             result.errors.push(skip(
-                "an error record of the scorer: nothing to export".into(),
+                Some(&row.id.0),
+                "the episode id is not a trace id".into(),
             ));
-            continue;
-        }
-        if row.get("messages").is_none() {
-            result.errors.push(skip(
-                "not an episode record (a game or a preference pair)".into(),
-            ));
-            continue;
-        }
-        let Some(trace) = row
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|id| wire::normalize_id(id, 16).ok().flatten())
-        else {
-            result
-                .errors
-                .push(skip("the episode id is not a trace id".into()));
             continue;
         };
         let Some(t) = index.get(&trace) else {
-            result
-                .errors
-                .push(skip(format!("no trace {trace} in the --traces input")));
+            result.errors.push(skip(
+                Some(&row.id.0),
+                format!("no trace {trace} in the --traces input"),
+            ));
             continue;
         };
         match episode_records(&trace, &row, t) {
@@ -192,7 +190,7 @@ pub fn export_otel(
                 })?;
             }
             Err((span, message)) => result.errors.push(ImportError::Trace {
-                at: at.to_string(),
+                at: at.clone(),
                 trace,
                 span,
                 field: "messages".into(),
@@ -233,17 +231,11 @@ fn record(trace: &str, span: &str, time: u64, name: &str, value: f64, extra: Vec
 
 type RecordsResult = Result<Vec<Value>, (Option<String>, String)>;
 
-fn episode_records(trace: &str, row: &Value, t: &TraceIndex) -> RecordsResult {
-    let num = |v: &Value, key: &str| v.get(key).and_then(Value::as_f64).filter(|x| x.is_finite());
+fn episode_records(trace: &str, row: &ScoredEpisode, t: &TraceIndex) -> RecordsResult {
     let mut out = Vec::new();
-    let mut span_of_message: HashMap<String, String> = HashMap::new();
-    for m in row
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let id = m.get("id").and_then(Value::as_str).unwrap_or("");
+    let mut span_of_message: HashMap<&str, String> = HashMap::new();
+    for m in &row.messages {
+        let id = m.id.0.as_str();
         let span = wire::normalize_id(id, 8)
             .ok()
             .flatten()
@@ -255,80 +247,57 @@ fn episode_records(trace: &str, row: &Value, t: &TraceIndex) -> RecordsResult {
                 )
             })?;
         let end = t.ends[&span];
-        let agent = m.get("agent").and_then(Value::as_str);
-        let mut extra = Vec::new();
-        if let Some(a) = agent {
-            extra.push(attr_str("gen_ai.agent.name", a));
-        }
-        if let Some(credit) = num(m, "credit") {
-            let mut e = extra.clone();
-            if let Some(se) = num(m, "se") {
-                e.push(attr_f64("creditflow.se", se));
-            }
-            out.push(record(trace, &span, end, CREDIT, credit, e));
-        }
-        if let Some(reward) = num(m, "reward") {
-            out.push(record(trace, &span, end, REWARD, reward, extra.clone()));
-        }
-        span_of_message.insert(id.to_string(), span);
+        let extra = vec![attr_str("gen_ai.agent.name", &m.agent)];
+        let mut e = extra.clone();
+        e.push(attr_f64("creditflow.se", m.se));
+        out.push(record(trace, &span, end, CREDIT, m.credit, e));
+        out.push(record(trace, &span, end, REWARD, m.reward, extra));
+        span_of_message.insert(id, span);
     }
-    if let Some(fe) = row.get("first_error").filter(|v| !v.is_null()) {
-        let id = fe.get("message").and_then(Value::as_str).unwrap_or("");
-        if let Some(span) = span_of_message.get(id) {
-            let mut extra = vec![attr_str("gen_ai.evaluation.score.label", "first_error")];
-            if let Some(a) = fe.get("agent").and_then(Value::as_str) {
-                extra.push(attr_str("gen_ai.agent.name", a));
-            }
-            if let Some(method) = fe.get("method").and_then(Value::as_str) {
-                extra.push(attr_str(
-                    "gen_ai.evaluation.explanation",
-                    &format!("first error located by creditflow ({method})"),
-                ));
-            }
-            out.push(record(trace, span, t.ends[span], FIRST_ERROR, 1.0, extra));
-        }
+    if let Some(fe) = &row.first_error
+        && let Some(span) = span_of_message.get(fe.message.0.as_str())
+    {
+        let extra = vec![
+            attr_str("gen_ai.evaluation.score.label", "first_error"),
+            attr_str("gen_ai.agent.name", &fe.agent),
+            attr_str(
+                "gen_ai.evaluation.explanation",
+                &format!("first error located by creditflow ({})", fe.method),
+            ),
+        ];
+        out.push(record(trace, span, t.ends[span], FIRST_ERROR, 1.0, extra));
     }
     let root = t.root.as_ref().map(|(_, s)| s.clone());
-    for a in row
-        .get("agents")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let (Some(name), Some(credit)) = (a.get("agent").and_then(Value::as_str), num(a, "credit"))
-        else {
-            continue;
-        };
+    for a in &row.agents {
         let Some(span) = t
             .agents
-            .get(name)
+            .get(&a.agent)
             .map(|(_, s)| s.clone())
             .or_else(|| root.clone())
         else {
             continue;
         };
-        let mut extra = vec![attr_str("gen_ai.agent.name", name)];
-        if let Some(se) = num(a, "se") {
-            extra.push(attr_f64("creditflow.se", se));
-        }
+        let extra = vec![
+            attr_str("gen_ai.agent.name", &a.agent),
+            attr_f64("creditflow.se", a.se),
+        ];
         out.push(record(
             trace,
             &span,
             t.ends[&span],
             AGENT_CREDIT,
-            credit,
+            a.credit,
             extra,
         ));
     }
-    if let (Some(span), Some(reward)) = (&root, num(row, "reward")) {
-        let branch = row.get("branch").and_then(Value::as_str).unwrap_or("");
+    if let Some(span) = &root {
         out.push(record(
             trace,
             span,
             t.ends[span],
             EPISODE,
-            reward,
-            vec![attr_str("gen_ai.evaluation.score.label", branch)],
+            row.reward,
+            vec![attr_str("gen_ai.evaluation.score.label", &row.branch)],
         ));
     }
     Ok(out)

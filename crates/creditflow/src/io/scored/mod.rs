@@ -1,10 +1,17 @@
-//! What `creditflow score` wrote (DESIGN §6), read back one record at a time: JSON Lines
-//! records, or the Parquet tables (feature `parquet`) joined by episode id. Only one
-//! record is held at a time; a bad line names the file, the line and the field.
+//! The one typed reader of what `creditflow score` wrote (DESIGN §6), one record at a
+//! time: JSON Lines records (through the one line reader, [`crate::io::jsonl::LineReader`]),
+//! or the Parquet tables (feature `parquet`) joined by episode id. Only one record is
+//! held at a time; a bad line names the file, the line and the field, and every record
+//! is checked for what serde cannot see (branch names, distinct message positions below
+//! the message limit), so that the report, `export otel`, `eval-failures`, `verify` and
+//! Python read the same records the same way.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+
+use crate::io::jsonl::LineReader;
+use crate::validate::MAX_MESSAGES;
 
 use serde::Deserialize;
 
@@ -74,7 +81,7 @@ impl ScoredError {
 }
 
 /// An agent's credit as written by `score`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 pub struct ScoredAgent {
     /// Agent name.
     pub agent: String,
@@ -86,7 +93,7 @@ pub struct ScoredAgent {
 }
 
 /// A message's credit and training reward as written by `score`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 pub struct ScoredMessage {
     /// Message id.
     pub id: Id,
@@ -104,7 +111,7 @@ pub struct ScoredMessage {
 }
 
 /// A failed episode's first error as written by `score`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 pub struct ScoredFirstError {
     /// 0-based position in the episode's messages.
     pub index: u32,
@@ -117,7 +124,7 @@ pub struct ScoredFirstError {
 }
 
 /// One scored episode (DESIGN §6).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 pub struct ScoredEpisode {
     /// Record id.
     pub id: Id,
@@ -153,7 +160,7 @@ impl ScoredEpisode {
 
     /// Checks what serde cannot: the branch's name and that message positions are
     /// distinct. Returns the offending field and why.
-    fn check(&self) -> Result<(), (String, String)> {
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
         if self.branch != "success" && self.branch != "failure" {
             return Err((
                 "branch".into(),
@@ -165,6 +172,15 @@ impl ScoredEpisode {
         }
         let mut seen = std::collections::HashSet::new();
         for (i, m) in self.messages.iter().enumerate() {
+            if m.index as usize >= MAX_MESSAGES {
+                return Err((
+                    format!("messages[{i}].index"),
+                    format!(
+                        "position {} is past the message limit ({MAX_MESSAGES})",
+                        m.index
+                    ),
+                ));
+            }
             if !seen.insert(m.index) {
                 return Err((
                     format!("messages[{i}].index"),
@@ -172,30 +188,93 @@ impl ScoredEpisode {
                 ));
             }
         }
+        if let Some(fe) = &self.first_error
+            && fe.index as usize >= MAX_MESSAGES
+        {
+            return Err((
+                "first_error.index".into(),
+                format!(
+                    "position {} is past the message limit ({MAX_MESSAGES})",
+                    fe.index
+                ),
+            ));
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            if !(a.credit.is_finite() && a.se.is_finite()) {
+                return Err((format!("agents[{i}].credit"), "must be finite".into()));
+            }
+        }
         Ok(())
     }
 }
 
-/// One record of a scored file.
-#[derive(Debug, Clone, PartialEq)]
+/// A game record's Shapley values as written by `score`.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct ScoredGame {
+    /// Record id.
+    pub id: Id,
+    /// The estimator used.
+    pub method: String,
+    /// Monte Carlo permutations (or, for the regression, value evaluations).
+    #[serde(default)]
+    pub samples: u64,
+    /// Shapley values per player.
+    pub shapley: Vec<f64>,
+    /// Their standard errors.
+    pub se: Vec<f64>,
+}
+
+/// A bad input record as `score` reported it.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct ScoredFailure {
+    /// Record id, when it was readable.
+    #[serde(default)]
+    pub id: Option<Id>,
+    /// 1-based line (or row) of the input.
+    #[serde(default)]
+    pub line: Option<u64>,
+    /// The field.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Its error kind (`malformed_json`, ...; `error` when absent).
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// The message.
+    pub error: String,
+}
+
+fn default_kind() -> String {
+    "error".into()
+}
+
+/// One record of a scored file (written back as score wrote it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
 pub enum Scored {
     /// An episode's credits.
     Episode(Box<ScoredEpisode>),
-    /// A game record (counted, not drawn).
-    Game,
+    /// A game record's Shapley values.
+    Game(ScoredGame),
     /// A bad input record that `score` reported.
-    Error {
-        /// Its error kind (`malformed_json`, ...), or `error` when absent.
-        kind: String,
-    },
+    Error(ScoredFailure),
+}
+
+impl Scored {
+    /// The record's id, when it has one.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Scored::Episode(e) => Some(&e.id.0),
+            Scored::Game(g) => Some(&g.id.0),
+            Scored::Error(f) => f.id.as_ref().map(|i| i.0.as_str()),
+        }
+    }
 }
 
 /// The records of a scored JSON Lines file.
 pub struct JsonlScored<R> {
-    input: R,
+    lines: LineReader<R>,
     path: PathBuf,
     line: u64,
-    buf: String,
 }
 
 impl JsonlScored<BufReader<File>> {
@@ -213,11 +292,15 @@ impl<R: BufRead> JsonlScored<R> {
     /// Records from `input`; `path` names it in errors.
     pub fn new(input: R, path: &Path) -> Self {
         JsonlScored {
-            input,
+            lines: LineReader::new(input),
             path: path.to_path_buf(),
             line: 0,
-            buf: String::new(),
         }
+    }
+
+    /// The line of the record last read (1-based).
+    pub fn line(&self) -> u64 {
+        self.line
     }
 
     fn bad(&self, field: impl Into<String>, message: impl Into<String>) -> ScoredError {
@@ -230,76 +313,131 @@ impl<R: BufRead> JsonlScored<R> {
     }
 
     fn parse(&self, text: &str) -> Result<Scored, ScoredError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| self.bad("(line)", format!("not JSON: {e}")))?;
-        let Some(obj) = value.as_object() else {
-            return Err(self.bad("(line)", "a scored record must be a JSON object"));
-        };
-        if obj.contains_key("error") {
-            let kind = obj
-                .get("kind")
-                .and_then(|k| k.as_str())
-                .unwrap_or("error")
-                .to_string();
-            return Ok(Scored::Error { kind });
-        }
-        if obj.contains_key("shapley") {
-            return Ok(Scored::Game);
-        }
-        if !obj.contains_key("branch") {
-            return Err(self.bad(
-                "branch",
-                "missing field (not an episode, game or error record of `creditflow score`)",
-            ));
-        }
-        let episode: ScoredEpisode = serde_path_to_error::deserialize(value).map_err(|e| {
-            let field = e.path().to_string();
-            self.bad(field, e.into_inner().to_string())
-        })?;
-        episode.check().map_err(|(f, m)| self.bad(f, m))?;
-        Ok(Scored::Episode(Box::new(episode)))
+        parse_record(text).map_err(|(field, message)| self.bad(field, message))
     }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+}
+
+/// Reads one JSON text of score's output into its typed record, checked; an error is
+/// the field and what is wrong with it.
+pub fn parse_record(text: &str) -> Result<Scored, (String, String)> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ("(line)".to_string(), format!("not JSON: {e}")))?;
+    parse_value(value)
+}
+
+/// [`parse_record`] of a JSON value already parsed.
+pub fn parse_value(value: serde_json::Value) -> Result<Scored, (String, String)> {
+    let Some(obj) = value.as_object() else {
+        return Err((
+            "(line)".into(),
+            "a scored record must be a JSON object".into(),
+        ));
+    };
+    if obj.contains_key("error") {
+        return Ok(Scored::Error(typed(value)?));
+    }
+    if obj.contains_key("shapley") {
+        let g: ScoredGame = typed(value)?;
+        if g.se.len() != g.shapley.len() {
+            return Err(("se".into(), "must have one entry per Shapley value".into()));
+        }
+        return Ok(Scored::Game(g));
+    }
+    if !obj.contains_key("branch") {
+        return Err((
+            "branch".into(),
+            "missing field (not an episode, game or error record of `creditflow score`)".into(),
+        ));
+    }
+    let episode: ScoredEpisode = typed(value)?;
+    episode.check()?;
+    Ok(Scored::Episode(Box::new(episode)))
 }
 
 impl<R: BufRead> Iterator for JsonlScored<R> {
     type Item = Result<Scored, ScoredError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            match self.input.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) => {
-                    self.line += 1;
-                    let field = "(line)";
-                    return Some(Err(self.bad(field, format!("unreadable: {e}"))));
-                }
+        let line = match self.lines.next_record() {
+            Ok(None) => return None,
+            Ok(Some(line)) => line,
+            Err(e) => {
+                self.line = self.lines.line_number() + 1;
+                return Some(Err(self.bad("(line)", format!("unreadable: {e}"))));
             }
-            self.line += 1;
-            let text = self.buf.trim_start_matches('\u{feff}').trim();
-            if text.is_empty() {
-                continue;
-            }
-            return Some(self.parse(text));
-        }
+        };
+        self.line = line.number;
+        Some(match line.text {
+            Ok(text) => self.parse(text.trim()),
+            Err(problem) => Err(self.bad("(line)", problem.to_string())),
+        })
     }
 }
 
 /// The records of a scored file, JSON Lines or (by the `.parquet` extension) the §6
-/// Parquet tables.
-pub fn open(
-    path: &Path,
-) -> Result<Box<dyn Iterator<Item = Result<Scored, ScoredError>>>, ScoredError> {
-    if is_parquet(path) {
+/// Parquet tables, one at a time, with the place of the last one read.
+pub struct ScoredReader {
+    inner: Inner,
+    path: PathBuf,
+}
+
+enum Inner {
+    Jsonl(JsonlScored<BufReader<File>>),
+    #[cfg(feature = "parquet")]
+    Parquet(Box<ParquetScored>, u64),
+}
+
+impl ScoredReader {
+    /// Where the record last read is: `file, line N` (JSON Lines) or `file, record N`
+    /// (Parquet, counted in output order).
+    pub fn location(&self) -> String {
+        match &self.inner {
+            Inner::Jsonl(j) => format!("{}, line {}", self.path.display(), j.line()),
+            #[cfg(feature = "parquet")]
+            Inner::Parquet(_, n) => format!("{}, record {n}", self.path.display()),
+        }
+    }
+}
+
+impl Iterator for ScoredReader {
+    type Item = Result<Scored, ScoredError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            Inner::Jsonl(j) => j.next(),
+            #[cfg(feature = "parquet")]
+            Inner::Parquet(p, n) => {
+                *n += 1;
+                p.next()
+            }
+        }
+    }
+}
+
+/// Opens the records of a scored file, JSON Lines or (by the `.parquet` extension) the
+/// §6 Parquet tables.
+pub fn open(path: &Path) -> Result<ScoredReader, ScoredError> {
+    let inner = if is_parquet(path) {
         #[cfg(feature = "parquet")]
-        return Ok(Box::new(ParquetScored::open(path)?));
+        {
+            Inner::Parquet(Box::new(ParquetScored::open(path)?), 0)
+        }
         #[cfg(not(feature = "parquet"))]
         return Err(ScoredError::NoParquet {
             path: path.to_path_buf(),
         });
-    }
-    Ok(Box::new(JsonlScored::open(path)?))
+    } else {
+        Inner::Jsonl(JsonlScored::open(path)?)
+    };
+    Ok(ScoredReader {
+        inner,
+        path: path.to_path_buf(),
+    })
 }
 
 /// True when `path` names a Parquet file (by extension).
@@ -330,12 +468,9 @@ mod tests {
         };
         assert!(e.failed());
         assert_eq!(e.first_error.as_ref().unwrap().index, 1);
-        assert_eq!(recs[1], Scored::Game);
-        assert_eq!(
-            recs[2],
-            Scored::Error {
-                kind: "malformed_json".into()
-            }
+        assert!(matches!(&recs[1], Scored::Game(g) if g.shapley == [1.0]));
+        assert!(
+            matches!(&recs[2], Scored::Error(f) if f.kind == "malformed_json" && f.line == Some(4))
         );
     }
 
@@ -358,5 +493,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("messages[0].index"), "{err}");
+        // A position past the message limit is an error, never an allocation.
+        let err = read("{\"id\":\"e\",\"branch\":\"success\",\"reward\":1,\"method\":\"x\",\"agents\":[],\"messages\":[{\"id\":\"m\",\"agent\":\"a\",\"index\":200000,\"credit\":0,\"reward\":0}]}")
+            .remove(0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("messages[0].index") && err.contains("limit"),
+            "{err}"
+        );
+        let err = read("{\"id\":\"e\",\"branch\":\"failure\",\"reward\":0,\"method\":\"x\",\"agents\":[],\"messages\":[],\"first_error\":{\"index\":4000000000,\"message\":\"m\",\"agent\":\"a\",\"method\":\"label\"}}")
+            .remove(0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("first_error.index"), "{err}");
+        // A game's standard errors match its values.
+        let err = read("{\"id\":\"g\",\"method\":\"exact\",\"shapley\":[1,2],\"se\":[0]}")
+            .remove(0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`se`"), "{err}");
     }
 }

@@ -14,7 +14,10 @@ use arrow_array::types::{Float64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use super::{Scored, ScoredAgent, ScoredEpisode, ScoredError, ScoredFirstError, ScoredMessage};
+use super::{
+    Scored, ScoredAgent, ScoredEpisode, ScoredError, ScoredFailure, ScoredFirstError, ScoredGame,
+    ScoredMessage,
+};
 use crate::io::parquet::{READ_BATCH_ROWS, table_paths};
 use crate::schema::Id;
 
@@ -151,6 +154,17 @@ fn uint32(t: &Table, b: &RecordBatch, row: usize, name: &str) -> Result<Option<u
     Ok(c.is_valid(row).then(|| c.value(row)))
 }
 
+fn uint64(t: &Table, b: &RecordBatch, row: usize, name: &str) -> Result<Option<u64>, ScoredError> {
+    let c = column(t, b, name)?;
+    let c = c.as_primitive_opt::<UInt64Type>().ok_or_else(|| {
+        t.bad(
+            name,
+            format!("must be a uint64 column, found {}", c.data_type()),
+        )
+    })?;
+    Ok(c.is_valid(row).then(|| c.value(row)))
+}
+
 /// The scored episodes of a Parquet output, in order, then its error rows.
 pub struct ParquetScored {
     episodes: Table,
@@ -263,6 +277,9 @@ impl ParquetScored {
             });
             self.messages.row += 1;
         }
+        episode
+            .check()
+            .map_err(|(field, message)| self.episodes.bad(&field, message))?;
         Ok(Some(episode))
     }
 
@@ -271,9 +288,16 @@ impl ParquetScored {
             return Ok(None);
         };
         let b = b.clone();
-        let kind = string(&self.errors, &b, row, "kind")?.unwrap_or_else(|| "error".into());
+        let t = &self.errors;
+        let failure = ScoredFailure {
+            id: string(t, &b, row, "episode_id")?.map(Id),
+            line: uint64(t, &b, row, "line")?,
+            field: string(t, &b, row, "field")?,
+            kind: string(t, &b, row, "kind")?.unwrap_or_else(|| "error".into()),
+            error: string(t, &b, row, "error")?.unwrap_or_default(),
+        };
         self.errors.row += 1;
-        Ok(Some(Scored::Error { kind }))
+        Ok(Some(Scored::Error(failure)))
     }
 }
 
@@ -284,16 +308,25 @@ impl ParquetScored {
             return Ok(None);
         };
         let b = b.clone();
-        let id = required_string(&self.games, &b, row, "game_id")?;
-        self.games.row += 1;
+        let t = &self.games;
+        let mut game = ScoredGame {
+            id: Id(required_string(t, &b, row, "game_id")?),
+            method: required_string(t, &b, row, "method")?,
+            samples: uint64(t, &b, row, "samples")?.unwrap_or(0),
+            shapley: Vec::new(),
+            se: Vec::new(),
+        };
         while let Some((b, row)) = self.games.current()? {
             let b = b.clone();
-            if required_string(&self.games, &b, row, "game_id")? != id {
+            let t = &self.games;
+            if required_string(t, &b, row, "game_id")? != game.id.0 {
                 break;
             }
+            game.shapley.push(float(t, &b, row, "shapley")?);
+            game.se.push(float(t, &b, row, "se")?);
             self.games.row += 1;
         }
-        Ok(Some(Scored::Game))
+        Ok(Some(Scored::Game(game)))
     }
 }
 

@@ -34,46 +34,20 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::io::chat::{
-    ImportError, ImportOptions, Location, Provenance, describe, episode_from_log, id_text,
-    import_path, is_jsonl, jsonl_record_id, read_jsonl, step_value, strip_suffix,
-};
-use crate::schema::InputRecord;
+use creditflow::io::chat::gold::{GoldError, GoldLabel, Seen, read_gold, record_id};
+use creditflow::io::chat::{Location, step_value, strip_suffix};
+use creditflow::io::jsonl::LineReader;
+use creditflow::io::scored::{self, Scored, ScoredError};
 
 /// Everything that can go wrong while reading predictions or gold labels.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// A file could not be read, a line is not JSON, or a Who&When log is malformed.
+    /// The gold labels could not be read.
     #[error(transparent)]
-    Import(#[from] ImportError),
-    /// A record has no `id`.
-    #[error("{at}: missing field `id`")]
-    MissingId {
-        /// Where.
-        at: Location,
-    },
-    /// A field holds a value of the wrong type or form.
-    #[error("{at}: field `{field}` must be {expected}, found {found}")]
-    WrongType {
-        /// Where.
-        at: Location,
-        /// The field, as a path such as `first_error.index`.
-        field: String,
-        /// What it must hold.
-        expected: &'static str,
-        /// What it holds, abbreviated.
-        found: String,
-    },
-    /// A gold record lacks `mistake_agent` or `mistake_step`.
-    #[error("{at}: gold record `{id}` has no `{field}` (nor `meta.{field}`)")]
-    MissingLabel {
-        /// Where.
-        at: Location,
-        /// The record's id.
-        id: String,
-        /// The missing field.
-        field: &'static str,
-    },
+    Gold(#[from] GoldError),
+    /// A record of score's output could not be read.
+    #[error(transparent)]
+    Scored(#[from] ScoredError),
     /// A prediction record has neither `first_error` nor `mistake_agent`/`mistake_step`.
     #[error("{at}: prediction `{id}` has neither `first_error` nor `mistake_agent`/`mistake_step`")]
     NoPredictionField {
@@ -82,29 +56,6 @@ pub enum EvalError {
         /// The record's id.
         id: String,
     },
-    /// Two records of one file share an id.
-    #[error("{at}: id `{id}` already appeared at {first}")]
-    DuplicateId {
-        /// Where the second one is.
-        at: Location,
-        /// The id.
-        id: String,
-        /// Where the first one is.
-        first: Location,
-    },
-}
-
-/// One gold failure label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GoldLabel {
-    /// Episode id.
-    pub id: String,
-    /// Subset the episode is reported under, if any.
-    pub subset: Option<String>,
-    /// The agent to blame, as written in the gold data.
-    pub agent: String,
-    /// The 0-based index of the decisive error in the episode's messages.
-    pub step: u64,
 }
 
 /// One predicted failure attribution; `None` fields are no prediction (counted wrong).
@@ -292,64 +243,86 @@ pub fn evaluate(pred: &Path, gold: &Path) -> Result<EvalReport, EvalError> {
 }
 
 fn wrong(at: &Location, field: &str, expected: &'static str, found: &Value) -> EvalError {
-    EvalError::WrongType {
-        at: at.clone(),
-        field: field.into(),
-        expected,
-        found: describe(found),
-    }
+    EvalError::Gold(creditflow::io::chat::gold::wrong(
+        at, field, expected, found,
+    ))
 }
 
-fn record_id(record: &Value, at: &Location) -> Result<String, EvalError> {
-    match record.get("id") {
-        None | Some(Value::Null) => Err(EvalError::MissingId { at: at.clone() }),
-        Some(value) => id_text(value).ok_or_else(|| wrong(at, "id", "a string", value)),
-    }
-}
-
-/// Checks ids are unique, remembering where each was first seen.
-#[derive(Default)]
-struct Seen(HashMap<String, Location>);
-
-impl Seen {
-    fn check(&mut self, id: &str, at: &Location) -> Result<(), EvalError> {
-        if let Some(first) = self.0.get(id) {
-            return Err(EvalError::DuplicateId {
-                at: at.clone(),
-                id: id.into(),
-                first: first.clone(),
-            });
-        }
-        self.0.insert(id.into(), at.clone());
-        Ok(())
-    }
-}
-
-/// Reads prediction records (JSON Lines; see the module docs).
-///
-/// A record with `first_error: null`, or a scorer error record (one with `error`),
-/// predicts nothing. Errors name the line.
+/// Reads prediction records (JSON Lines, through the one line reader; see the module
+/// docs). A record of score's output (one with `branch`, `shapley` or `error`) is read
+/// by the typed reader of that output: a record with `first_error: null`, or a scorer
+/// error record, predicts nothing. Other records give `first_error: {index, agent}` or
+/// `mistake_agent` / `mistake_step`. Errors name the file, line and field.
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalError> {
+    let file = std::fs::File::open(path).map_err(|source| {
+        EvalError::Gold(GoldError::Import(creditflow::io::chat::ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }))
+    })?;
+    let mut lines = LineReader::new(std::io::BufReader::new(file));
     let mut out = Vec::new();
     let mut seen = Seen::default();
-    for (line, record) in read_jsonl(path)? {
-        let at = Location::line(path, line);
+    let io_error = |source| {
+        EvalError::Gold(GoldError::Import(creditflow::io::chat::ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }))
+    };
+    while let Some(line) = lines.next_record().map_err(io_error)? {
+        let at = Location::line(path, line.number as usize);
+        let bad = |field: String, message: String| {
+            EvalError::Scored(ScoredError::Bad {
+                path: path.to_path_buf(),
+                line: line.number,
+                field,
+                message,
+            })
+        };
+        let text = line.text.map_err(|p| bad("(line)".into(), p.to_string()))?;
+        let record: Value = serde_json::from_str(text.trim()).map_err(|e| {
+            EvalError::Gold(GoldError::Import(creditflow::io::chat::ImportError::Json {
+                at: at.clone(),
+                source: e,
+            }))
+        })?;
         if !record.is_object() {
             return Err(wrong(&at, "(record)", "an object", &record));
         }
-        // A scorer error record predicts nothing. Its id may be null (unreadable) or
-        // repeat another record's (it was the duplicate): then it is left out, and never
-        // an error.
-        if record.get("error").is_some() {
-            if let Some(id) = record.get("id").and_then(id_text)
-                && !seen.0.contains_key(&id)
-            {
-                seen.0.insert(id.clone(), at.clone());
-                out.push(Prediction {
-                    id,
-                    agent: None,
-                    step: None,
-                });
+        let from_score = ["branch", "shapley", "error"]
+            .iter()
+            .any(|k| record.get(k).is_some());
+        if from_score {
+            match scored::parse_value(record).map_err(|(f, m)| bad(f, m))? {
+                // A scorer error record predicts nothing. Its id may be null
+                // (unreadable) or repeat another record's (it was the duplicate): then
+                // it is left out, and never an error.
+                Scored::Error(f) => {
+                    if let Some(id) = f.id.map(|i| i.0)
+                        && !seen.0.contains_key(&id)
+                    {
+                        seen.0.insert(id.clone(), at.clone());
+                        out.push(Prediction {
+                            id,
+                            agent: None,
+                            step: None,
+                        });
+                    }
+                }
+                Scored::Game(g) => {
+                    return Err(bad(
+                        "shapley".into(),
+                        format!("record {:?} is a game, not an episode", g.id.0),
+                    ));
+                }
+                Scored::Episode(e) => {
+                    seen.check(&e.id.0, &at)?;
+                    out.push(Prediction {
+                        id: e.id.0,
+                        agent: e.first_error.as_ref().map(|f| f.agent.clone()),
+                        step: e.first_error.as_ref().map(|f| u64::from(f.index)),
+                    });
+                }
             }
             continue;
         }
@@ -386,112 +359,6 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalError> {
             return Err(EvalError::NoPredictionField { at, id });
         };
         out.push(Prediction { id, agent, step });
-    }
-    Ok(out)
-}
-
-/// The subset of a record: `meta.subset`, else `subset`, else the first component of a
-/// multi-component id.
-fn subset_of(record: &Value, id: &str) -> Option<String> {
-    let explicit = record
-        .pointer("/meta/subset")
-        .or_else(|| record.get("subset"))
-        .and_then(Value::as_str);
-    match explicit {
-        Some(s) => Some(s.to_string()),
-        None => id.split_once('/').map(|(head, _)| head.to_string()),
-    }
-}
-
-/// The gold label carried by `record` (top-level or under `meta`).
-fn label_of(record: &Value, id: String, at: &Location) -> Result<GoldLabel, EvalError> {
-    let field = |name: &'static str| {
-        record
-            .get(name)
-            .filter(|v| !v.is_null())
-            .map(|v| (v, name.to_string()))
-            .or_else(|| {
-                record
-                    .get("meta")?
-                    .get(name)
-                    .filter(|v| !v.is_null())
-                    .map(|v| (v, format!("meta.{name}")))
-            })
-            .ok_or_else(|| EvalError::MissingLabel {
-                at: at.clone(),
-                id: id.clone(),
-                field: name,
-            })
-    };
-    let (agent_value, agent_field) = field("mistake_agent")?;
-    let agent = agent_value
-        .as_str()
-        .ok_or_else(|| wrong(at, &agent_field, "a string", agent_value))?
-        .to_string();
-    let (step_value_, step_field) = field("mistake_step")?;
-    let step = step_value(step_value_).ok_or_else(|| {
-        wrong(
-            at,
-            &step_field,
-            "a non-negative integer or a string holding one",
-            step_value_,
-        )
-    })?;
-    let subset = subset_of(record, &id);
-    Ok(GoldLabel {
-        id,
-        subset,
-        agent,
-        step,
-    })
-}
-
-/// The gold label of an episode built by the importer: its `id` and `meta`, read as in
-/// the episode's JSON form (the labels live under `meta`; no other field holds one).
-fn imported_label(episode: InputRecord, at: &Location) -> Result<GoldLabel, EvalError> {
-    let mut record = serde_json::Map::new();
-    if let Some(id) = episode.id {
-        record.insert("id".into(), Value::String(id.0));
-    }
-    if let Some(meta) = episode.meta {
-        record.insert("meta".into(), meta);
-    }
-    let record = Value::Object(record);
-    let id = record_id(&record, at)?;
-    label_of(&record, id, at)
-}
-
-/// Reads gold labels from Who&When logs (a directory or `.json` file) or from a JSON
-/// Lines file (see the module docs).
-pub fn read_gold(path: &Path) -> Result<Vec<GoldLabel>, EvalError> {
-    let opts = ImportOptions {
-        provenance: Provenance::None,
-        ..ImportOptions::default()
-    };
-    let mut out = Vec::new();
-    let mut seen = Seen::default();
-    if path.is_dir() || !is_jsonl(path) && path.extension().is_some_and(|e| e == "json") {
-        let root = Location::file(path);
-        for episode in import_path(path, &opts)? {
-            out.push(imported_label(episode, &root)?);
-        }
-        return Ok(out);
-    }
-    for (line, record) in read_jsonl(path)? {
-        let at = Location::line(path, line);
-        if !record.is_object() {
-            return Err(wrong(&at, "(record)", "an object", &record));
-        }
-        let label = if record.get("history").is_some() {
-            let id = jsonl_record_id(&record, line);
-            let episode = episode_from_log(&record, id, None, &at, &opts)?;
-            imported_label(episode, &at)?
-        } else {
-            let id = record_id(&record, &at)?;
-            label_of(&record, id, &at)?
-        };
-        seen.check(&label.id, &at)?;
-        out.push(label);
     }
     Ok(out)
 }
