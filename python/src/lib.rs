@@ -367,11 +367,11 @@ fn import_traces(
                 },
             )?;
             let errors = imported.errors.iter().map(ToString::to_string).collect();
-            Ok::<_, creditflow::io::chat::ImportError>((episodes, errors))
+            Ok::<_, creditflow::io::ImportError>((episodes, errors))
         })
     })?
     .map_err(|e| match e {
-        creditflow::io::chat::ImportError::Io { .. } => PyIOError::new_err(e.to_string()),
+        creditflow::io::ImportError::Io { .. } => PyIOError::new_err(e.to_string()),
         other => PyValueError::new_err(other.to_string()),
     })
 }

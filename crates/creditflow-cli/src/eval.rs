@@ -35,7 +35,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use creditflow::io::chat::gold::{GoldError, GoldLabel, Seen, read_gold, record_id};
-use creditflow::io::chat::{Location, step_value, strip_suffix};
+use creditflow::io::Location;
+use creditflow::io::chat::{step_value, strip_suffix};
 use creditflow::io::jsonl::LineReader;
 use creditflow::io::scored::{self, Scored, ScoredError};
 
@@ -255,7 +256,7 @@ fn wrong(at: &Location, field: &str, expected: &'static str, found: &Value) -> E
 /// `mistake_agent` / `mistake_step`. Errors name the file, line and field.
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalError> {
     let file = std::fs::File::open(path).map_err(|source| {
-        EvalError::Gold(GoldError::Import(creditflow::io::chat::ImportError::Io {
+        EvalError::Gold(GoldError::Import(creditflow::io::ImportError::Io {
             path: path.to_path_buf(),
             source,
         }))
@@ -264,7 +265,7 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalError> {
     let mut out = Vec::new();
     let mut seen = Seen::default();
     let io_error = |source| {
-        EvalError::Gold(GoldError::Import(creditflow::io::chat::ImportError::Io {
+        EvalError::Gold(GoldError::Import(creditflow::io::ImportError::Io {
             path: path.to_path_buf(),
             source,
         }))
@@ -281,7 +282,7 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, EvalError> {
         };
         let text = line.text.map_err(|p| bad("(line)".into(), p.to_string()))?;
         let record: Value = serde_json::from_str(text.trim()).map_err(|e| {
-            EvalError::Gold(GoldError::Import(creditflow::io::chat::ImportError::Json {
+            EvalError::Gold(GoldError::Import(creditflow::io::ImportError::Json {
                 at: at.clone(),
                 source: e,
             }))

@@ -320,3 +320,36 @@ fn every_setting_round_trips_by_name() {
     };
     assert_eq!(direct.build().unwrap_err().option, "alpha");
 }
+
+/// The options section of the docs, as generated from the option table.
+fn options_doc() -> String {
+    use creditflow::options::{Use, options_markdown};
+    format!(
+        "# Options\n\n<!-- Generated from the option table (`creditflow::options::OPTIONS`) by the \
+         test `options::docs_options_md_is_generated_from_the_table`; \
+         `CREDITFLOW_BLESS=1 cargo test -p creditflow-cli --test cli options::docs` rewrites it. -->\n\n\
+         Every option is one row of the library's option table, from which the command \
+         line's flags and `--help`, Python's keyword arguments (underscores for dashes: \
+         `max_samples=`) and this page are made.\n\n\
+         ## `creditflow score` and `creditflow verify`; Python `creditflow.score(...)`\n\n{}\n\
+         Python's `score()` also takes `pairs=True` (the command line writes pairs with \
+         `--pairs FILE`).\n\n\
+         ## `creditflow import` of traces; Python `creditflow.import_traces(...)`\n\n{}",
+        options_markdown(Use::Score),
+        options_markdown(Use::Import),
+    )
+}
+
+#[test]
+fn docs_options_md_is_generated_from_the_table() {
+    let path = crate::util::repo().join("docs/options.md");
+    let want = options_doc();
+    if std::env::var_os("CREDITFLOW_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let got = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        got == want,
+        "docs/options.md is not the table's: rerun with CREDITFLOW_BLESS=1"
+    );
+}

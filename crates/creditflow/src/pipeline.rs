@@ -202,149 +202,12 @@ pub fn score(
         if parsed.is_empty() {
             break;
         }
-        // Duplicate record ids, in input order: the later record is the bad one. A bad
-        // record whose id could be read holds its id too, so that no two output records
-        // share one.
-        for r in parsed.iter_mut() {
-            if opts.unique_ids {
-                break;
-            }
-            if let Err(e) = r {
-                if let Some(id) = &e.id {
-                    seen.insert(fingerprint(id));
-                }
-            } else if let Ok(rec) = r {
-                if !seen.insert(fingerprint(rec.id())) {
-                    let (line, id) = match rec {
-                        Record::Episode(e) => (e.line, e.id.clone()),
-                        Record::Game(g) => (g.line, g.id.clone()),
-                    };
-                    *r = Err(source.locate(RecordError::new(
-                        Some(id.clone()),
-                        line,
-                        "id",
-                        ErrorKind::DuplicateId,
-                        format!("record id {id:?} appeared earlier in the input"),
-                    )));
-                }
-            }
+        if !opts.unique_ids {
+            mark_duplicates(&mut parsed, &mut seen, &source);
         }
-        // One CSR batch for the chunk's episodes.
-        let mut builder = CsrBuilder::new();
-        let mut slot: Vec<Option<usize>> = vec![None; parsed.len()];
-        let mut next = 0usize;
-        for (k, r) in parsed.iter_mut().enumerate() {
-            if let Ok(Record::Episode(ep)) = r {
-                match builder.try_push(ep) {
-                    Ok(()) => {
-                        slot[k] = Some(next);
-                        next += 1;
-                    }
-                    Err(o) => {
-                        *r = Err(source.locate(RecordError::new(
-                            Some(ep.id.clone()),
-                            ep.line,
-                            "messages",
-                            ErrorKind::TooLarge,
-                            o.to_string(),
-                        )));
-                    }
-                }
-            }
-        }
-        let batch = builder.finish();
-        let sopts = opts.score;
-        // Plan: each valid record once, its jobs appended to the chunk's job list.
-        let mut list = JobList::new();
-        let plans: Vec<Option<Plan>> = parsed
-            .iter_mut()
-            .zip(&slot)
-            .map(|(r, s)| {
-                let planned = match r {
-                    Ok(Record::Episode(ep)) => {
-                        let i = s.expect("a valid episode has a CSR slot");
-                        list.plan_episode(ep, batch.episode(i), i as u32, &sopts)
-                    }
-                    Ok(Record::Game(g)) => list.plan_game(g, &sopts),
-                    Err(_) => return None,
-                };
-                match planned {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        *r = Err(source.locate(e));
-                        None
-                    }
-                }
-            })
-            .collect();
-        // Estimate: one job list, on the CPU or (permutation jobs) the GPU.
-        let job_results = backend.execute(&batch, &list.games, &list.jobs, &sopts)?;
-        // Finish: every record from its plan and its jobs' results.
-        let results: Vec<Result<(OutRecord, Vec<serde_json::Value>), RecordError>> = parsed
-            .par_iter()
-            .zip(slot.par_iter())
-            .zip(plans.par_iter())
-            .map(|((r, s), plan)| match (r, plan) {
-                (Err(e), _) => Err(e.clone()),
-                (Ok(rec), Some(plan)) => {
-                    let jobs = &list.jobs[plan.jobs.clone()];
-                    let res = &job_results[plan.jobs.clone()];
-                    match (rec, &plan.kind) {
-                        (Record::Episode(ep), PlanKind::Episode(p)) => {
-                            let view = batch.episode(s.expect("a valid episode has a CSR slot"));
-                            finish_episode(ep, view, p, jobs, res, &sopts)
-                                .map(|(o, pairs)| (OutRecord::Episode(o), pairs))
-                        }
-                        (Record::Game(g), PlanKind::Game) => finish_game(g, &jobs[0], &res[0])
-                            .map(|o| (OutRecord::Game(o), Vec::new())),
-                        _ => unreachable!("a record's plan is of its kind"),
-                    }
-                }
-                (Ok(_), None) => unreachable!("a valid record has a plan"),
-            })
-            .collect();
-        let results: Vec<Scored> = results
-            .into_iter()
-            .zip(&parsed)
-            .map(|(r, p)| match r {
-                // An error of the finish step (the record was valid before it).
-                Err(e) if p.is_ok() => Err(source.locate(e)),
-                r => r,
-            })
-            .collect();
-        let mut stop = None;
-        for (k, r) in results.iter().enumerate() {
-            summary.records += 1;
-            match r {
-                Ok((OutRecord::Episode(e), pairs)) => {
-                    summary.pairs += pairs.len() as u64;
-                    summary.episodes += 1;
-                    summary.successes += u64::from(e.branch == "success");
-                    *summary.methods.entry(e.method.clone()).or_default() += 1;
-                    for f in &e.flags {
-                        *summary.flags.entry(f.to_string()).or_default() += 1;
-                    }
-                    summary.samples += e.samples;
-                }
-                Ok((OutRecord::Game(g), _)) => {
-                    summary.games += 1;
-                    *summary.methods.entry(g.method.to_string()).or_default() += 1;
-                    summary.samples += g.samples;
-                }
-                Ok((OutRecord::Error(_), _)) => {}
-                Err(e) => {
-                    if opts.strict {
-                        stop = Some(k);
-                        break;
-                    }
-                    summary.errors += 1;
-                    if summary.first_errors.len() < KEPT_ERRORS {
-                        summary.first_errors.push(e.clone());
-                    }
-                }
-            }
-        }
-        if let Some(k) = stop {
+        let results = score_chunk(&mut parsed, &source, &mut backend, opts)?;
+        if let Some(k) = tally(&mut summary, &results, opts.strict) {
+            // Under --strict: the records before the first bad one, then its error.
             let mut results = results;
             let rest = results.split_off(k);
             sink.write(results)?;
@@ -361,4 +224,165 @@ pub fn score(
     summary.gpu_fallbacks = backend.fallbacks.clone();
     summary.gpu_jobs = backend.gpu_jobs;
     Ok(summary)
+}
+
+/// Duplicate record ids, in input order: the later record is the bad one. A bad record
+/// whose id could be read holds its id too, so that no two output records share one.
+fn mark_duplicates(parsed: &mut Validated, seen: &mut HashSet<u128>, source: &impl Source) {
+    for r in parsed.iter_mut() {
+        match r {
+            Err(e) => {
+                if let Some(id) = &e.id {
+                    seen.insert(fingerprint(id));
+                }
+            }
+            Ok(rec) => {
+                if !seen.insert(fingerprint(rec.id())) {
+                    let (line, id) = match rec {
+                        Record::Episode(e) => (e.line, e.id.clone()),
+                        Record::Game(g) => (g.line, g.id.clone()),
+                    };
+                    *r = Err(source.locate(RecordError::new(
+                        Some(id.clone()),
+                        line,
+                        "id",
+                        ErrorKind::DuplicateId,
+                        format!("record id {id:?} appeared earlier in the input"),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// One chunk's records scored: flattened into one CSR batch, planned, estimated on the
+/// backend and finished, in input order.
+fn score_chunk(
+    parsed: &mut Validated,
+    source: &impl Source,
+    backend: &mut Backend,
+    opts: &RunOptions,
+) -> Result<Vec<Scored>, Error> {
+    // One CSR batch for the chunk's episodes.
+    let mut builder = CsrBuilder::new();
+    let mut slot: Vec<Option<usize>> = vec![None; parsed.len()];
+    let mut next = 0usize;
+    for (k, r) in parsed.iter_mut().enumerate() {
+        if let Ok(Record::Episode(ep)) = r {
+            match builder.try_push(ep) {
+                Ok(()) => {
+                    slot[k] = Some(next);
+                    next += 1;
+                }
+                Err(o) => {
+                    *r = Err(source.locate(RecordError::new(
+                        Some(ep.id.clone()),
+                        ep.line,
+                        "messages",
+                        ErrorKind::TooLarge,
+                        o.to_string(),
+                    )));
+                }
+            }
+        }
+    }
+    let batch = builder.finish();
+    let sopts = opts.score;
+    // Plan: each valid record once, its jobs appended to the chunk's job list.
+    let mut list = JobList::new();
+    let plans: Vec<Option<Plan>> = parsed
+        .iter_mut()
+        .zip(&slot)
+        .map(|(r, s)| {
+            let planned = match r {
+                Ok(Record::Episode(ep)) => {
+                    let i = s.expect("a valid episode has a CSR slot");
+                    list.plan_episode(ep, batch.episode(i), i as u32, &sopts)
+                }
+                Ok(Record::Game(g)) => list.plan_game(g, &sopts),
+                Err(_) => return None,
+            };
+            match planned {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    *r = Err(source.locate(e));
+                    None
+                }
+            }
+        })
+        .collect();
+    // Estimate: one job list, on the CPU or (permutation jobs) the GPU.
+    let job_results = backend.execute(&batch, &list.games, &list.jobs, &sopts)?;
+    // Finish: every record from its plan and its jobs' results.
+    let results: Vec<Scored> = parsed
+        .par_iter()
+        .zip(slot.par_iter())
+        .zip(plans.par_iter())
+        .map(|((r, s), plan)| match (r, plan) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(rec), Some(plan)) => {
+                let jobs = &list.jobs[plan.jobs.clone()];
+                let res = &job_results[plan.jobs.clone()];
+                let finished = match (rec, &plan.kind) {
+                    (Record::Episode(ep), PlanKind::Episode(p)) => {
+                        let view = batch.episode(s.expect("a valid episode has a CSR slot"));
+                        finish_episode(ep, view, p, jobs, res, &sopts)
+                            .map(|(o, pairs)| (OutRecord::Episode(o), pairs))
+                    }
+                    (Record::Game(g), PlanKind::Game) => {
+                        finish_game(g, &jobs[0], &res[0]).map(|o| (OutRecord::Game(o), Vec::new()))
+                    }
+                    _ => unreachable!("a record's plan is of its kind"),
+                };
+                finished
+            }
+            (Ok(_), None) => unreachable!("a valid record has a plan"),
+        })
+        .collect();
+    // An error of the finish step (the record was valid before it) is placed the way the
+    // source places its errors.
+    Ok(results
+        .into_iter()
+        .zip(parsed.iter())
+        .map(|(r, p)| match r {
+            Err(e) if p.is_ok() => Err(source.locate(e)),
+            r => r,
+        })
+        .collect())
+}
+
+/// Counts one chunk's results into the summary; under `strict`, the position of the
+/// first bad record (the run stops there, nothing after it counted).
+fn tally(summary: &mut Summary, results: &[Scored], strict: bool) -> Option<usize> {
+    for (k, r) in results.iter().enumerate() {
+        summary.records += 1;
+        match r {
+            Ok((OutRecord::Episode(e), pairs)) => {
+                summary.pairs += pairs.len() as u64;
+                summary.episodes += 1;
+                summary.successes += u64::from(e.branch == "success");
+                *summary.methods.entry(e.method.clone()).or_default() += 1;
+                for f in &e.flags {
+                    *summary.flags.entry(f.to_string()).or_default() += 1;
+                }
+                summary.samples += e.samples;
+            }
+            Ok((OutRecord::Game(g), _)) => {
+                summary.games += 1;
+                *summary.methods.entry(g.method.to_string()).or_default() += 1;
+                summary.samples += g.samples;
+            }
+            Ok((OutRecord::Error(_), _)) => {}
+            Err(e) => {
+                if strict {
+                    return Some(k);
+                }
+                summary.errors += 1;
+                if summary.first_errors.len() < KEPT_ERRORS {
+                    summary.first_errors.push(e.clone());
+                }
+            }
+        }
+    }
+    None
 }

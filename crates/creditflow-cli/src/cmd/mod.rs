@@ -83,7 +83,7 @@ pub fn write_rows(_records: impl Iterator<Item = InputRecord>, _path: Option<&Pa
 /// with `--strict` any skipped part is an error.
 pub fn report_skipped(
     verb: (&str, &str),
-    errors: &[creditflow::io::chat::ImportError],
+    errors: &[creditflow::io::ImportError],
     strict: bool,
     what: &str,
 ) -> Result<()> {

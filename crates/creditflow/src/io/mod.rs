@@ -8,9 +8,12 @@
 #[cfg(feature = "arrow")]
 pub mod arrow;
 pub mod chat;
+mod files;
 pub mod jsonl;
 pub mod otlp;
 pub mod outfile;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod scored;
+
+pub use files::{ImportError, Location};

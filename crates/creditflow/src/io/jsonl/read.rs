@@ -73,6 +73,15 @@ impl<R: BufRead> LineReader<R> {
         LineReader::with_cap(input, MAX_LINE_BYTES)
     }
 
+    /// Lines of `input` after `lines` lines read by other means (numbered from
+    /// `lines + 1`; no byte-order mark is looked for).
+    pub fn starting_at(input: R, lines: usize) -> Self {
+        LineReader {
+            number: lines as u64,
+            ..LineReader::new(input)
+        }
+    }
+
     /// Lines of `input` capped at `cap` bytes.
     pub fn with_cap(input: R, cap: usize) -> Self {
         LineReader {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::map::{Role, invoked_agent, role};
 use super::wire;
-use crate::io::chat::ImportError;
+use crate::io::ImportError;
 use crate::io::scored::{self, Scored, ScoredEpisode};
 
 /// Evaluation names written by [`export_otel`].

@@ -37,7 +37,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::io::chat::{ImportError, Location};
+use crate::io::files::{ImportError, Location};
+use crate::io::jsonl::LineReader;
 use crate::options::Provenance;
 use crate::schema::InputRecord;
 
@@ -173,7 +174,7 @@ pub fn input_files(path: &Path) -> Result<Vec<PathBuf>, ImportError> {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files = Vec::new();
-    crate::io::chat::walk(path, Path::new(""), is_trace_file, &mut files)?;
+    crate::io::files::walk(path, Path::new(""), is_trace_file, &mut files)?;
     files.sort();
     Ok(files.into_iter().map(|rel| path.join(rel)).collect())
 }
@@ -560,23 +561,32 @@ pub(crate) fn read_source(
     }
     let line_mode = serde_json::from_str::<Value>(first.trim()).is_ok_and(|v| v.is_object());
     if line_mode {
-        let mut line = first;
-        loop {
-            if !line.trim().is_empty() {
-                let at = format!("{}, line {line_no}", path.display());
-                match serde_json::from_str::<Value>(line.trim()) {
-                    Ok(doc) => on_doc(&doc, &at, errors).map_err(io)?,
-                    Err(source) => errors.push(ImportError::Json {
-                        at: Location::line(path, line_no),
-                        source,
-                    }),
+        // JSON Lines of documents: the first line read above, then the one line reader.
+        let mut line: Option<Result<String, crate::io::jsonl::LineProblem>> = Some(Ok(first));
+        let mut lines = LineReader::starting_at(reader, line_no);
+        while let Some(text) = line {
+            let at = format!("{}, line {line_no}", path.display());
+            match text.map(|t| serde_json::from_str::<Value>(t.trim())) {
+                Ok(Ok(doc)) => on_doc(&doc, &at, errors).map_err(io)?,
+                Ok(Err(source)) => errors.push(ImportError::Json {
+                    at: Location::line(path, line_no),
+                    source,
+                }),
+                Err(problem) => errors.push(ImportError::Trace {
+                    at,
+                    trace: "?".into(),
+                    span: None,
+                    field: "(line)".into(),
+                    message: problem.to_string(),
+                }),
+            }
+            line = match lines.next_record().map_err(io)? {
+                Some(l) => {
+                    line_no = l.number as usize;
+                    Some(l.text)
                 }
-            }
-            line.clear();
-            if reader.read_line(&mut line).map_err(io)? == 0 {
-                break;
-            }
-            line_no += 1;
+                None => None,
+            };
         }
         return Ok(());
     }
@@ -650,7 +660,7 @@ fn read_outcomes(path: &Path) -> Result<HashMap<String, Outcome>, ImportError> {
         outcome: Outcome,
     }
     let mut out = HashMap::new();
-    for (line, value) in crate::io::chat::read_jsonl(path)? {
+    for (line, value) in crate::io::files::read_jsonl(path)? {
         let at = Location::line(path, line);
         let row: Row = serde_json::from_value(value).map_err(|source| ImportError::Json {
             at: at.clone(),
