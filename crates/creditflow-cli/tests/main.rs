@@ -3,6 +3,7 @@
 
 mod util;
 
+mod architecture;
 mod backend;
 mod columnar;
 mod golden;
