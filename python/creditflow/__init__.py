@@ -155,7 +155,16 @@ def score(
             "score() takes a list of dicts, a pyarrow Table / RecordBatch / "
             f"RecordBatchReader, a path or bytes; got {type(records).__name__}"
         )
-    return Result(scored, group_ids)
+    result = Result(scored, group_ids)
+    s = result.summary
+    if s["records"] > 0 and s["errors"] == s["records"]:
+        first = result.errors["error"][0].as_py()
+        warnings.warn(
+            f"every one of the {s['records']} records was bad (see result.errors); "
+            f"the first: {first}",
+            stacklevel=2,
+        )
+    return result
 
 
 class Result:
@@ -304,6 +313,19 @@ class Result:
         )
 
 
+def _position(e: Any, m: Any, pos: Any) -> int | None:
+    """A token position: an integer (numpy's too), or None / negative for absent."""
+    if pos is None:
+        return None
+    if isinstance(pos, (bool, np.bool_)) or not isinstance(pos, (int, np.integer)):
+        raise TypeError(
+            f"episode {e!r}, message {m!r}: a token position must be an integer or None, "
+            f"got {pos!r} ({type(pos).__name__})"
+        )
+    pos = int(pos)
+    return None if pos < 0 else pos
+
+
 def token_rewards(
     messages: Result | pa.Table,
     ends: Sequence[Mapping[Any, int] | Sequence[int | None]],
@@ -321,39 +343,78 @@ def token_rewards(
 
     - ``messages``: a :class:`Result` or its ``messages`` table.
     - ``ends[b]``: for batch row ``b``, where each message's turn ends in the token
-      sequence: a dict from message id to token position, or a list indexed by the
-      message's position in the episode (``index``); ``None`` or a negative position
-      for messages that are not in the sequence (e.g. other agents' turns).
+      sequence: a list indexed by the message's position in the episode (``index``),
+      with an entry for every message (``None`` or a negative position for messages
+      that are not in the sequence, e.g. other agents' turns); or a dict from message id
+      to position (messages it leaves out are not in the sequence).
     - ``episodes[b]``: the episode id of batch row ``b`` (default: the result's
       episodes in input order, or for a bare messages table the episodes in its order).
 
-    A position outside ``0..length`` is a ``ValueError``; two messages ending on one
-    token add up.
+    Nothing is silently dropped: an episode id that is not in the result is a
+    ``KeyError`` naming it, a list shorter than its episode's messages or a dict naming a
+    message the episode does not have is a ``ValueError``, a position that is not an
+    integer a ``TypeError``, and a position outside ``0..length`` a ``ValueError``. Two
+    messages ending on one token add up.
     """
     table = messages.messages if isinstance(messages, Result) else messages
     ep = table["episode_id"].to_pylist()
+    if isinstance(messages, Result):
+        known = messages.episodes["episode_id"].to_pylist()
+        bad = {
+            e: err
+            for e, err in zip(
+                messages.errors["episode_id"].to_pylist(),
+                messages.errors["error"].to_pylist(),
+                strict=True,
+            )
+            if e is not None
+        }
+    else:
+        known = list(dict.fromkeys(ep))
+        bad = {}
     if episodes is None:
-        if isinstance(messages, Result):
-            episodes = messages.episodes["episode_id"].to_pylist()
-        else:
-            episodes = list(dict.fromkeys(ep))
+        episodes = known
     if len(episodes) != len(ends):
         raise ValueError(f"{len(ends)} rows of ends for {len(episodes)} episodes")
+    known_set = set(known)
+    for e in episodes:
+        if e not in known_set:
+            why = f": it was a bad record ({bad[e]})" if e in bad else ""
+            raise KeyError(f"episode {e!r} is not among the scored episodes{why}")
     row_of = {e: b for b, e in enumerate(episodes)}
     mid = table["message_id"].to_pylist()
     idx = table["index"].to_pylist()
     val = table[column].to_numpy()
+    # Each episode's messages: the positions a list must cover, the ids a dict may name.
+    last_index: dict[Any, int] = {}
+    ids_of: dict[Any, set[Any]] = {}
+    for e, m, i in zip(ep, mid, idx, strict=True):
+        last_index[e] = max(last_index.get(e, -1), i)
+        ids_of.setdefault(e, set()).add(m)
+    for e, b in row_of.items():
+        where = ends[b]
+        if isinstance(where, Mapping):
+            unknown = set(where) - ids_of.get(e, set())
+            if unknown:
+                raise ValueError(
+                    f"episode {e!r}: ends[{b}] names messages the episode does not have: "
+                    f"{sorted(map(str, unknown))[:5]}"
+                )
+        elif len(where) <= last_index.get(e, -1):
+            raise ValueError(
+                f"episode {e!r}: ends[{b}] has {len(where)} positions but the episode's "
+                f"messages reach index {last_index[e]}; mark messages that are not in the "
+                "sequence with None"
+            )
     rows, cols, vals = [], [], []
     for k, (e, m, i) in enumerate(zip(ep, mid, idx, strict=True)):
         b = row_of.get(e)
         if b is None:
             continue
         where = ends[b]
-        if isinstance(where, Mapping):
-            pos = where.get(m)
-        else:
-            pos = where[i] if i < len(where) else None
-        if pos is None or pos < 0:
+        raw = where.get(m) if isinstance(where, Mapping) else where[i]
+        pos = _position(e, m, raw)
+        if pos is None:
             continue
         if pos >= length:
             raise ValueError(

@@ -7,6 +7,7 @@
 
 use std::io::Cursor;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, PyArrowType, Table};
@@ -84,7 +85,7 @@ fn settings(what: &str, use_: Use, options: Option<&Bound<'_, PyDict>>) -> PyRes
         let name: String = k.extract()?;
         if !OPTIONS.iter().any(|o| o.name == name && o.taken_by(use_)) {
             return Err(PyTypeError::new_err(format!(
-                "{what}() got an unexpected keyword argument {name:?}"
+                "{what}() got an unexpected keyword argument '{name}'"
             )));
         }
         let value = py_value(&name, &v)?;
@@ -108,10 +109,18 @@ fn run_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<(RunOptions, Opt
 /// option are `ValueError`s, I/O is `OSError`, the rest `RuntimeError`.
 fn py_error(e: creditflow::Error) -> PyErr {
     match e {
+        e if e.no_gpu_support() => PyValueError::new_err(
+            "backend: this wheel was built without GPU support; use backend=\"cpu\" or \"auto\" \
+             (or build with MATURIN_PEP517_ARGS=\"--features gpu\")",
+        ),
+        creditflow::Error::Interrupted => {
+            pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted")
+        }
         creditflow::Error::Io(io) => PyIOError::new_err(io.to_string()),
         e @ (creditflow::Error::Record(_)
         | creditflow::Error::Option(_)
-        | creditflow::Error::Columnar(_)) => PyValueError::new_err(e.to_string()),
+        | creditflow::Error::Columnar(_)
+        | creditflow::Error::NotJsonLines { .. }) => PyValueError::new_err(e.to_string()),
         e => PyRuntimeError::new_err(e.to_string()),
     }
 }
@@ -120,7 +129,6 @@ fn py_error(e: creditflow::Error) -> PyErr {
 fn on_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     match threads {
         None => Ok(f()),
-        Some(0) => Err(PyValueError::new_err("threads: must be at least 1")),
         Some(n) => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
@@ -131,14 +139,63 @@ fn on_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyR
     }
 }
 
-/// Scores a source, keeping every record's result.
+/// Runs `job` without the GIL on a worker thread while this thread watches for signals
+/// (Python runs signal handlers only on the main thread, and only between bytecodes):
+/// Ctrl-C raises `KeyboardInterrupt` here within a poll interval, and sets the flag the
+/// job checks between chunks, so the work stops soon after and nothing is committed.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    job: impl FnOnce(&AtomicBool) -> T + Send,
+) -> PyResult<T> {
+    let cancel = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let handle = s.spawn(|| on_pool(threads, || job(&cancel)));
+        loop {
+            if handle.is_finished() {
+                return handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            }
+            py.detach(|| std::thread::sleep(std::time::Duration::from_millis(50)));
+            if let Err(e) = py.check_signals() {
+                cancel.store(true, Ordering::SeqCst);
+                let _ = py.detach(|| handle.join());
+                return Err(e);
+            }
+        }
+    })
+}
+
+/// Keeps every record's result, and stops the run between chunks once `cancel` is set.
+struct Keep<'a> {
+    kept: Vec<ScoredRecord>,
+    cancel: &'a AtomicBool,
+}
+
+impl creditflow::Sink for Keep<'_> {
+    fn write(&mut self, results: Vec<ScoredRecord>) -> Result<(), creditflow::Error> {
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(creditflow::Error::Interrupted);
+        }
+        self.kept.extend(results);
+        Ok(())
+    }
+}
+
+/// Scores a source, keeping every record's result; stops between chunks once `cancel`
+/// is set.
 fn run(
     source: impl Source,
     opts: &RunOptions,
+    cancel: &AtomicBool,
 ) -> Result<(Vec<ScoredRecord>, Summary), creditflow::Error> {
-    let mut kept = Vec::new();
-    let summary = creditflow::score(source, &mut kept, opts, |_| {})?;
-    Ok((kept, summary))
+    let mut keep = Keep {
+        kept: Vec::new(),
+        cancel,
+    };
+    let summary = creditflow::score(source, &mut keep, opts, |_| {})?;
+    Ok((keep.kept, summary))
 }
 
 /// The results of one `score` call, held on the Rust side.
@@ -152,9 +209,9 @@ impl Scored {
     fn new(
         py: Python<'_>,
         threads: Option<usize>,
-        job: impl FnOnce() -> Result<(Vec<ScoredRecord>, Summary), creditflow::Error> + Send,
+        job: impl FnOnce(&AtomicBool) -> Result<(Vec<ScoredRecord>, Summary), creditflow::Error> + Send,
     ) -> PyResult<Scored> {
-        let (records, summary) = py.detach(|| on_pool(threads, job))?.map_err(py_error)?;
+        let (records, summary) = interruptible(py, threads, job)?.map_err(py_error)?;
         Ok(Scored { records, summary })
     }
 }
@@ -288,8 +345,17 @@ fn score_arrow(
         })?;
         t.into_inner().0
     };
-    Scored::new(py, threads, move || {
-        run(ArrowSource::new(batches.into_iter().map(Ok)), &opts)
+    Scored::new(py, threads, move |cancel| {
+        // Episodes whose rows are not contiguous are errors, never partial scores.
+        let fragmented = if opts.unique_ids {
+            Default::default()
+        } else {
+            creditflow::io::arrow::fragmented_ids(
+                batches.iter().map(|b| Ok(std::borrow::Cow::Borrowed(b))),
+            )?
+        };
+        let source = ArrowSource::new(batches.into_iter().map(Ok)).with_fragmented(fragmented);
+        run(source, &opts, cancel)
     })
 }
 
@@ -302,8 +368,8 @@ fn score_jsonl(
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Scored> {
     let (opts, threads) = run_options(options)?;
-    Scored::new(py, threads, move || {
-        run(JsonlSource::new(Cursor::new(data)), &opts)
+    Scored::new(py, threads, move |cancel| {
+        run(JsonlSource::new(Cursor::new(data)), &opts, cancel)
     })
 }
 
@@ -322,16 +388,18 @@ fn score_file(
         .map_err(|e: String| PyValueError::new_err(format!("format: {e}")))?;
     match format.resolve(Some(&path)) {
         FileFormat::Parquet => {
-            let (source, _) = creditflow::io::parquet::open(&path).map_err(py_error)?;
-            Scored::new(py, threads, move || run(source, &opts))
+            let (source, _) =
+                creditflow::io::parquet::open(&path, !opts.unique_ids).map_err(py_error)?;
+            Scored::new(py, threads, move |cancel| run(source, &opts, cancel))
         }
         _ => {
             let file = std::fs::File::open(&path)
                 .map_err(|e| PyIOError::new_err(format!("opening {}: {e}", path.display())))?;
-            Scored::new(py, threads, move || {
+            Scored::new(py, threads, move |cancel| {
                 run(
                     JsonlSource::new(std::io::BufReader::with_capacity(1 << 20, file)),
                     &opts,
+                    cancel,
                 )
             })
         }
@@ -355,20 +423,24 @@ fn import_traces(
     let threads = s
         .threads()
         .map_err(|e| PyValueError::new_err(format!("{}: {}", e.option, e.message)))?;
-    py.detach(move || {
-        on_pool(threads, move || {
-            let mut episodes = Vec::new();
-            let imported = creditflow::io::otlp::import_each(
-                creditflow::io::otlp::inputs(&paths)?,
-                &opts,
-                &mut |rec| {
-                    episodes.push(serde_json::to_string(&rec)?);
-                    Ok(())
-                },
-            )?;
-            let errors = imported.errors.iter().map(ToString::to_string).collect();
-            Ok::<_, creditflow::io::ImportError>((episodes, errors))
-        })
+    interruptible(py, threads, move |cancel| {
+        let mut episodes = Vec::new();
+        let imported = creditflow::io::otlp::import_each(
+            creditflow::io::otlp::inputs(&paths)?,
+            &opts,
+            &mut |rec| {
+                if cancel.load(Ordering::SeqCst) {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::Interrupted,
+                        "interrupted",
+                    ));
+                }
+                episodes.push(serde_json::to_string(&rec)?);
+                Ok(())
+            },
+        )?;
+        let errors = imported.errors.iter().map(ToString::to_string).collect();
+        Ok::<_, creditflow::io::ImportError>((episodes, errors))
     })?
     .map_err(|e| match e {
         creditflow::io::ImportError::Io { .. } => PyIOError::new_err(e.to_string()),

@@ -5,6 +5,7 @@ naming the column; creditflow.ray.Scorer's error handling (no Ray needed)."""
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import EXAMPLES, assert_tables_equal, episode_starts, read_jsonl
@@ -208,3 +209,67 @@ def test_scorer_bad_arguments():
         Scorer(bogus=1)
     with pytest.raises(ValueError, match="^alpha"):
         Scorer(alpha=2)(pa.Table.from_pylist([], schema=creditflow.input_schema()))
+
+
+def test_dictionary_encoded_columns_read_as_their_values(table, tmp_path):
+    """Categorical columns (pandas, many writers) score like plain strings, from an Arrow
+    table and from a Parquet file alike."""
+    plain = creditflow.score(table, backend="cpu")
+    dict_table = table
+    for name in ("episode_id", "agent", "message_id"):
+        i = dict_table.schema.get_field_index(name)
+        dict_table = dict_table.set_column(i, name, pc.dictionary_encode(dict_table[name]))
+    assert pa.types.is_dictionary(dict_table.schema.field("agent").type)
+    assert_tables_equal(creditflow.score(dict_table, backend="cpu").messages, plain.messages)
+    path = tmp_path / "dict.parquet"
+    pq.write_table(dict_table, path)
+    assert_tables_equal(creditflow.score(path, backend="cpu").messages, plain.messages)
+
+
+def test_an_episode_whose_rows_are_not_contiguous_is_an_error_for_every_fragment(table):
+    starts = episode_starts(table)
+    a, b = starts[0], starts[1]
+    # Rows: episode 0 split around episode 1 (e0 e0 e1 ... e0 ...).
+    first = table.slice(a, 1)
+    rest0 = table.slice(a + 1, b - a - 1)
+    ep1 = table.slice(b, starts[2] - b)
+    shuffled = pa.concat_tables([first, ep1, rest0, table.slice(starts[2])])
+    r = creditflow.score(shuffled, backend="cpu")
+    e0 = table["episode_id"][a].as_py()
+    errors = [row for row in r.errors.to_pylist() if row["episode_id"] == e0]
+    assert len(errors) == 2 and all(row["kind"] == "not_contiguous" for row in errors), errors
+    assert e0 not in r.episodes["episode_id"].to_pylist()
+    assert table["episode_id"][b].as_py() in r.episodes["episode_id"].to_pylist()
+
+
+def test_numpy_scalars_are_numbers_and_switches():
+    import numpy as np
+
+    r = creditflow.score(
+        read_jsonl(EXAMPLES),
+        samples=np.int64(64),
+        seed=np.uint32(3),
+        alpha=np.float32(0.25),
+        strict=np.bool_(False),
+        backend="cpu",
+    )
+    same = creditflow.score(read_jsonl(EXAMPLES), samples=64, seed=3, alpha=0.25, backend="cpu")
+    assert r.to_records() == same.to_records()
+    with pytest.raises(ValueError, match="samples"):
+        creditflow.score(read_jsonl(EXAMPLES), samples=np.float64(2.5))
+
+
+def test_thread_counts_are_capped():
+    with pytest.raises(ValueError, match="threads.*cores"):
+        creditflow.score(read_jsonl(EXAMPLES), threads=10**6)
+
+
+def test_json_arrays_are_not_json_lines_and_all_bad_warns(tmp_path):
+    array = tmp_path / "array.json"
+    array.write_text("[" + ",\n".join(EXAMPLES.read_text().split("\n")[:2]) + "]\n")
+    with pytest.raises(ValueError, match="JSON array"):
+        creditflow.score(array)
+    bad = [{"id": "x", "messages": "nope"}, {"id": "y"}]
+    with pytest.warns(UserWarning, match="every one of the 2 records was bad"):
+        r = creditflow.score(bad)
+    assert r.errors.num_rows == 2

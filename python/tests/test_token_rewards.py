@@ -52,13 +52,33 @@ def test_credit_column(messages):
 
 
 def test_skipped_positions(messages):
-    # A short list leaves later messages out; None and -1 skip; an empty dict skips all.
-    out = creditflow.token_rewards(messages, [[None, 2], {}], length=4)
+    # None and -1 skip; a dict leaves out the messages it does not name.
+    out = creditflow.token_rewards(messages, [[None, 2, None, None], {}], length=4)
     want = np.zeros((2, 4), np.float32)
     want[0, 2] = 0.5
     assert np.array_equal(out, want)
     out = creditflow.token_rewards(messages, [[-1, -1, -1, -1], {"x": None, "y": -1}], 4)
     assert not out.any()
+    # numpy integers are positions too.
+    out = creditflow.token_rewards(messages, [[None, np.int64(2), None, None], {}], length=4)
+    assert out[0, 2] == np.float32(0.5)
+
+
+def test_nothing_is_dropped_silently(messages):
+    # An episode that is not in the result: a KeyError naming it (never a row of zeros).
+    with pytest.raises(KeyError, match="'zz'"):
+        creditflow.token_rewards(messages, [{}, ENDS[1]], length=8, episodes=["zz", "b"])
+    # A list shorter than the episode's messages: its last messages would vanish.
+    with pytest.raises(ValueError, match="ends\\[0\\] has 2 positions.*index 3"):
+        creditflow.token_rewards(messages, [[None, 2], {}], length=4)
+    # A dict naming a message the episode does not have.
+    with pytest.raises(ValueError, match="does not have"):
+        creditflow.token_rewards(messages, [[None] * 4, {"nope": 1}], length=4)
+    # A position that is not an integer is an error, not truncated.
+    with pytest.raises(TypeError, match="3.7"):
+        creditflow.token_rewards(messages, [[None, 3.7, None, None], {}], length=8)
+    with pytest.raises(TypeError, match="True"):
+        creditflow.token_rewards(messages, [[None, True, None, None], {}], length=8)
 
 
 def test_episodes_order_and_subset(messages):
@@ -66,18 +86,15 @@ def test_episodes_order_and_subset(messages):
     assert np.array_equal(swapped, creditflow.token_rewards(messages, ENDS, length=8)[::-1])
     only_b = creditflow.token_rewards(messages, [{"x": 1}], length=3, episodes=["b"])
     assert np.array_equal(only_b, np.array([[0.0, 0.75, 0.0]], np.float32))
-    # A batch row for an episode with no messages stays zero.
-    extra = creditflow.token_rewards(messages, [{}, ENDS[1]], length=8, episodes=["zz", "b"])
-    assert not extra[0].any() and extra[1, 5] == np.float32(0.125)
 
 
 def test_bad_positions_and_rows(messages):
     with pytest.raises(ValueError, match="'b', message 'y': token position 5 is past the length 4"):
         creditflow.token_rewards(messages, ENDS, length=4)
     with pytest.raises(ValueError, match=r"'y'.*position 5.*length 5"):
-        creditflow.token_rewards(messages, [[], {"y": 5}], length=5)
+        creditflow.token_rewards(messages, [[None] * 4, {"y": 5}], length=5)
     # The last token is fine.
-    out = creditflow.token_rewards(messages, [[], {"y": 4}], length=5)
+    out = creditflow.token_rewards(messages, [[None] * 4, {"y": 4}], length=5)
     assert out[1, 4] == np.float32(0.125)
     with pytest.raises(ValueError, match="3 rows of ends for 2 episodes"):
         creditflow.token_rewards(messages, ENDS + [{}], length=8)

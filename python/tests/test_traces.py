@@ -49,3 +49,11 @@ def test_broken_traces_warn_or_raise(tmp_path) -> None:
         creditflow.import_traces([bad], strict=True)
     with pytest.raises(ValueError, match="score_range"):
         creditflow.import_traces([bad], score_range=(1, 0))
+
+
+def test_labels_with_commas_and_equals_signs(tmp_path) -> None:
+    """Labels pass to the library as pairs, never as command-line text."""
+    episodes = creditflow.import_traces(RECORDINGS[:1], label_score={"a, b=c": 1.0, "plain": -1.0})
+    assert len(episodes) == 1
+    with pytest.raises(TypeError, match="unexpected keyword argument 'samples'"):
+        creditflow.import_traces(RECORDINGS[:1], samples=3)

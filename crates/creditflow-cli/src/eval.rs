@@ -8,7 +8,7 @@
 //!   its official script compared by substring (so a prediction of `1` matched a gold
 //!   `12`), which inflates step accuracy; this module does not.
 //! - Agents are compared case-insensitively after stripping one trailing
-//!   parenthesised suffix, as [`crate::io::chat::normalize_agent`] does
+//!   parenthesised suffix, as [`creditflow::io::chat::normalize_agent`] does
 //!   (`Orchestrator (thought)` matches `orchestrator`). Environment labels are compared
 //!   the same way rather than mapped to "no agent", so a gold label that names one can
 //!   still be matched.
@@ -21,7 +21,7 @@
 //!   (`hand-crafted/7` → `hand-crafted`). Records with neither count only overall.
 //!
 //! Gold comes from Who&When logs (a `.json` file or a directory, read with
-//! [`crate::io::chat::import_path`], so ids match an import of the same path) or from a
+//! [`creditflow::io::chat::import_path`], so ids match an import of the same path) or from a
 //! JSON Lines file of `{"id", "mistake_agent", "mistake_step"}` records, of episodes
 //! carrying `meta.mistake_agent` / `meta.mistake_step` (the importer's output), or of
 //! raw Who&When logs. Predictions are JSON Lines records with an `id` and either the
@@ -34,8 +34,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use creditflow::io::chat::gold::{GoldError, GoldLabel, Seen, read_gold, record_id};
 use creditflow::io::Location;
+use creditflow::io::chat::gold::{GoldError, GoldLabel, Seen, read_gold, record_id};
 use creditflow::io::chat::{step_value, strip_suffix};
 use creditflow::io::jsonl::LineReader;
 use creditflow::io::scored::{self, Scored, ScoredError};

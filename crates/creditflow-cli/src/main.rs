@@ -8,6 +8,8 @@ use creditflow_cli::args::{Cli, Command, ExportCommand, command};
 use creditflow_cli::cmd;
 
 fn main() -> ExitCode {
+    on_signals();
+    quiet_guarded_panics();
     let matches = command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -47,4 +49,32 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
                 matches!(ce, creditflow::Error::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
             })
     })
+}
+
+/// SIGINT and SIGTERM remove the run's temporary files and spill directories (the
+/// outputs keep their old contents) and exit 130 or 143, as a shell expects.
+fn on_signals() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            std::thread::spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    creditflow::io::outfile::remove_temporaries();
+                    std::process::exit(128 + signal);
+                }
+            });
+        }
+    }
+}
+
+/// A panic the library turns into an error (a dependency's, on a corrupt file) is
+/// reported as that error, not also as a panic message.
+fn quiet_guarded_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !creditflow::io::in_guard() {
+            default(info);
+        }
+    }));
 }

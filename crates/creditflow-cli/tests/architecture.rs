@@ -12,7 +12,12 @@ fn walk(dir: &Path, out: &mut Vec<String>, root: &Path) {
             .extension()
             .is_some_and(|x| x == "rs" || x == "wgsl" || x == "py" || x == "pyi")
         {
-            out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+            out.push(
+                p.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/"),
+            );
         }
     }
 }
@@ -40,7 +45,10 @@ fn architecture_names_every_file_and_only_files_that_exist() {
         .iter()
         .filter(|f| !text.contains(&format!("`{f}`")))
         .collect();
-    assert!(missing.is_empty(), "ARCHITECTURE.md has no line for {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md has no line for {missing:?}"
+    );
     // Every backquoted path with a slash and an extension names a file that exists.
     let named: Vec<&str> = text
         .split('`')
@@ -55,5 +63,8 @@ fn architecture_names_every_file_and_only_files_that_exist() {
         })
         .collect();
     let gone: Vec<&&str> = named.iter().filter(|p| !root.join(p).exists()).collect();
-    assert!(gone.is_empty(), "ARCHITECTURE.md names files that do not exist: {gone:?}");
+    assert!(
+        gone.is_empty(),
+        "ARCHITECTURE.md names files that do not exist: {gone:?}"
+    );
 }

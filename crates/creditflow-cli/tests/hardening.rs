@@ -3,70 +3,11 @@
 //! `too_large` error record, and the small things a pipeline user trips over.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_creditflow"))
-}
-
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(name: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!(
-            "creditflow-hardening-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Tmp(d)
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::util::{TempDir, bin, records, stderr, stdout, with_stdin};
 
 const GOOD: &str = r#"{"id": "good", "agents": ["a", "b"], "messages": [{"id": "m0", "agent": null}, {"id": "m1", "agent": "a", "parents": ["m0"], "score": 0.6}, {"id": "m2", "agent": "b", "parents": ["m1"], "score": -0.3}], "outcome": {"reward": 0.2}}"#;
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn records(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// Runs the binary with `args`, `input` on its standard input.
-fn with_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that fails before reading (a bad option) closes its end early.
-    let written = child.stdin.take().unwrap().write_all(input.as_bytes());
-    if let Err(e) = written {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    child.wait_with_output().unwrap()
-}
 
 fn score_text(input: &str, args: &[&str]) -> Output {
     let mut all = vec!["score", "-", "--backend", "cpu"];
@@ -76,9 +17,9 @@ fn score_text(input: &str, args: &[&str]) -> Output {
 
 #[test]
 fn the_input_is_never_the_output() {
-    let t = Tmp::new("same-file");
+    let t = TempDir::new("same-file");
     let input = t.write("in.jsonl", &format!("{GOOD}\n"));
-    let dotted = t.0.join(".").join("in.jsonl");
+    let dotted = t.join(".").join("in.jsonl");
     for out in [&input, &dotted] {
         let o = bin()
             .arg("score")
@@ -94,14 +35,14 @@ fn the_input_is_never_the_output() {
             format!("{GOOD}\n")
         );
     }
-    let out = t.0.join("out.jsonl");
+    let out = t.join("out.jsonl");
     let o = bin()
         .arg("score")
         .arg(&input)
         .arg("-o")
         .arg(&out)
         .arg("--rewards")
-        .arg(t.0.join(".").join("out.jsonl"))
+        .arg(t.join(".").join("out.jsonl"))
         .output()
         .unwrap();
     assert!(!o.status.success(), "--rewards equal to -o is refused");
@@ -110,7 +51,7 @@ fn the_input_is_never_the_output() {
 
 #[test]
 fn an_output_that_cannot_be_created_destroys_nothing() {
-    let t = Tmp::new("unwritable");
+    let t = TempDir::new("unwritable");
     let input = t.write("in.jsonl", &format!("{GOOD}\n"));
     let out = t.write("out.jsonl", "precious\n");
     let o = bin()
@@ -119,13 +60,13 @@ fn an_output_that_cannot_be_created_destroys_nothing() {
         .arg("-o")
         .arg(&out)
         .arg("--pairs")
-        .arg(t.0.join("no-such-dir").join("pairs.jsonl"))
+        .arg(t.join("no-such-dir").join("pairs.jsonl"))
         .output()
         .unwrap();
     assert!(!o.status.success());
     assert!(stderr(&o).contains("pairs.jsonl"), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
-    let leftovers: Vec<_> = std::fs::read_dir(&t.0).unwrap().collect();
+    let leftovers: Vec<_> = std::fs::read_dir(t.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 2, "no temporary file is left behind");
 }
 
@@ -134,7 +75,7 @@ fn an_output_that_cannot_be_created_destroys_nothing() {
 #[test]
 fn devices_and_pipes_are_written_in_place() {
     use std::os::unix::fs::FileTypeExt;
-    let t = Tmp::new("devices");
+    let t = TempDir::new("devices");
     let input = t.write("in.jsonl", &format!("{GOOD}\n"));
     let null = std::path::Path::new("/dev/null");
     if std::fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
@@ -151,8 +92,11 @@ fn devices_and_pipes_are_written_in_place() {
     } else {
         eprintln!("SKIPPED the /dev/null half: /dev/null is not a character device here");
     }
-    let fifo = t.0.join("pipe");
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let fifo = t.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     let reader = {
         let fifo = fifo.clone();
@@ -265,8 +209,8 @@ fn bom_and_carriage_returns() {
 
 #[test]
 fn a_line_past_the_byte_limit_is_too_large_and_its_neighbours_survive() {
-    let t = Tmp::new("long-line");
-    let path = t.0.join("in.jsonl");
+    let t = TempDir::new("long-line");
+    let path = t.join("in.jsonl");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     writeln!(f, "{GOOD}").unwrap();
     write!(f, r#"{{"id": "long", "pad": ""#).unwrap();
@@ -305,7 +249,7 @@ fn duplicate_ids_count_bad_records_too() {
 
 #[test]
 fn eval_failures_reads_score_output_with_error_records() {
-    let t = Tmp::new("eval");
+    let t = TempDir::new("eval");
     let input = format!(
         "{}\n{}\n{}\n",
         r#"{"messages": []}"#, GOOD, r#"{"id": "good", "messages": []}"#
@@ -327,15 +271,15 @@ fn eval_failures_reads_score_output_with_error_records() {
 
 #[test]
 fn import_keeps_going_past_a_broken_log_and_reads_stdin() {
-    let t = Tmp::new("import");
-    let logs = t.0.join("logs");
+    let t = TempDir::new("import");
+    let logs = t.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let log = r#"{"history": [{"role": "user", "content": "q"}, {"name": "coder", "role": "assistant", "content": "a"}]}"#;
     std::fs::write(logs.join("a.json"), log).unwrap();
     std::fs::write(logs.join("B.JSON"), log).unwrap();
     std::fs::write(logs.join("c.json"), "{broken").unwrap();
     std::fs::write(logs.join("d.jsonl"), format!("{log}\n{log}\n")).unwrap();
-    let out = t.0.join("episodes.jsonl");
+    let out = t.join("episodes.jsonl");
     let o = bin()
         .arg("import")
         .arg(&logs)
@@ -390,7 +334,7 @@ fn command_line_edges() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    let t = Tmp::new("pipe");
+    let t = TempDir::new("pipe");
     let mut input = String::new();
     for i in 0..20_000 {
         input.push_str(&GOOD.replace("\"good\"", &format!("\"g{i}\"")));
@@ -440,4 +384,279 @@ fn chunk_bytes_do_not_change_the_output() {
         ],
     ));
     assert_eq!(a, b);
+}
+
+// ---------------------------------------------------------------- round 3
+
+/// The temporary files a run left in `dir` (anything that is not one of `keep`).
+fn leftovers(dir: &std::path::Path, keep: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect()
+}
+
+#[test]
+fn a_planted_link_at_a_temporary_name_redirects_nothing() {
+    // Old releases wrote `.out.jsonl.creditflow-PID.tmp`; a link planted at any
+    // predictable name must neither be followed nor turn the output into a link.
+    let t = TempDir::new("planted");
+    let input = t.write("in.jsonl", &format!("{GOOD}\n"));
+    let victim = t.write("victim.txt", "untouched\n");
+    let out = t.join("out.jsonl");
+    #[cfg(unix)]
+    for pid in 0..64u32 {
+        let _ =
+            std::os::unix::fs::symlink(&victim, t.join(format!(".out.jsonl.creditflow-{pid}.tmp")));
+    }
+    let o = bin()
+        .args(["score", "--backend", "cpu", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    let meta = std::fs::symlink_metadata(&out).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the output is a regular file, not a link"
+    );
+    assert_eq!(records(&std::fs::read_to_string(&out).unwrap()).len(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_replaced_output_keeps_its_permissions_and_pairs_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TempDir::new("modes");
+    let input = t.write("in.jsonl", &format!("{GOOD}\n"));
+    let out = t.write("out.jsonl", "old\n");
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let pairs = t.join("pairs.jsonl");
+    let o = bin()
+        .args(["score", "--backend", "cpu", "-o"])
+        .arg(&out)
+        .arg("--pairs")
+        .arg(&pairs)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o600, "a 0600 output stays 0600");
+    assert_eq!(
+        mode(&pairs),
+        0o600,
+        "new preference pairs (prompts) are owner-only"
+    );
+}
+
+#[test]
+fn parquet_outputs_replace_the_whole_table_set_all_or_nothing() {
+    let t = TempDir::new("tableset");
+    let game = r#"{"id": "g", "game": {"players": 2, "table": [0, 1, 1, 3]}}"#;
+    let with_game = t.write("a.jsonl", &format!("{GOOD}\n{game}\n"));
+    let without = t.write("b.jsonl", &format!("{GOOD}\n"));
+    let out = t.join("out.parquet");
+    let score = |input: &std::path::Path| {
+        bin()
+            .args(["score", "--backend", "cpu", "-o"])
+            .arg(&out)
+            .arg(input)
+            .output()
+            .unwrap()
+    };
+    assert!(score(&with_game).status.success());
+    let games = t.join("out.games.parquet");
+    let before = std::fs::read(&games).unwrap();
+    // A run without games leaves no games of the earlier run beside its output.
+    assert!(score(&without).status.success());
+    let o = bin().arg("report").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(
+        std::fs::read(&games).unwrap(),
+        before,
+        "the games table is this run's"
+    );
+    let n = creditflow::io::scored::open(&out)
+        .unwrap()
+        .filter(|r| matches!(r, Ok(creditflow::io::scored::Scored::Game(_))))
+        .count();
+    assert_eq!(n, 0, "no game of the earlier run is counted");
+    // One target that cannot be replaced (a directory): nothing is replaced.
+    let messages_before = std::fs::read(&out).unwrap();
+    std::fs::remove_file(t.join("out.errors.parquet")).unwrap();
+    std::fs::create_dir(t.join("out.errors.parquet")).unwrap();
+    let o = score(&with_game);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("out.errors.parquet"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        messages_before,
+        "messages untouched"
+    );
+    assert!(
+        leftovers(
+            t.path(),
+            &[
+                "a.jsonl",
+                "b.jsonl",
+                "out.parquet",
+                "out.agents.parquet",
+                "out.episodes.parquet",
+                "out.errors.parquet",
+                "out.games.parquet",
+            ]
+        )
+        .is_empty()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn signals_leave_nothing_behind_but_the_old_outputs() {
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let t = TempDir::new("signal");
+        let out = t.write("out.jsonl", "old\n");
+        // Standard input held open: the run blocks after its first chunk is read.
+        let mut child = bin()
+            .args(["score", "-", "--backend", "cpu", "--chunk", "1", "-o"])
+            .arg(&out)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{GOOD}").unwrap();
+        stdin.flush().unwrap();
+        // Wait until the temporary output exists, then signal.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while leftovers(t.path(), &["out.jsonl"]).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no temporary output appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        drop(stdin);
+        assert_eq!(status.code(), Some(code), "SIG{signal}");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "old\n",
+            "SIG{signal}"
+        );
+        assert!(
+            leftovers(t.path(), &["out.jsonl"]).is_empty(),
+            "SIG{signal} left {:?}",
+            leftovers(t.path(), &["out.jsonl"])
+        );
+    }
+}
+
+#[test]
+fn json_arrays_and_documents_are_not_json_lines() {
+    let array = format!("[{GOOD},\n{GOOD}]\n");
+    let o = score_text(&array, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("JSON array") && stderr(&o).contains("jq -c"),
+        "{}",
+        stderr(&o)
+    );
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(GOOD).unwrap())
+            .unwrap();
+    let o = score_text(&format!("{pretty}\n"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("several lines"), "{}", stderr(&o));
+}
+
+#[test]
+fn thread_counts_are_capped() {
+    let o = score_text(&format!("{GOOD}\n"), &["-j", "1000000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--threads") && stderr(&o).contains("cores"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_report_refuses_positions_past_the_message_limit() {
+    let t = TempDir::new("report-index");
+    let scored = t.write(
+        "s.jsonl",
+        r#"{"id":"e","branch":"success","reward":1,"baseline":0,"method":"exact","samples":0,"flags":[],"agents":[{"agent":"a","credit":1,"se":0}],"messages":[{"id":"m","agent":"a","index":200000,"credit":1,"se":0,"reward":1}],"first_error":null}
+"#,
+    );
+    let o = bin().arg("report").arg(&scored).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("s.jsonl, line 1") && e.contains("messages[0].index"),
+        "{e}"
+    );
+}
+
+#[test]
+fn export_refuses_a_malformed_scored_line_and_strict_fails() {
+    let t = TempDir::new("export");
+    let traces = crate::util::data("otlp/adk_v2_S4a.json");
+    let episodes = t.join("e.jsonl");
+    assert!(
+        bin()
+            .arg("import")
+            .arg(&traces)
+            .arg("-o")
+            .arg(&episodes)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let scored = t.join("s.jsonl");
+    assert!(
+        bin()
+            .args(["score", "--backend", "cpu", "-o"])
+            .arg(&scored)
+            .arg(&episodes)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let good = std::fs::read_to_string(&scored).unwrap();
+    // A credit that is a string: the line is an error naming file, line and field.
+    let bad = good.replacen("\"credit\":", "\"credit\":\"x\",\"was\":", 1);
+    let broken = t.write("broken.jsonl", &format!("{good}{bad}"));
+    let run = |strict: bool| {
+        let mut c = bin();
+        c.args(["export", "otel"])
+            .arg(&broken)
+            .arg("--traces")
+            .arg(&traces);
+        if strict {
+            c.arg("--strict");
+        }
+        c.output().unwrap()
+    };
+    let o = run(false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("broken.jsonl, line 2") && stderr(&o).contains("credit"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(true);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }

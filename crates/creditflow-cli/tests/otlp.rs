@@ -667,10 +667,10 @@ fn mutate(v: &mut Value, pick: u64, junk: &Value) {
         }
         _ => None,
     };
-    if !next.is_multiple_of(5) {
-        if let Some(c) = child {
-            return mutate(c, next, junk);
-        }
+    if !next.is_multiple_of(5)
+        && let Some(c) = child
+    {
+        return mutate(c, next, junk);
     }
     *v = junk.clone();
 }

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     /// A columnar row breaks the schema of DESIGN §2.4 (no episode id, or an
     /// episode-level column that differs between an episode's rows).
     Schema,
+    /// An episode's rows are not contiguous (DESIGN §2.6): its id reappears after other
+    /// episodes' rows. Every fragment is this error, never a partial score.
+    NotContiguous,
     /// An option value is invalid (only from the per-record library calls; a run checks
     /// its options before reading any record).
     InvalidOption,
@@ -111,10 +114,26 @@ pub enum Error {
     #[cfg(feature = "gpu")]
     #[error("GPU backend: {0}")]
     Gpu(#[from] crate::gpu::GpuError),
-    /// `--backend gpu` in a build without the `gpu` feature.
+    /// The GPU backend asked for in a build without the `gpu` feature.
     #[cfg(not(feature = "gpu"))]
-    #[error("this creditflow was built without the `gpu` feature; use --backend cpu or auto")]
+    #[error(
+        "this creditflow was built without the `gpu` feature: use the cpu or auto backend, or rebuild with the `gpu` feature"
+    )]
     NoGpuSupport,
+    /// The input is not JSON Lines: a JSON array, or one JSON document spread over many
+    /// lines.
+    #[error(
+        "line {line}: the input looks like {what}; JSON Lines expected (one record per line, e.g. `jq -c '.[]' in.json > in.jsonl`)"
+    )]
+    NotJsonLines {
+        /// The first line of the input.
+        line: u64,
+        /// `a JSON array` or `one JSON document over several lines`.
+        what: &'static str,
+    },
+    /// The run was interrupted (Ctrl-C in Python): nothing was committed.
+    #[error("interrupted")]
+    Interrupted,
     /// A columnar input or output failed as a whole: a column of the wrong type
     /// (DESIGN §2.4), or an Arrow or Parquet error.
     #[error("{0}")]
@@ -122,4 +141,15 @@ pub enum Error {
     /// Writing JSON output failed.
     #[error("JSON output error: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// True for the error of asking for the GPU backend in a build without the `gpu`
+    /// feature (callers word it their own way: a flag, a keyword argument).
+    pub fn no_gpu_support(&self) -> bool {
+        #[cfg(not(feature = "gpu"))]
+        return matches!(self, Error::NoGpuSupport);
+        #[cfg(feature = "gpu")]
+        false
+    }
 }

@@ -133,7 +133,7 @@ pub const KEPT_ERRORS: usize = 10;
 
 /// A 128-bit fingerprint of a record id, for the duplicate check in bounded memory
 /// (16 bytes per record instead of the id text).
-fn fingerprint(id: &str) -> u128 {
+pub(crate) fn fingerprint(id: &str) -> u128 {
     let mut a = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut a);
     let mut b = std::collections::hash_map::DefaultHasher::new();
@@ -323,7 +323,7 @@ fn score_chunk(
             (Ok(rec), Some(plan)) => {
                 let jobs = &list.jobs[plan.jobs.clone()];
                 let res = &job_results[plan.jobs.clone()];
-                let finished = match (rec, &plan.kind) {
+                match (rec, &plan.kind) {
                     (Record::Episode(ep), PlanKind::Episode(p)) => {
                         let view = batch.episode(s.expect("a valid episode has a CSR slot"));
                         finish_episode(ep, view, p, jobs, res, &sopts)
@@ -333,8 +333,7 @@ fn score_chunk(
                         finish_game(g, &jobs[0], &res[0]).map(|o| (OutRecord::Game(o), Vec::new()))
                     }
                     _ => unreachable!("a record's plan is of its kind"),
-                };
-                finished
+                }
             }
             (Ok(_), None) => unreachable!("a valid record has a plan"),
         })

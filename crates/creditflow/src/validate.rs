@@ -232,12 +232,11 @@ fn validate_episode(
         None => {
             let mut list = Vec::new();
             for m in &raw_messages {
-                if let Some(a) = &m.agent {
-                    if !agent_index.contains_key(a.as_str()) {
+                if let Some(a) = &m.agent
+                    && !agent_index.contains_key(a.as_str()) {
                         agent_index.insert(a.clone(), list.len() as u32);
                         list.push(a.clone());
                     }
-                }
             }
             list
         }

@@ -427,7 +427,7 @@ fn a_column_of_the_wrong_type_fails_the_run_naming_it() {
 }
 
 #[test]
-fn a_repeated_episode_id_is_a_duplicate_and_strict_stops_at_the_first_bad_row() {
+fn an_episode_whose_rows_are_not_contiguous_is_an_error_for_each_fragment() {
     let s = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
     let f = |v: Vec<f64>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
     let b = batch(vec![
@@ -437,21 +437,39 @@ fn a_repeated_episode_id_is_a_duplicate_and_strict_stops_at_the_first_bad_row() 
         ("reward", f(vec![1.0, 1.0, 1.0])),
     ]);
     let (t, _) = score_batches(std::iter::once(Ok(b.clone())), &RunOptions::default()).unwrap();
+    // Both fragments of `a` are errors (never a score from its first row); `b` scores.
     assert_eq!(
         errors(&t),
-        [(
-            Some("a".into()),
-            3,
-            "episode_id".into(),
-            "duplicate_id".into()
-        )]
+        [
+            (
+                Some("a".into()),
+                1,
+                "episode_id".into(),
+                "not_contiguous".into()
+            ),
+            (
+                Some("a".into()),
+                3,
+                "episode_id".into(),
+                "not_contiguous".into()
+            )
+        ]
     );
+    assert_eq!(t.episodes.num_rows(), 1);
     let strict = RunOptions {
         strict: true,
         ..RunOptions::default()
     };
-    let err = score_batches(std::iter::once(Ok(b)), &strict).unwrap_err();
-    assert!(err.to_string().starts_with("row 3"), "{err}");
+    let err = score_batches(std::iter::once(Ok(b.clone())), &strict).unwrap_err();
+    assert!(err.to_string().starts_with("row 1"), "{err}");
+    // With ids promised unique and contiguous (`--assume-unique-ids`) neither the scan
+    // nor the duplicate check runs: the promise is the user's.
+    let unique = RunOptions {
+        unique_ids: true,
+        ..RunOptions::default()
+    };
+    let (t, _) = score_batches(std::iter::once(Ok(b)), &unique).unwrap();
+    assert_eq!(t.episodes.num_rows(), 3);
 }
 
 #[test]
@@ -520,7 +538,7 @@ fn parquet_files_round_trip_and_score_like_jsonl() {
         chunk_records: 7,
         ..RunOptions::default()
     };
-    let (source, n) = open(&input).unwrap();
+    let (source, n) = open(&input, true).unwrap();
     assert_eq!(n as usize, rows(&jsonl, 1).len());
     let out = dir.join("out.parquet");
     write_parquet(source, &out, &opts, |_| {}).unwrap();
@@ -529,18 +547,26 @@ fn parquet_files_round_trip_and_score_like_jsonl() {
             .unwrap()
             .build()
             .unwrap();
+        let schema = arrow_array::RecordBatchReader::schema(&r);
         let batches: Vec<RecordBatch> = r.map(Result::unwrap).collect();
+        if batches.is_empty() {
+            return RecordBatch::new_empty(schema);
+        }
         arrow_select_concat(&batches)
     };
     let paths = table_paths(&out);
-    assert!(!paths[4].1.exists(), "no games file without games");
     let tables = Tables {
         messages: read(&paths[0].1),
         agents: read(&paths[1].1),
         episodes: read(&paths[2].1),
         errors: read(&paths[3].1),
-        games: RecordBatch::new_empty(creditflow::io::arrow::schema("games")),
+        games: read(&paths[4].1),
     };
+    assert_eq!(
+        tables.games.num_rows(),
+        0,
+        "the games table is written, empty"
+    );
     assert_tables_match(&tables, &jsonl_output(&jsonl, &opts));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -44,3 +44,19 @@ fn import_chat_corpus() {
 fn score_corpus() {
     assert!(replay("score", harness::score) >= 6);
 }
+
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_corpus() {
+    assert!(replay("parquet", harness::parquet) >= 5);
+}
+
+#[test]
+fn otlp_corpus() {
+    assert!(replay("otlp", harness::otlp) >= 5);
+}
+
+#[test]
+fn scored_corpus() {
+    assert!(replay("scored", harness::scored) >= 5);
+}

@@ -70,7 +70,13 @@ fn episode(id: String) -> impl Strategy<Value = String> {
 /// A random bad line: junk text, a non-object, or a record with an unknown parent.
 fn bad_line() -> impl Strategy<Value = String> {
     prop_oneof![
-        "[a-z{}\\[\\]\":,0-9 ]{1,30}".prop_filter("not blank", |s| !s.trim().is_empty()),
+        // A first line that opens a JSON array, or is a lone `{`, makes the whole input
+        // "not JSON Lines" (a JSON array or a pretty-printed document): bad lines here
+        // are bad records.
+        "[a-z{}\\[\\]\":,0-9 ]{1,30}".prop_filter("a bad record", |s| {
+            let t = s.trim();
+            !t.is_empty() && !t.starts_with('[') && t != "{"
+        }),
         Just("[1, 2, 3]".to_string()),
         Just(r#"{"id": "bad-parent", "messages": [{"id": "m0", "parents": ["zz"]}], "outcome": {"reward": 1}}"#.to_string()),
         Just(r#"{"messages": []}"#.to_string()),

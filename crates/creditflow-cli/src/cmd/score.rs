@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::ArgMatches;
 use creditflow::io::jsonl::{JsonlSink, JsonlSource};
-use creditflow::io::outfile::{check_distinct, is_std};
+use creditflow::io::outfile::{OutFile, check_distinct, is_std};
 use creditflow::options::{FileFormat, RunOptions, Use};
 use creditflow::{Source, Summary};
 
@@ -94,7 +94,7 @@ pub fn run(a: &ScoreArgs, matches: &ArgMatches) -> Result<()> {
                 if is_std(&a.input) {
                     bail!("Parquet input is read from a file, not standard input");
                 }
-                let (source, rows) = creditflow::io::parquet::open(&a.input)?;
+                let (source, rows) = creditflow::io::parquet::open(&a.input, !opts.unique_ids)?;
                 let unit = "{pos}/{len} rows {per_sec}";
                 score_to(source, a, &opts, out_format, |n| {
                     progress(n, Some(rows), unit)
@@ -142,10 +142,11 @@ fn score_to(
     }
     // Every output is opened (as a temporary file) before anything is read or replaced.
     let mut out = output_writer(a.output.as_deref())?;
+    // Preference pairs hold prompts and model text: a new file is owner-only.
     let mut pairs = a
         .pairs
         .as_deref()
-        .map(|p| output_writer(Some(p)))
+        .map(|p| OutFile::private(Some(p)))
         .transpose()?;
     let mut rewards = a
         .rewards
@@ -158,10 +159,10 @@ fn score_to(
     let result = creditflow::score(source, &mut sink, opts, progress);
     sink.flush()?;
     if matches!(result, Ok(_) | Err(creditflow::Error::Record(_))) {
-        out.commit()?;
-        for w in [pairs, rewards].into_iter().flatten() {
-            w.commit()?;
-        }
+        // All or nothing: every output flushed and its target checked before the first
+        // is replaced.
+        let all = std::iter::once(out).chain(pairs).chain(rewards).collect();
+        creditflow::io::outfile::commit_all(all)?;
     }
     Ok(result)
 }

@@ -495,7 +495,7 @@ fn read_inputs(
     if scored::is_parquet(path) {
         #[cfg(feature = "parquet")]
         {
-            let (mut source, _) = creditflow::io::parquet::open(path).map_err(wrap)?;
+            let (mut source, _) = creditflow::io::parquet::open(path, false).map_err(wrap)?;
             take(&mut source)?;
         }
         #[cfg(not(feature = "parquet"))]

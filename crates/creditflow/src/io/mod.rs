@@ -17,3 +17,28 @@ pub mod parquet;
 pub mod scored;
 
 pub use files::{ImportError, Location};
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic inside it (a dependency's, on input it should have refused:
+/// a corrupt Parquet file) into `Err(message)`. While `f` runs, [`in_guard`] is true on
+/// this thread, so that a panic hook can stay silent about a panic that becomes an error.
+pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let was = GUARDED.with(|g| g.replace(true));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    out.map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the reader failed".into())
+    })
+}
+
+/// True while this thread runs code whose panics become errors (a corrupt Parquet file being read): a panic hook
+/// should then print nothing (the error is reported where it is caught).
+pub fn in_guard() -> bool {
+    GUARDED.with(|g| g.get())
+}

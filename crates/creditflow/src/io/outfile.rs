@@ -29,11 +29,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The temporary files and directories alive in this process.
 static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Set by [`remove_temporaries`]: the process is going away, and a temporary created
+/// after it (by a thread still running) is removed at once.
+static CLOSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn register(path: &Path) {
-    TEMPORARIES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(path.to_path_buf());
+    let mut t = TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
+    if CLOSING.load(Ordering::SeqCst) {
+        drop(t);
+        let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir_all(path));
+        return;
+    }
+    t.push(path.to_path_buf());
 }
 
 fn unregister(path: &Path) {
@@ -46,7 +53,10 @@ fn unregister(path: &Path) {
 /// Removes every temporary file and directory this process has alive (for a signal
 /// handler: the outputs keep their old contents). Safe to call from any thread.
 pub fn remove_temporaries() {
-    let paths = std::mem::take(&mut *TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut t = TEMPORARIES.lock().unwrap_or_else(|e| e.into_inner());
+    CLOSING.store(true, Ordering::SeqCst);
+    let paths = std::mem::take(&mut *t);
+    drop(t);
     for p in paths {
         if p.is_dir() {
             let _ = std::fs::remove_dir_all(&p);
@@ -442,6 +452,54 @@ mod tests {
         f.write_all(b"new\n").unwrap();
         f.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn scratch_files_and_private_directories_are_owner_only_and_unpredictable() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let (a, b) = (
+            Scratch::new("cf-test-").unwrap(),
+            Scratch::new("cf-test-").unwrap(),
+        );
+        assert_ne!(a.path(), b.path(), "random names");
+        assert_eq!(mode(a.path()), 0o600);
+        let dir = PrivateDir::new("cf-test-").unwrap();
+        assert_eq!(mode(dir.path()), 0o700);
+        let _f = dir.create("0.jsonl").unwrap();
+        assert_eq!(mode(&dir.path().join("0.jsonl")), 0o600);
+        assert!(dir.create("0.jsonl").is_err(), "created exclusively");
+        let path = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!path.exists(), "removed with its contents");
+        // A planted link at a would-be name is never followed: names are new files only.
+        let d = temp_dir("planted");
+        let target = d.join("victim");
+        std::fs::write(&target, "keep").unwrap();
+        for _ in 0..4 {
+            let out = OutFile::create(Some(&d.join("out"))).unwrap();
+            drop(out);
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn the_registry_removes_what_is_alive() {
+        let d = temp_dir("registry");
+        let mut out = OutFile::create(Some(&d.join("o.jsonl"))).unwrap();
+        out.write_all(b"x").unwrap();
+        let alive = TEMPORARIES.lock().unwrap().clone();
+        let mine: Vec<&PathBuf> = alive.iter().filter(|p| p.starts_with(&d)).collect();
+        assert_eq!(mine.len(), 1, "the temporary output is registered");
+        let tmp = mine[0].clone();
+        out.commit().unwrap();
+        assert!(
+            !TEMPORARIES.lock().unwrap().contains(&tmp),
+            "a commit unregisters it"
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 

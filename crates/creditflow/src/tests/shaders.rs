@@ -106,16 +106,16 @@ fn bindings_match_the_table_by_index_name_and_access() {
 /// Size and (name, offset) of each member of the WGSL struct `name`.
 fn wgsl_layout(m: &Module, name: &str) -> (u32, Vec<(String, u32)>) {
     for (_, ty) in m.types.iter() {
-        if ty.name.as_deref() == Some(name) {
-            if let TypeInner::Struct { members, span } = &ty.inner {
-                return (
-                    *span,
-                    members
-                        .iter()
-                        .map(|mm| (mm.name.clone().unwrap_or_default(), mm.offset))
-                        .collect(),
-                );
-            }
+        if ty.name.as_deref() == Some(name)
+            && let TypeInner::Struct { members, span } = &ty.inner
+        {
+            return (
+                *span,
+                members
+                    .iter()
+                    .map(|mm| (mm.name.clone().unwrap_or_default(), mm.offset))
+                    .collect(),
+            );
         }
     }
     panic!("struct {name} is not in types.wgsl");

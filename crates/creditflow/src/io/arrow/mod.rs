@@ -9,7 +9,7 @@ mod read;
 mod rows;
 mod write;
 
-pub use read::ArrowSource;
+pub use read::{ArrowSource, fragmented_ids};
 pub use rows::{RowsBuilder, input_schema};
 pub use write::{TABLES, Tables, TablesBuilder, schema};
 
@@ -36,7 +36,18 @@ pub fn score_batches(
     batches: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
     opts: &RunOptions,
 ) -> Result<(Tables, Summary), Error> {
+    // Held in memory, the batches are scanned first for episodes whose rows are not
+    // contiguous (each fragment an error record, never a partial score).
+    let batches: Vec<RecordBatch> = batches
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Columnar(format!("reading Arrow input: {e}")))?;
+    let fragmented = if opts.unique_ids {
+        Default::default()
+    } else {
+        fragmented_ids(batches.iter().map(|b| Ok(std::borrow::Cow::Borrowed(b))))?
+    };
+    let source = ArrowSource::new(batches.into_iter().map(Ok)).with_fragmented(fragmented);
     let mut builder = TablesBuilder::new();
-    let summary = score(ArrowSource::new(batches), &mut builder, opts, |_| {})?;
+    let summary = score(source, &mut builder, opts, |_| {})?;
     Ok((builder.finish()?, summary))
 }

@@ -393,6 +393,52 @@ impl Pending {
     }
 }
 
+/// `batch` with its dictionary-encoded columns (pandas categoricals, Parquet dictionary
+/// pages read back as dictionaries, many writers) decoded into plain columns of their
+/// value type; the batch itself when it has none.
+fn plain(batch: &RecordBatch) -> Result<Cow<'_, RecordBatch>, Error> {
+    if !batch
+        .columns()
+        .iter()
+        .any(|c| matches!(c.data_type(), DataType::Dictionary(..)))
+    {
+        return Ok(Cow::Borrowed(batch));
+    }
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        match col.as_any_dictionary_opt() {
+            Some(dict) => {
+                let decoded = arrow_select::take::take(dict.values().as_ref(), dict.keys(), None)
+                    .map_err(|e| {
+                    Error::Columnar(format!(
+                        "column `{}`: cannot decode its dictionary: {e}",
+                        field.name()
+                    ))
+                })?;
+                fields.push(
+                    field
+                        .as_ref()
+                        .clone()
+                        .with_data_type(decoded.data_type().clone()),
+                );
+                columns.push(decoded);
+            }
+            None => {
+                fields.push(field.as_ref().clone());
+                columns.push(col.clone());
+            }
+        }
+    }
+    RecordBatch::try_new(
+        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+        columns,
+    )
+    .map(Cow::Owned)
+    .map_err(|e| Error::Columnar(format!("decoding dictionary columns: {e}")))
+}
+
 /// Episode records from Arrow record batches in the schema of DESIGN §2.4 (see the
 /// module docs). Rows are numbered from 1 over the whole input; an error names the
 /// episode id, the row and the column.
@@ -408,6 +454,41 @@ pub struct ArrowSource<I> {
     /// The first row without an episode id since the last row with one.
     orphan: Option<u64>,
     done: bool,
+    /// Episode ids whose rows come in more than one run ([`fragmented_ids`]), when the
+    /// input was scanned for them: each run is an error record.
+    fragmented: std::collections::HashSet<String>,
+}
+
+/// The episode ids of `batches` whose rows are not contiguous (an id that starts a
+/// second run of rows): one pass over the `episode_id` column. Memory: a 128-bit
+/// fingerprint per distinct id (as the duplicate-id check), and the text of the
+/// fragmented ids.
+pub fn fragmented_ids<'a>(
+    batches: impl IntoIterator<Item = Result<std::borrow::Cow<'a, RecordBatch>, Error>>,
+) -> Result<std::collections::HashSet<String>, Error> {
+    let mut seen: std::collections::HashSet<u128> = std::collections::HashSet::new();
+    let mut fragmented = std::collections::HashSet::new();
+    let mut last: Option<String> = None;
+    for batch in batches {
+        let batch = batch?;
+        let batch = plain(&batch)?;
+        let Some(col) = batch.column_by_name("episode_id") else {
+            return Ok(fragmented);
+        };
+        let ids = Text::new(col.as_ref(), "episode_id", true)?;
+        for r in 0..batch.num_rows() {
+            let Some(id) = ids.get(r) else {
+                continue;
+            };
+            if last.as_deref() != Some(id.as_ref()) {
+                if !seen.insert(crate::pipeline::fingerprint(&id)) {
+                    fragmented.insert(id.to_string());
+                }
+                last = Some(id.into_owned());
+            }
+        }
+    }
+    Ok(fragmented)
 }
 
 impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
@@ -421,11 +502,21 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
             progress: 0,
             orphan: None,
             done: false,
+            fragmented: std::collections::HashSet::new(),
         }
+    }
+
+    /// Marks the runs of the episodes of `fragmented` (from [`fragmented_ids`]) as
+    /// errors: an episode whose rows are not contiguous is never scored from a fragment.
+    pub fn with_fragmented(mut self, fragmented: std::collections::HashSet<String>) -> Self {
+        self.fragmented = fragmented;
+        self
     }
 
     /// Reads one batch's rows into `ready` (complete episodes) and `pending`.
     fn read_batch(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        let batch = plain(batch)?;
+        let batch = batch.as_ref();
         let cols = Columns::new(batch)?;
         for row in 0..batch.num_rows() {
             self.rows += 1;
@@ -458,8 +549,19 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> ArrowSource<I> {
                     agents: cols.agents(row),
                     ..InputRecord::default()
                 };
+                let split = self.fragmented.contains(id.as_ref()).then(|| {
+                    row_error(
+                        Some(id.to_string()),
+                        at,
+                        "episode_id",
+                        ErrorKind::NotContiguous,
+                        format!(
+                            "the rows of episode {id:?} are not contiguous: its id reappears after other episodes' rows, so no fragment is scored (an episode's rows must be contiguous and in message order)"
+                        ),
+                    )
+                });
                 self.pending = Some(Pending {
-                    error: orphan.map(|r| no_id(Some(id.to_string()), r)),
+                    error: split.or_else(|| orphan.map(|r| no_id(Some(id.to_string()), r))),
                     id: id.into_owned(),
                     first_row: at,
                     record,
@@ -600,8 +702,11 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Source for ArrowSource
         while self.ready.len() < max && !self.done {
             match self.batches.next() {
                 Some(batch) => {
-                    let batch =
-                        batch.map_err(|e| Error::Columnar(format!("reading Arrow input: {e}")))?;
+                    let batch = batch.map_err(|e| match e {
+                        // A reader's own error (Parquet: the file and row group).
+                        ArrowError::ExternalError(e) => Error::Columnar(e.to_string()),
+                        e => Error::Columnar(format!("reading Arrow input: {e}")),
+                    })?;
                     self.read_batch(&batch)?;
                 }
                 None => {

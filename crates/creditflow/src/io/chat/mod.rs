@@ -362,7 +362,6 @@ fn read_text(path: &Path) -> Result<String, ImportError> {
     })
 }
 
-
 /// The episode id of a JSON Lines record: `id`, else `question_ID`, else `line-N`.
 pub(crate) fn jsonl_record_id(record: &Value, line: usize) -> String {
     ["id", "question_ID"]

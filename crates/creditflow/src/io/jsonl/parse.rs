@@ -125,11 +125,18 @@ pub fn scan_id(text: &str) -> Option<String> {
                         let token = rest.get(..(end + 1).min(rest.len()))?;
                         serde_json::from_str::<String>(token).ok()
                     } else {
-                        let num: String = rest
+                        // A number: the whole token, which must be an integer (as ids
+                        // are read) and end where the line says it ends — `12.5` and a
+                        // line cut after `12` give no id, never a wrong one.
+                        let token: String = rest
                             .chars()
-                            .take_while(|c| c.is_ascii_digit() || *c == '-')
+                            .take_while(|c| c.is_ascii_digit() || "-+.eE".contains(*c))
                             .collect();
-                        (!num.is_empty()).then_some(num)
+                        let after = rest[token.len()..].chars().next();
+                        let integer = token.strip_prefix('-').unwrap_or(&token);
+                        let ends = after.is_some_and(|c| c == ',' || c == '}' || c.is_whitespace());
+                        (!integer.is_empty() && integer.bytes().all(|c| c.is_ascii_digit()) && ends)
+                            .then_some(token)
                     };
                 }
                 i = k;
@@ -144,6 +151,24 @@ pub fn scan_id(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recovered_id_is_the_lines_id_exactly_or_nothing() {
+        assert_eq!(
+            scan_id(r#"{"id": 12, "messages": ["#).as_deref(),
+            Some("12")
+        );
+        assert_eq!(scan_id(r#"{"id": -7}"#).as_deref(), Some("-7"));
+        assert_eq!(scan_id(r#"{"id": 12.5, "messages": ["#), None);
+        assert_eq!(scan_id(r#"{"id": 1e3, "x": ["#), None);
+        assert_eq!(
+            scan_id(r#"{"id": 12"#),
+            None,
+            "a line cut inside the number"
+        );
+        assert_eq!(scan_id(r#"{"id": "a\"b", "m": "#).as_deref(), Some("a\"b"));
+        assert_eq!(scan_id(r#"{"messages": [{"id": "m0"}], "x"#), None);
+    }
 
     #[test]
     fn type_error_names_the_field() {

@@ -217,6 +217,7 @@ fn unreadable(number: u64, problem: &LineProblem) -> RecordError {
 /// validated in parallel.
 pub struct JsonlSource<R> {
     lines: LineReader<R>,
+    first: bool,
 }
 
 impl<R: BufRead> JsonlSource<R> {
@@ -224,6 +225,7 @@ impl<R: BufRead> JsonlSource<R> {
     pub fn new(input: R) -> Self {
         JsonlSource {
             lines: LineReader::new(input),
+            first: true,
         }
     }
 }
@@ -243,6 +245,11 @@ impl<R: BufRead> Source for JsonlSource<R> {
             }
             lines.push(line);
         }
+        if std::mem::take(&mut self.first)
+            && let Some(line) = lines.first()
+        {
+            not_json_lines(line, lines.get(1))?;
+        }
         let vopts = opts.score.validate;
         let parsed = lines
             .into_par_iter()
@@ -253,6 +260,44 @@ impl<R: BufRead> Source for JsonlSource<R> {
             .collect();
         Ok((parsed, bytes))
     }
+}
+
+/// The input's first record lines say the input is not JSON Lines: a JSON array (of
+/// records, or spread over lines), or a document that a pretty-printer spread over
+/// several lines. A first line that is merely a bad record (`[1, 2]`, a line cut short)
+/// stays that record's error.
+fn not_json_lines(first: &Line, second: Option<&Line>) -> Result<(), Error> {
+    let Ok(text) = &first.text else {
+        return Ok(());
+    };
+    let t = text.trim();
+    let parsed = serde_json::from_str::<serde_json::Value>(t);
+    let open_ended = parsed
+        .as_ref()
+        .is_err_and(|e| e.classify() == serde_json::error::Category::Eof);
+    let indented_next = second.is_some_and(|l| {
+        l.text.as_ref().is_ok_and(|s| {
+            s.starts_with([' ', '\t']) && s.trim_start().starts_with(['"', '{', '[', '}', ']'])
+        })
+    });
+    let what = if t == "[" || (t.starts_with('[') && open_ended) {
+        "a JSON array"
+    } else if t.starts_with('[')
+        && parsed.as_ref().is_ok_and(|v| {
+            v.as_array()
+                .is_some_and(|a| a.first().is_some_and(|x| x.is_object()))
+        })
+    {
+        "a JSON array of records on one line"
+    } else if t == "{" || (t.starts_with('{') && open_ended && indented_next) {
+        "one JSON document over several lines"
+    } else {
+        return Ok(());
+    };
+    Err(Error::NotJsonLines {
+        line: first.number,
+        what,
+    })
 }
 
 #[cfg(test)]
@@ -292,6 +337,32 @@ mod tests {
         );
         assert_eq!(got[1].1, Ok("ok".into()));
         assert!(matches!(&got[2].1, Err(LineProblem::NotUtf8(_))));
+    }
+
+    #[test]
+    fn arrays_and_pretty_printed_documents_are_not_json_lines() {
+        let run = |text: &str| {
+            let mut s = JsonlSource::new(text.as_bytes());
+            s.next_chunk(&RunOptions::default()).map(|(v, _)| v.len())
+        };
+        let e = run("[{\"id\": 1},\n {\"id\": 2}]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("JSON array") && e.contains("jq -c"), "{e}");
+        let e = run("\n{\n  \"id\": 1,\n  \"messages\": []\n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("several lines"), "{e}");
+        let e = run("[{\"id\": 1}, {\"id\": 2}]\n").unwrap_err().to_string();
+        assert!(e.contains("one line"), "{e}");
+        // A broken first record is that record's error, not the input's.
+        assert_eq!(run("{\"id\": 1, oops}\n{\"id\": 2}\n").unwrap(), 2);
+        assert_eq!(run("[1, 2]\n{\"id\": 2}\n").unwrap(), 2);
+        assert_eq!(
+            run("{\"id\": 1, \"mess\n{\"id\": 2}\n").unwrap(),
+            2,
+            "a cut line"
+        );
     }
 
     #[test]

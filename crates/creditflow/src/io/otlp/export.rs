@@ -97,12 +97,12 @@ pub fn export_otel(
                         continue;
                     }
                     let t = index.entry(s.trace.clone()).or_default();
-                    if role(&s) == Role::Agent {
-                        if let Some(name) = invoked_agent(&s) {
-                            let e = t.agents.entry(name).or_insert((s.start, s.span.clone()));
-                            if s.start < e.0 {
-                                *e = (s.start, s.span.clone());
-                            }
+                    if role(&s) == Role::Agent
+                        && let Some(name) = invoked_agent(&s)
+                    {
+                        let e = t.agents.entry(name).or_insert((s.start, s.span.clone()));
+                        if s.start < e.0 {
+                            *e = (s.start, s.span.clone());
                         }
                     }
                     t.parents

@@ -175,10 +175,10 @@ pub fn map_trace(
     let mut by_depth: Vec<usize> = (0..n).collect();
     by_depth.sort_by_key(|&i| std::cmp::Reverse(depth[i]));
     for &i in &by_depth {
-        if let Some(p) = parent[i] {
-            if roles[i] == Role::Model || has_model_below[i] {
-                has_model_below[p] = true;
-            }
+        if let Some(p) = parent[i]
+            && (roles[i] == Role::Model || has_model_below[i])
+        {
+            has_model_below[p] = true;
         }
     }
     let ancestors = |i: usize| std::iter::successors(parent[i], |&p| parent[p]);
@@ -280,10 +280,10 @@ pub fn map_trace(
                 for (t, m) in msgs.iter().enumerate().take(k).skip(j + 1) {
                     if m.tool && same_inv(t) && end(t) <= start(k) {
                         p.insert(t);
-                        if let Some(inner) = last_in_subtree(msgs[t].span) {
-                            if inner < k {
-                                p.insert(inner);
-                            }
+                        if let Some(inner) = last_in_subtree(msgs[t].span)
+                            && inner < k
+                        {
+                            p.insert(inner);
                         }
                     }
                 }
@@ -425,10 +425,10 @@ pub fn map_trace(
     };
     let mut agents: Vec<String> = Vec::new();
     for m in &msgs {
-        if let Some(a) = &m.agent {
-            if !agents.contains(a) {
-                agents.push(a.clone());
-            }
+        if let Some(a) = &m.agent
+            && !agents.contains(a)
+        {
+            agents.push(a.clone());
         }
     }
     let first = &spans[roots.first().copied().unwrap_or(0)];

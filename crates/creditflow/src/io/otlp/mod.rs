@@ -226,15 +226,12 @@ struct Collector {
     spill: Option<Spill>,
 }
 
+/// The bucket files of a spilling import, in a private directory (owner-only, a random
+/// name, in the system's temporary directory; removed with the import, or by the signal
+/// handler).
 struct Spill {
-    dir: PathBuf,
+    dir: crate::io::outfile::PrivateDir,
     files: Vec<BufWriter<File>>,
-}
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn bucket_of(trace: &str) -> usize {
@@ -325,17 +322,10 @@ impl Collector {
     }
 
     fn start_spill(&mut self) -> std::io::Result<()> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("creditflow-import-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir)?;
+        let dir = crate::io::outfile::PrivateDir::new("creditflow-import-")?;
         let mut files = Vec::with_capacity(BUCKETS);
         for b in 0..BUCKETS {
-            files.push(BufWriter::new(File::create(
-                dir.join(format!("{b}.jsonl")),
-            )?));
+            files.push(BufWriter::new(dir.create(&format!("{b}.jsonl"))?));
         }
         self.spill = Some(Spill { dir, files });
         let held = std::mem::take(&mut self.traces);
@@ -495,12 +485,12 @@ pub fn import_each(
         Some(mut spill) => {
             for f in &mut spill.files {
                 f.flush().map_err(|source| ImportError::Io {
-                    path: spill.dir.clone(),
+                    path: spill.dir.path().to_path_buf(),
                     source,
                 })?;
             }
             for b in 0..BUCKETS {
-                let path = spill.dir.join(format!("{b}.jsonl"));
+                let path = spill.dir.path().join(format!("{b}.jsonl"));
                 let io = |source| ImportError::Io {
                     path: path.clone(),
                     source,

@@ -406,10 +406,10 @@ fn output_text(v: &Value) -> Option<String> {
             .into_iter()
             .flatten()
         {
-            if part.get("type").and_then(Value::as_str) == Some("text") {
-                if let Some(t) = part.get("content").and_then(Value::as_str) {
-                    parts.push(t.to_string());
-                }
+            if part.get("type").and_then(Value::as_str) == Some("text")
+                && let Some(t) = part.get("content").and_then(Value::as_str)
+            {
+                parts.push(t.to_string());
             }
         }
     }

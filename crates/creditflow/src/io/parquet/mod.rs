@@ -3,16 +3,21 @@
 //! bounded by a chunk and a row group whatever the file's size.
 //!
 //! `-o out.parquet` writes the `messages` table to `out.parquet` and the others beside
-//! it: `out.agents.parquet`, `out.episodes.parquet`, `out.errors.parquet`, and
-//! `out.games.parquet` when the input held game records. Every file goes through a
-//! temporary file and replaces its target only when the run commits.
+//! it: `out.agents.parquet`, `out.episodes.parquet`, `out.errors.parquet` and
+//! `out.games.parquet` (empty when the input held no game records): the whole table set
+//! of the run, so that nothing of an earlier run survives beside it. Every file goes
+//! through a temporary file; the run commits them all or none.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use arrow_schema::ArrowError;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -32,19 +37,155 @@ fn parquet_error(what: &str, path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Columnar(format!("{what} {}: {e}", path.display()))
 }
 
+/// The record batches of a Parquet file, one row group at a time. The reader is guarded:
+/// a corrupt file (bad offsets, a broken page or dictionary) makes the parquet crate
+/// panic on some inputs, and that panic becomes an error naming the file and the row
+/// group, like the errors it returns. After the first error the batches end.
+pub struct ParquetBatches {
+    path: PathBuf,
+    file: File,
+    metadata: ArrowReaderMetadata,
+    /// Only these columns, when set.
+    projection: Option<ProjectionMask>,
+    group: usize,
+    /// Rows of the row groups before `group`.
+    before: u64,
+    current: Option<ParquetRecordBatchReader>,
+    failed: bool,
+}
+
+impl ParquetBatches {
+    fn fail(&mut self, what: impl std::fmt::Display) -> Option<Result<RecordBatch, ArrowError>> {
+        self.failed = true;
+        self.current = None;
+        let groups = self.metadata.metadata().num_row_groups();
+        let rows = self
+            .metadata
+            .metadata()
+            .row_groups()
+            .get(self.group)
+            .map_or(0, |g| g.num_rows().max(0) as u64);
+        let message = format!(
+            "{}, row group {} of {groups} (rows {}–{}): {what}",
+            self.path.display(),
+            self.group + 1,
+            self.before + 1,
+            self.before + rows
+        );
+        Some(Err(ArrowError::ExternalError(Box::new(Error::Columnar(
+            message,
+        )))))
+    }
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some(reader) = self.current.as_mut() {
+                match crate::io::guard(|| reader.next()) {
+                    Ok(Some(Ok(batch))) => return Some(Ok(batch)),
+                    Ok(Some(Err(e))) => return self.fail(e),
+                    Err(panic) => return self.fail(format!("the file is corrupt ({panic})")),
+                    Ok(None) => {
+                        self.current = None;
+                        self.before += self.metadata.metadata().row_groups()[self.group]
+                            .num_rows()
+                            .max(0) as u64;
+                        self.group += 1;
+                    }
+                }
+            }
+            if self.group >= self.metadata.metadata().num_row_groups() {
+                return None;
+            }
+            let file = match self.file.try_clone() {
+                Ok(f) => f,
+                Err(e) => return self.fail(e),
+            };
+            let (metadata, group) = (self.metadata.clone(), self.group);
+            let projection = self.projection.clone();
+            let built = crate::io::guard(|| {
+                let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
+                    .with_row_groups(vec![group])
+                    .with_batch_size(READ_BATCH_ROWS);
+                if let Some(p) = projection {
+                    b = b.with_projection(p);
+                }
+                b.build()
+            });
+            match built {
+                Ok(Ok(reader)) => self.current = Some(reader),
+                Ok(Err(e)) => return self.fail(e),
+                Err(panic) => return self.fail(format!("the file is corrupt ({panic})")),
+            }
+        }
+    }
+}
+
 /// The §2.4 rows of a Parquet file, as a record source, and its row count (for
-/// progress).
-pub fn open(path: &Path) -> Result<(ArrowSource<ParquetRecordBatchReader>, u64), Error> {
+/// progress). A file that is not Parquet, or whose footer is broken, is an error naming
+/// it; a broken row group is an error naming the file and the row group when it is read.
+/// With `scan`, the `episode_id` column is read first for episodes whose rows are not
+/// contiguous (each fragment is then an error record, never a partial score); skip it
+/// only for inputs known to have unique, contiguous ids (`--assume-unique-ids`).
+pub fn open(path: &Path, scan: bool) -> Result<(ArrowSource<ParquetBatches>, u64), Error> {
+    let batches = batches(path)?;
+    let rows = batches
+        .metadata
+        .metadata()
+        .file_metadata()
+        .num_rows()
+        .max(0) as u64;
+    let mut source = ArrowSource::new(batches);
+    if scan {
+        let mut ids = crate::io::parquet::batches(path)?;
+        let schema = ids.metadata.metadata().file_metadata().schema_descr_ptr();
+        ids.projection = Some(ProjectionMask::columns(&schema, ["episode_id"]));
+        let fragmented = crate::io::arrow::fragmented_ids(ids.map(|b| {
+            b.map(std::borrow::Cow::Owned).map_err(|e| match e {
+                ArrowError::ExternalError(e) => Error::Columnar(e.to_string()),
+                e => Error::Columnar(e.to_string()),
+            })
+        }))?;
+        source = source.with_fragmented(fragmented);
+    }
+    Ok((source, rows))
+}
+
+/// The record batches of the Parquet file `path` (see [`ParquetBatches`]).
+pub fn batches(path: &Path) -> Result<ParquetBatches, Error> {
     let file = File::open(path)
         .map_err(|e| std::io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| parquet_error("reading", path, e))?;
-    let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
-    let reader = builder
-        .with_batch_size(READ_BATCH_ROWS)
-        .build()
-        .map_err(|e| parquet_error("reading", path, e))?;
-    Ok((ArrowSource::new(reader), rows))
+    let footer = file.try_clone()?;
+    let metadata =
+        crate::io::guard(|| ArrowReaderMetadata::load(&footer, ArrowReaderOptions::new()))
+            .map_err(|panic| {
+                Error::Columnar(format!(
+                    "{}: not a readable Parquet file: its footer is corrupt ({panic})",
+                    path.display()
+                ))
+            })?
+            .map_err(|e| {
+                Error::Columnar(format!(
+                    "{}: not a readable Parquet file: {e}",
+                    path.display()
+                ))
+            })?;
+    Ok(ParquetBatches {
+        path: path.to_path_buf(),
+        file,
+        metadata,
+        projection: None,
+        group: 0,
+        before: 0,
+        current: None,
+        failed: false,
+    })
 }
 
 /// How creditflow writes Parquet: zstd, and row groups of at most `rows` rows (`None`:
@@ -113,18 +254,18 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Closes every file and moves it over its target. The games file is written only
-    /// when there were games.
+    /// Closes every file, checks every target, then moves them over their targets: the
+    /// whole table set of this run (the `games` table too, empty when there were no
+    /// games, so that nothing of an earlier run survives beside it), all or nothing.
     pub fn commit(self) -> Result<(), Error> {
-        for (t, path, w, rows) in self.writers {
-            let out = w
-                .into_inner()
-                .map_err(|e| parquet_error("writing", &path, e))?;
-            if t == "games" && rows == 0 {
-                continue;
-            }
-            out.commit()?;
+        let mut outs = Vec::with_capacity(self.writers.len());
+        for (_, path, w, _) in self.writers {
+            outs.push(
+                w.into_inner()
+                    .map_err(|e| parquet_error("writing", &path, e))?,
+            );
         }
+        crate::io::outfile::commit_all(outs)?;
         Ok(())
     }
 }

@@ -6,25 +6,23 @@
 //! table's rows count as error records, and each game of the `games` table as a game
 //! record.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::{
     Scored, ScoredAgent, ScoredEpisode, ScoredError, ScoredFailure, ScoredFirstError, ScoredGame,
     ScoredMessage,
 };
-use crate::io::parquet::{READ_BATCH_ROWS, table_paths};
+use crate::io::parquet::{ParquetBatches, batches, table_paths};
 use crate::schema::Id;
 
 /// One table, read a batch at a time, with a cursor on its current row.
 struct Table {
     path: PathBuf,
-    reader: Option<ParquetRecordBatchReader>,
+    reader: Option<ParquetBatches>,
     batch: Option<RecordBatch>,
     /// Row within `batch`.
     row: usize,
@@ -41,14 +39,12 @@ impl Table {
             row: 0,
             before: 0,
         };
-        let file = match File::open(path) {
-            Ok(f) => f,
+        match std::fs::metadata(path) {
+            Ok(_) => {}
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(table),
             Err(e) => return Err(ScoredError::io(path, e)),
-        };
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(READ_BATCH_ROWS).build())
-            .map_err(|e| ScoredError::Columnar(format!("reading {}: {e}", path.display())))?;
+        }
+        let reader = batches(path).map_err(|e| ScoredError::Columnar(e.to_string()))?;
         table.reader = Some(reader);
         Ok(table)
     }
@@ -76,10 +72,10 @@ impl Table {
                 }
                 Some(Ok(b)) => self.batch = Some(b),
                 Some(Err(e)) => {
-                    return Err(ScoredError::Columnar(format!(
-                        "reading {}: {e}",
-                        self.path.display()
-                    )));
+                    return Err(ScoredError::Columnar(match e {
+                        arrow_schema::ArrowError::ExternalError(e) => e.to_string(),
+                        e => format!("reading {}: {e}", self.path.display()),
+                    }));
                 }
             }
         }
