@@ -90,10 +90,11 @@ def import_traces(
         if isinstance(options.get(key), os.PathLike):
             options[key] = os.fspath(options[key])
     episodes, errors = _creditflow.import_traces([os.fspath(p) for p in paths], options)
-    if errors and strict:
-        raise ValueError(f"{len(errors)} parts could not be imported: " + "; ".join(errors))
+    skipped = [e for e in errors if e.startswith("skipped: ")]
+    if skipped and strict:
+        raise ValueError(f"{len(skipped)} parts could not be imported: " + "; ".join(skipped))
     for e in errors:
-        warnings.warn(f"import_traces: skipped: {e}", stacklevel=2)
+        warnings.warn(f"import_traces: {e}", stacklevel=2)
     return [json.loads(e) for e in episodes]
 
 

@@ -439,7 +439,12 @@ fn import_traces(
                 Ok(())
             },
         )?;
-        let errors = imported.errors.iter().map(ToString::to_string).collect();
+        let errors = imported
+            .errors
+            .iter()
+            .map(|e| format!("skipped: {e}"))
+            .chain(imported.notes.iter().map(|n| format!("note: {n}")))
+            .collect();
         Ok::<_, creditflow::io::ImportError>((episodes, errors))
     })?
     .map_err(|e| match e {

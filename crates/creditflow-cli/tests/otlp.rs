@@ -47,12 +47,7 @@ fn parents(ep: &InputRecord) -> BTreeMap<String, Vec<String>> {
         .map(|m| {
             (
                 id(m).to_string(),
-                m.parents
-                    .as_ref()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p.0.clone())
-                    .collect(),
+                m.parents.iter().flatten().map(|p| p.0.clone()).collect(),
             )
         })
         .collect()
@@ -856,4 +851,591 @@ fn older_vintage_without_inner_model_spans() {
     let kinds =
         |e: &InputRecord| -> Vec<bool> { messages(e).iter().map(|m| m.agent.is_none()).collect() };
     assert_eq!(kinds(old), kinds(&new));
+}
+
+/// Every framework recording in tests/data/otlp/frameworks (see its README: 16 real
+/// traces from nine frameworks and five instrumentations) reads as its truth file says:
+/// the agents, the model calls (by span id), the agent of each call, one environment
+/// message per tool execution or handoff, the agent that speaks last, and every agent
+/// with a path to the outcome.
+#[test]
+fn every_framework_recording_reads_as_its_truth() {
+    let dir = data("frameworks");
+    let mut truths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".creditflow.json"))
+        .collect();
+    truths.sort();
+    assert!(
+        truths.len() >= 16,
+        "recordings missing from {}",
+        dir.display()
+    );
+    let mut failures = Vec::new();
+    for truth_path in &truths {
+        let recording = PathBuf::from(
+            truth_path
+                .to_string_lossy()
+                .replace(".creditflow.json", ".json"),
+        );
+        let name = recording.file_name().unwrap().to_string_lossy().to_string();
+        let got = import(std::slice::from_ref(&recording), &TraceOptions::default());
+        assert!(got.errors.is_empty(), "{name}: {:?}", got.errors);
+        let truth = read_json(truth_path);
+        for t in truth["traces"].as_array().unwrap() {
+            let trace = t["trace_id"].as_str().unwrap();
+            let Some(ep) = got
+                .episodes
+                .iter()
+                .find(|e| e.id.as_ref().is_some_and(|i| i.0 == trace))
+            else {
+                failures.push(format!("{name}: no episode for trace {trace}"));
+                continue;
+            };
+            let role = |m: &creditflow::schema::InputMessage| {
+                m.role
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let calls: Vec<_> = messages(ep)
+                .iter()
+                .filter(|m| role(m) == "assistant")
+                .collect();
+            let env = messages(ep).iter().filter(|m| role(m) == "tool").count();
+            let mut agents: Vec<String> = Vec::new();
+            for m in &calls {
+                let a = m.agent.clone().unwrap_or_default();
+                if !agents.contains(&a) {
+                    agents.push(a);
+                }
+            }
+            let mut want_agents: Vec<String> = t["agents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            want_agents.sort();
+            agents.sort();
+            let mut problems = Vec::new();
+            if agents != want_agents {
+                problems.push(format!("agents {agents:?}, truth {want_agents:?}"));
+            }
+            if calls.len() as u64 != t["model_calls"].as_u64().unwrap() {
+                problems.push(format!(
+                    "{} model calls, truth {}",
+                    calls.len(),
+                    t["model_calls"]
+                ));
+            }
+            let got_spans: BTreeSet<&str> = calls.iter().map(|m| id(m)).collect();
+            if let Some(want) = t["model_call_spans"].as_array() {
+                let want: BTreeSet<&str> = want.iter().map(|s| s.as_str().unwrap()).collect();
+                if want != got_spans {
+                    problems.push(format!("model call spans {got_spans:?}, truth {want:?}"));
+                }
+            }
+            if let Some(of) = t["agent_of_model_call"].as_object() {
+                for (span, agent) in of {
+                    if let Some(m) = calls.iter().find(|m| id(m) == span)
+                        && m.agent.as_deref() != agent.as_str()
+                    {
+                        problems.push(format!("call {span} by {:?}, truth {agent}", m.agent));
+                    }
+                }
+            }
+            let want_env = t["tools"].as_array().map_or(0, Vec::len)
+                + t["handoffs"].as_array().map_or(0, Vec::len);
+            if env != want_env {
+                problems.push(format!("{env} tool/handoff messages, truth {want_env}"));
+            }
+            if calls.last().and_then(|m| m.agent.as_deref()) != t["final_agent"].as_str() {
+                problems.push(format!(
+                    "last call by {:?}, truth {}",
+                    calls.last().and_then(|m| m.agent.clone()),
+                    t["final_agent"]
+                ));
+            }
+            if let Some(flagged) = ep.meta.as_ref().and_then(|m| m.get("unreachable_agents")) {
+                problems.push(format!("agents without a path to the outcome: {flagged}"));
+            }
+            if !problems.is_empty() {
+                failures.push(format!("{name} {trace}: {}", problems.join("; ")));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A span for the rule tests below: id and parent are small numbers, attributes strings.
+fn rule_span(
+    trace: &str,
+    id: u64,
+    parent: Option<u64>,
+    name: &str,
+    (start, end): (u64, u64),
+    attrs: &[(&str, &str)],
+) -> Value {
+    let mut s = json!({"traceId": trace, "spanId": format!("{id:016x}"), "name": name,
+        "startTimeUnixNano": start, "endTimeUnixNano": end,
+        "attributes": attrs.iter().map(|(k, v)| json!({"key": k, "value": {"stringValue": v}})).collect::<Vec<_>>()});
+    if let Some(p) = parent {
+        s["parentSpanId"] = json!(format!("{p:016x}"));
+    }
+    s
+}
+
+/// Imports one synthetic document and returns its single episode and the notes.
+fn import_doc(name: &str, doc: &Value) -> (InputRecord, Vec<String>) {
+    let dir = tempdir(name);
+    let file = dir.join("trace.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let got = import(std::slice::from_ref(&file), &TraceOptions::default());
+    assert!(got.errors.is_empty(), "{name}: {:?}", got.errors);
+    assert_eq!(got.episodes.len(), 1, "{name}");
+    (got.episodes.into_iter().next().unwrap(), got.notes)
+}
+
+fn agent_credits(ep: &InputRecord) -> BTreeMap<String, f64> {
+    let opts = creditflow::ScoreOptions::default();
+    let raw: InputRecord = serde_json::from_value(serde_json::to_value(ep).unwrap()).unwrap();
+    let rec = creditflow::validate(raw, 1, &opts.validate).unwrap();
+    let (out, _) = creditflow::score_record(&rec, &opts).unwrap();
+    let creditflow::OutRecord::Episode(e) = out else {
+        panic!("not an episode: {out:?}")
+    };
+    e.agents
+        .iter()
+        .map(|a| (a.agent.clone(), a.credit))
+        .collect()
+}
+
+/// Rules 1 and 4 of docs/traces.md: an instrumentation that stamps the same
+/// `gen_ai.agent.name` on every span does not rename the invocations, and specialists
+/// whose `invoke_agent` is recorded beside the coordinator's tool span (not under it)
+/// are linked both ways — their first call depends on the tool call, the tool's result
+/// on their answer — so they earn credit.
+#[test]
+fn agents_called_as_tools_beside_the_tool_earn_credit() {
+    let t = "7a0c000000000000000000000000000a";
+    let same = [
+        ("gen_ai.agent.name", "OpenAI Agent"),
+        ("gen_ai.agent.id", "agent"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        same.iter().chain(extra).copied().collect()
+    };
+    let chat = with(&[
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.request.model", "gpt-4o"),
+    ]);
+    let tool = |n: &'static str| {
+        with(&[
+            ("gen_ai.operation.name", "execute_tool"),
+            ("gen_ai.tool.name", n),
+        ])
+    };
+    let spans = vec![
+        rule_span(
+            t,
+            1,
+            None,
+            "invoke_agent coordinator",
+            (0, 100),
+            &with(&[("gen_ai.operation.name", "invoke_agent")]),
+        ),
+        rule_span(t, 2, Some(1), "chat gpt-4o", (1, 10), &chat),
+        rule_span(
+            t,
+            3,
+            Some(1),
+            "execute_tool ask_researcher",
+            (11, 40),
+            &tool("ask_researcher"),
+        ),
+        rule_span(
+            t,
+            4,
+            Some(1),
+            "invoke_agent researcher",
+            (12, 39),
+            &with(&[("gen_ai.operation.name", "invoke_agent")]),
+        ),
+        rule_span(t, 5, Some(4), "chat gpt-4o", (13, 38), &chat),
+        rule_span(
+            t,
+            6,
+            Some(1),
+            "execute_tool ask_writer",
+            (41, 70),
+            &tool("ask_writer"),
+        ),
+        rule_span(
+            t,
+            7,
+            Some(1),
+            "invoke_agent writer",
+            (42, 69),
+            &with(&[("gen_ai.operation.name", "invoke_agent")]),
+        ),
+        rule_span(t, 8, Some(7), "chat gpt-4o", (43, 68), &chat),
+        rule_span(t, 9, Some(1), "chat gpt-4o", (71, 99), &chat),
+    ];
+    let (ep, notes) = import_doc("beside", &doc_of(spans));
+    assert!(notes.is_empty(), "{notes:?}");
+    let agents: Vec<Option<&str>> = messages(&ep).iter().map(|m| m.agent.as_deref()).collect();
+    assert_eq!(
+        agents,
+        [
+            Some("coordinator"),
+            None,
+            Some("researcher"),
+            None,
+            Some("writer"),
+            Some("coordinator")
+        ]
+    );
+    let p = parents(&ep);
+    let h = |i: u64| format!("{i:016x}");
+    assert_eq!(
+        p[&h(3)],
+        [h(2)],
+        "the tool call depends on the call that asked for it"
+    );
+    assert_eq!(p[&h(5)], [h(3)], "the researcher starts from the tool call");
+    assert_eq!(p[&h(8)], [h(6)], "the writer starts from its tool call");
+    assert_eq!(
+        p[&h(9)],
+        [h(2), h(3), h(5), h(6), h(8)],
+        "the coordinator's last call sees both tool results and both answers"
+    );
+    let credit = agent_credits(&ep);
+    for who in ["researcher", "writer"] {
+        assert!(
+            credit[who] > 0.0,
+            "{who} did work and earns credit: {credit:?}"
+        );
+    }
+}
+
+/// Rule 3: a handoff (`agent_handoff`, `transfer_to_*`, `gen_ai.handoff.*`; ERROR status
+/// or not) is an environment message on the handing-off call, and the next agent's first
+/// call depends on it — also when another agent's message ended later.
+#[test]
+fn handoffs_link_the_next_agent_in_every_form() {
+    type Form<'a> = (&'a str, Vec<(&'a str, &'a str)>, bool);
+    let forms: [Form; 3] = [
+        (
+            "agent_handoff",
+            vec![
+                ("gen_ai.operation.name", "agent_handoff"),
+                ("gen_ai.handoff.target_agent", "billing"),
+            ],
+            true,
+        ),
+        ("transfer_to_billing", vec![], false),
+        (
+            "handoff",
+            vec![("from_agent", "triage"), ("to_agent", "billing")],
+            false,
+        ),
+    ];
+    for (name, attrs, error) in forms {
+        let t = "7a0c000000000000000000000000000b";
+        let chat = [
+            ("gen_ai.operation.name", "chat"),
+            ("gen_ai.request.model", "m"),
+        ];
+        let invoke = [("gen_ai.operation.name", "invoke_agent")];
+        let mut handoff = rule_span(t, 3, Some(1), name, (11, 12), &attrs);
+        if error {
+            handoff["status"] = json!({"code": 2, "message": "handoff raised"});
+        }
+        let spans = vec![
+            rule_span(
+                t,
+                10,
+                None,
+                "invoke_workflow support",
+                (0, 100),
+                &[("gen_ai.operation.name", "invoke_workflow")],
+            ),
+            rule_span(t, 1, Some(10), "invoke_agent triage", (0, 30), &invoke),
+            rule_span(t, 2, Some(1), "chat m", (1, 10), &chat),
+            handoff,
+            // A logger agent that finishes after the handoff, before billing starts.
+            rule_span(t, 20, Some(10), "invoke_agent logger", (5, 35), &invoke),
+            rule_span(t, 21, Some(20), "chat m", (6, 34), &chat),
+            rule_span(t, 4, Some(10), "invoke_agent billing", (40, 90), &invoke),
+            rule_span(t, 5, Some(4), "chat m", (41, 89), &chat),
+        ];
+        let (ep, _) = import_doc(&format!("handoff-{name}"), &doc_of(spans));
+        let p = parents(&ep);
+        let h = |i: u64| format!("{i:016x}");
+        assert_eq!(
+            p[&h(3)],
+            [h(2)],
+            "{name}: the handoff follows the call that made it"
+        );
+        if name == "transfer_to_billing" {
+            // No target named: the latest message another agent ended wins; the logger's
+            // answer ended after the handoff.
+            assert_eq!(p[&h(5)], [h(21)], "{name}");
+        } else {
+            assert_eq!(p[&h(5)], [h(3)], "{name}: billing starts from the handoff");
+        }
+        let m = messages(&ep).iter().find(|m| id(m) == h(3)).unwrap();
+        assert_eq!(m.agent, None, "{name}: a handoff is an environment message");
+    }
+}
+
+/// Rule 1: AgentOps / OpenLLMetry agent spans (`agentops.span.kind`,
+/// `traceloop.span.kind`, `<role>.agent`, `agent.role`) and OpenInference `AGENT` spans
+/// without a name attribute name their agents; the resource's `service.name` is only the
+/// last resort.
+#[test]
+fn agent_spans_of_every_instrumentation_name_their_agents() {
+    let t = "7a0c000000000000000000000000000c";
+    let llm = [
+        ("traceloop.span.kind", "llm"),
+        ("gen_ai.request.model", "m"),
+        ("gen_ai.usage.input_tokens", "5"),
+    ];
+    let spans = vec![
+        rule_span(
+            t,
+            1,
+            None,
+            "crew.workflow",
+            (0, 100),
+            &[("traceloop.span.kind", "workflow")],
+        ),
+        rule_span(
+            t,
+            2,
+            Some(1),
+            "Researcher.agent",
+            (1, 30),
+            &[("agentops.span.kind", "agent")],
+        ),
+        rule_span(t, 3, Some(2), "openai.chat", (2, 29), &llm),
+        rule_span(
+            t,
+            4,
+            Some(1),
+            "write",
+            (31, 60),
+            &[("traceloop.span.kind", "agent"), ("agent.role", "Writer")],
+        ),
+        rule_span(t, 5, Some(4), "openai.chat", (32, 59), &llm),
+        rule_span(
+            t,
+            6,
+            Some(1),
+            "CodeAgent.run",
+            (61, 90),
+            &[("openinference.span.kind", "AGENT")],
+        ),
+        rule_span(
+            t,
+            7,
+            Some(6),
+            "LiteLLMModel.__call__",
+            (62, 89),
+            &[("openinference.span.kind", "LLM"), ("llm.model_name", "m")],
+        ),
+        // No agent span at all: the service name.
+        rule_span(t, 8, Some(1), "openai.chat", (91, 99), &llm),
+    ];
+    let mut doc = doc_of(spans);
+    doc["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"] =
+        json!("agentops");
+    let (ep, _) = import_doc("agent-spans", &doc);
+    let agents: Vec<Option<&str>> = messages(&ep).iter().map(|m| m.agent.as_deref()).collect();
+    assert_eq!(
+        agents,
+        [
+            Some("Researcher"),
+            Some("Writer"),
+            Some("CodeAgent"),
+            Some("agentops")
+        ]
+    );
+}
+
+/// Rule 2: a span with a request model and messages or usage is a model call whatever
+/// its operation (`call_llm`); a wrapper and the provider span inside it are one call;
+/// spans with output or usage but no request model are named in a note, not dropped
+/// silently; a trace with nothing to import is a note.
+#[test]
+fn model_calls_by_shape_and_dropped_spans_are_said() {
+    let t = "7a0c000000000000000000000000000d";
+    let spans = vec![
+        rule_span(
+            t,
+            1,
+            None,
+            "invoke_agent solver",
+            (0, 100),
+            &[("gen_ai.operation.name", "invoke_agent")],
+        ),
+        rule_span(
+            t,
+            2,
+            Some(1),
+            "call_llm",
+            (1, 20),
+            &[
+                ("gen_ai.operation.name", "call_llm"),
+                ("gen_ai.request.model", "m"),
+                ("gen_ai.usage.output_tokens", "7"),
+            ],
+        ),
+        rule_span(
+            t,
+            3,
+            Some(1),
+            "llm wrapper",
+            (21, 50),
+            &[
+                ("gen_ai.request.model", "m"),
+                ("gen_ai.usage.output_tokens", "9"),
+            ],
+        ),
+        rule_span(
+            t,
+            4,
+            Some(3),
+            "chat m",
+            (22, 49),
+            &[
+                ("gen_ai.operation.name", "chat"),
+                ("gen_ai.request.model", "m"),
+            ],
+        ),
+        rule_span(
+            t,
+            5,
+            Some(1),
+            "mystery",
+            (51, 60),
+            &[("gen_ai.output.messages", "[]")],
+        ),
+    ];
+    let (ep, notes) = import_doc("shapes", &doc_of(spans));
+    let ids: Vec<&str> = messages(&ep).iter().map(id).collect();
+    assert_eq!(ids, [format!("{:016x}", 2), format!("{:016x}", 4)]);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(t) && n.contains(&format!("{:016x}", 5))),
+        "{notes:?}"
+    );
+    let nothing = doc_of(vec![rule_span(t, 1, None, "GET /health", (0, 1), &[])]);
+    let dir = tempdir("nothing");
+    let file = dir.join("trace.json");
+    std::fs::write(&file, nothing.to_string()).unwrap();
+    let got = import(std::slice::from_ref(&file), &TraceOptions::default());
+    assert!(got.episodes.is_empty() && got.errors.is_empty());
+    assert!(
+        got.notes.iter().any(|n| n.contains("nothing to import")),
+        "{:?}",
+        got.notes
+    );
+}
+
+/// Rule 5: an agent whose messages have no path through `parents` to the episode's last
+/// message is flagged (`meta.flags`, `meta.unreachable_agents`) and reported.
+#[test]
+fn agents_without_a_path_to_the_outcome_are_flagged() {
+    let t = "7a0c000000000000000000000000000e";
+    let chat = [
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.request.model", "m"),
+    ];
+    let spans = vec![
+        rule_span(
+            t,
+            1,
+            None,
+            "invoke_agent main",
+            (0, 100),
+            &[("gen_ai.operation.name", "invoke_agent")],
+        ),
+        rule_span(t, 2, Some(1), "chat m", (1, 10), &chat),
+        rule_span(t, 3, Some(1), "chat m", (50, 99), &chat),
+        // A side agent between main's calls: main's last call continues its own
+        // conversation, so nothing of the auditor reaches main's answer.
+        rule_span(
+            t,
+            4,
+            None,
+            "invoke_agent auditor",
+            (20, 40),
+            &[("gen_ai.operation.name", "invoke_agent")],
+        ),
+        rule_span(t, 5, Some(4), "chat m", (21, 39), &chat),
+    ];
+    let (ep, notes) = import_doc("unreachable", &doc_of(spans));
+    let meta = ep.meta.as_ref().unwrap();
+    assert_eq!(meta["unreachable_agents"], json!(["auditor"]), "{meta}");
+    assert_eq!(meta["flags"], json!(["unreachable_agent"]));
+    assert!(notes.iter().any(|n| n.contains("auditor")), "{notes:?}");
+}
+
+/// Rule 6: `gen_ai.evaluation.result` as a span event, as a log record with
+/// `eventName`, with an `event.name` attribute and with an `otel.event.name` attribute.
+#[test]
+fn judge_scores_in_every_event_form() {
+    let t = "7a0c000000000000000000000000000f";
+    let chat = [
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.request.model", "m"),
+    ];
+    let mut spans = vec![rule_span(
+        t,
+        1,
+        None,
+        "invoke_agent a",
+        (0, 100),
+        &[("gen_ai.operation.name", "invoke_agent")],
+    )];
+    for k in 0..4u64 {
+        spans.push(rule_span(
+            t,
+            2 + k,
+            Some(1),
+            "chat m",
+            (1 + 10 * k, 9 + 10 * k),
+            &chat,
+        ));
+    }
+    let eval_attrs = |score: f64| {
+        vec![
+            json!({"key": "gen_ai.evaluation.name", "value": {"stringValue": "judge"}}),
+            json!({"key": "gen_ai.evaluation.score.value", "value": {"doubleValue": score}}),
+        ]
+    };
+    spans[1]["events"] = json!([{"name": "gen_ai.evaluation.result", "timeUnixNano": "9",
+        "attributes": eval_attrs(0.1)}]);
+    let log = |span: u64, score: f64, how: &str| {
+        let mut r = json!({"traceId": t, "spanId": format!("{span:016x}"), "attributes": eval_attrs(score)});
+        match how {
+            "eventName" => r["eventName"] = json!("gen_ai.evaluation.result"),
+            key => r["attributes"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"key": key, "value": {"stringValue": "gen_ai.evaluation.result"}})),
+        }
+        r
+    };
+    let mut doc = doc_of(spans);
+    doc["resourceLogs"] = json!([{"resource": {}, "scopeLogs": [{"scope": {}, "logRecords": [
+        log(3, 0.2, "eventName"), log(4, 0.3, "event.name"), log(5, 0.4, "otel.event.name")]}]}]);
+    let (ep, _) = import_doc("event-forms", &doc);
+    let scores: Vec<Option<f64>> = messages(&ep).iter().map(|m| m.score).collect();
+    assert_eq!(scores, [Some(0.1), Some(0.2), Some(0.3), Some(0.4)]);
 }

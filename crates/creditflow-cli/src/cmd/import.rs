@@ -153,8 +153,12 @@ fn traces(args: &ImportArgs, settings: &Settings, head: Option<Vec<u8>>) -> Resu
     Ok(())
 }
 
-/// Prints the skipped parts of a trace import; with `--strict` they are an error.
+/// Prints the notes and skipped parts of a trace import; with `--strict` a skipped part
+/// is an error, and an import that produced no episode at all is always one.
 fn report_trace_errors(args: &ImportArgs, imported: &TraceImport) -> Result<()> {
+    for note in &imported.notes {
+        eprintln!("import: note: {note}");
+    }
     report_skipped(
         ("import", "imported"),
         &imported.errors,
@@ -163,6 +167,18 @@ fn report_trace_errors(args: &ImportArgs, imported: &TraceImport) -> Result<()> 
     )?;
     if imported.spilled {
         eprintln!("import: grouped traces through temporary bucket files (over --memory)");
+    }
+    if imported.count == 0 {
+        let inputs: Vec<String> = args.input.iter().map(|p| p.display().to_string()).collect();
+        bail!(
+            "nothing to import from {}: no trace with a model call or a tool execution{}",
+            inputs.join(" "),
+            if imported.errors.is_empty() {
+                ""
+            } else {
+                " could be read (see above)"
+            }
+        );
     }
     Ok(())
 }

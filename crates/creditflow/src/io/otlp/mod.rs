@@ -190,6 +190,10 @@ pub struct TraceImport {
     pub spilled: bool,
     /// Episodes built (handed to the callback of [`import_each`], or in `episodes`).
     pub count: usize,
+    /// What the user should know that is not an error, one line each: traces with
+    /// nothing to import, spans that look like model calls and are not, agents with no
+    /// path to the episode's last message.
+    pub notes: Vec<String>,
 }
 
 /// One trace's problem as held while grouping.
@@ -426,40 +430,59 @@ pub fn import_each(
         })?;
     }
     out.spilled = collector.spill.is_some();
-    let mut emit =
-        |trace: String, buf: TraceBuf, out: &mut TraceImport| -> Result<(), ImportError> {
-            if !buf.problems.is_empty() {
-                for h in buf.problems {
-                    out.errors.push(ImportError::Trace {
-                        at: h.at,
-                        trace: trace.clone(),
-                        span: h.span,
-                        field: h.field,
-                        message: h.message,
-                    });
-                }
-                return Ok(());
+    let mut emit = |trace: String,
+                    buf: TraceBuf,
+                    out: &mut TraceImport|
+     -> Result<(), ImportError> {
+        if !buf.problems.is_empty() {
+            for h in buf.problems {
+                out.errors.push(ImportError::Trace {
+                    at: h.at,
+                    trace: trace.clone(),
+                    span: h.span,
+                    field: h.field,
+                    message: h.message,
+                });
             }
-            // Where each span was read, for the error of a trace that cannot be mapped.
-            let first_at = buf
-                .spans
-                .iter()
-                .min_by_key(|s| s.seq)
-                .map(|s| s.at.clone())
-                .unwrap_or_default();
-            let ats: HashMap<String, String> = buf
-                .spans
-                .iter()
-                .map(|s| (s.span.clone(), s.at.clone()))
-                .collect();
-            match map::map_trace(&trace, buf.spans, buf.evals, opts, outcomes.get(&trace)) {
-                Ok(rec) => {
+            return Ok(());
+        }
+        // Where each span was read, for the error of a trace that cannot be mapped.
+        let spans_in = buf.spans.len();
+        let first_at = buf
+            .spans
+            .iter()
+            .min_by_key(|s| s.seq)
+            .map(|s| s.at.clone())
+            .unwrap_or_default();
+        let ats: HashMap<String, String> = buf
+            .spans
+            .iter()
+            .map(|s| (s.span.clone(), s.at.clone()))
+            .collect();
+        match map::map_trace(&trace, buf.spans, buf.evals, opts, outcomes.get(&trace)) {
+                Ok((rec, notes)) => {
                     out.count += 1;
+                    if !notes.dropped.is_empty() {
+                        out.notes.push(format!(
+                            "trace {trace}: {} spans look like model calls (output messages or token usage, no model call below) but are not messages (a model call needs a request model): {}",
+                            notes.dropped.len(),
+                            notes.dropped.join(", ")
+                        ));
+                    }
+                    if !notes.unreachable.is_empty() {
+                        out.notes.push(format!(
+                            "trace {trace}: agents {} have no path through `parents` to the episode's last message (flagged `unreachable_agent`; their credit will be 0)",
+                            notes.unreachable.join(", ")
+                        ));
+                    }
                     on_episode(rec).map_err(|source| ImportError::Io {
                         path: PathBuf::from("output"),
                         source,
                     })?;
                 }
+                Err(e) if e.empty => out.notes.push(format!(
+                    "trace {trace}: nothing to import (none of its {spans_in} spans is a model call or a tool execution)"
+                )),
                 Err(e) => out.errors.push(ImportError::Trace {
                     at: e
                         .span
@@ -472,8 +495,8 @@ pub fn import_each(
                     message: e.message,
                 }),
             }
-            Ok(())
-        };
+        Ok(())
+    };
     match collector.spill.take() {
         None => {
             let mut traces: Vec<(String, TraceBuf)> = collector.traces.into_iter().collect();

@@ -37,8 +37,39 @@ pub struct Span {
     pub op: Option<String>,
     /// `openinference.span.kind`, upper case.
     pub oi_kind: Option<String>,
-    /// `gen_ai.agent.name`, else OpenInference `agent.name`.
+    /// The span kind of the AgentOps / OpenLLMetry (Traceloop) instrumentations
+    /// (`agentops.span.kind`, `traceloop.span.kind`), lower case: `agent`, `llm`, `tool`,
+    /// `workflow`, `task`, …
+    pub fw_kind: Option<String>,
+    /// Claude Code's `span.type` (`interaction`, `llm_request`, `tool`,
+    /// `tool.execution`, …).
+    pub span_type: Option<String>,
+    /// `gen_ai.agent.name` on this span (instrumentations may copy one constant onto
+    /// every span: it names an agent only where no invocation does).
     pub agent: Option<String>,
+    /// The names an agent invocation span gives itself, in rule order: OpenInference
+    /// `agent.name`, AgentOps `agent.role`, OpenLLMetry `traceloop.entity.name`, a legacy
+    /// `agent_name`, the OpenAI Agents SDK's `name` (Logfire's `Agent run: …` spans).
+    pub own_names: Vec<String>,
+    /// A tool that runs an agent: Claude Code's `subagent_type`.
+    pub subagent: Option<String>,
+    /// An OpenInference LangGraph node step (`metadata` names a `langgraph_node`): a step
+    /// of the enclosing agent, not an agent.
+    pub graph_step: bool,
+    /// A handoff's source and target agents (`from_agent` / `to_agent`,
+    /// `gen_ai.handoff.*`).
+    pub handoff: (Option<String>, Option<String>),
+    /// The span carries input messages (`gen_ai.input.messages`, `gen_ai.prompt…`,
+    /// OpenInference `llm.input_messages…`).
+    pub has_messages: bool,
+    /// Output messages recorded on the span (`gen_ai.output.messages`, `gen_ai.completion…`,
+    /// `llm.output_messages…`).
+    pub has_output: bool,
+    /// The span carries its own token usage (`gen_ai.usage.*`, OpenInference
+    /// `llm.token_count.*`, Claude Code `input_tokens`; aggregated usage does not count).
+    pub has_usage: bool,
+    /// The span-level `service.name` attribute (some exporters set it per span).
+    pub span_service: Option<String>,
     /// OpenInference `graph.node.id`.
     pub node: Option<String>,
     /// OpenInference `graph.node.parent_id`.
@@ -373,6 +404,47 @@ fn str_attr(map: &Map<String, Value>, keys: &[&str]) -> Result<Option<String>, S
     Ok(None)
 }
 
+/// The names an agent invocation span gives itself (see [`Span::own_names`]).
+fn own_names(map: &Map<String, Value>, span_name: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for key in [
+        "agent.name",
+        "agent.role",
+        "traceloop.entity.name",
+        "agent_name",
+    ] {
+        if let Some(v) = str_attr(map, &[key])?.filter(|v| !v.trim().is_empty()) {
+            out.push(v);
+        }
+    }
+    // The OpenAI Agents SDK through Logfire: "Agent run: 'name'" with a plain `name`.
+    if span_name.starts_with("Agent run")
+        && let Some(v) = str_attr(map, &["name"])?.filter(|v| !v.trim().is_empty())
+    {
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// A handoff's (source, target) agents: `from_agent` / `to_agent`, or the
+/// `gen_ai.handoff.*` attributes (`…source…` / `…from…`, `…target…` / `…to…`).
+fn handoff_agents(map: &Map<String, Value>) -> Result<(Option<String>, Option<String>), String> {
+    let mut from = str_attr(map, &["from_agent"])?;
+    let mut to = str_attr(map, &["to_agent"])?;
+    for (k, v) in map {
+        let Some(rest) = k.strip_prefix("gen_ai.handoff.") else {
+            continue;
+        };
+        let Some(v) = v.as_str() else { continue };
+        if from.is_none() && (rest.contains("source") || rest.contains("from")) {
+            from = Some(v.to_string());
+        } else if to.is_none() && (rest.contains("target") || rest.contains("to")) {
+            to = Some(v.to_string());
+        }
+    }
+    Ok((from, to))
+}
+
 fn int_attr(map: &Map<String, Value>, keys: &[&str]) -> Result<u64, String> {
     for key in keys {
         match map.get(*key) {
@@ -457,9 +529,14 @@ fn required_trace(
 
 /// Whether an event or log record is a `gen_ai.evaluation.result`: by its own name
 /// (`name` / `eventName`) or by the `event.name` attribute.
+/// An evaluation result, in every form it is recorded: a span event or a log record
+/// named `gen_ai.evaluation.result` (its `name` / `eventName`), or a log record whose
+/// `event.name` or `otel.event.name` attribute says so.
 fn is_evaluation(obj: &Map<String, Value>, name_key: &str, attrs: &Map<String, Value>) -> bool {
     obj.get(name_key).and_then(Value::as_str) == Some(EVALUATION_EVENT)
-        || attrs.get("event.name").and_then(Value::as_str) == Some(EVALUATION_EVENT)
+        || ["event.name", "otel.event.name"]
+            .iter()
+            .any(|k| attrs.get(*k).and_then(Value::as_str) == Some(EVALUATION_EVENT))
 }
 
 /// Records an evaluation result, numbered in arrival order.
@@ -577,11 +654,42 @@ fn read_span(
             op,
             oi_kind: str_attr(&attrs, &["openinference.span.kind"])?
                 .map(|k| k.to_ascii_uppercase()),
-            agent: str_attr(&attrs, &["gen_ai.agent.name", "agent.name"])?,
+            fw_kind: str_attr(&attrs, &["agentops.span.kind", "traceloop.span.kind"])?
+                .map(|k| k.to_ascii_lowercase()),
+            span_type: str_attr(&attrs, &["span.type"])?,
+            agent: str_attr(&attrs, &["gen_ai.agent.name"])?,
+            own_names: own_names(&attrs, &name)?,
+            subagent: str_attr(&attrs, &["subagent_type"])?,
+            graph_step: attrs
+                .get("metadata")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m.contains("\"langgraph_node\"")),
+            handoff: handoff_agents(&attrs)?,
+            has_messages: attrs.keys().any(|k| {
+                k == "gen_ai.input.messages"
+                    || k.starts_with("gen_ai.prompt")
+                    || k.starts_with("llm.input_messages")
+            }),
+            has_output: attrs.keys().any(|k| {
+                k == "gen_ai.output.messages"
+                    || k.starts_with("gen_ai.completion")
+                    || k.starts_with("llm.output_messages")
+            }),
+            has_usage: attrs.keys().any(|k| {
+                k.starts_with("gen_ai.usage.")
+                    || k.starts_with("llm.token_count.")
+                    || k == "input_tokens"
+                    || k == "output_tokens"
+            }),
+            span_service: str_attr(&attrs, &["service.name"])?,
             node: str_attr(&attrs, &["graph.node.id"])?,
             node_parent: str_attr(&attrs, &["graph.node.parent_id"])?,
-            tool: str_attr(&attrs, &["gen_ai.tool.name", "tool.name"])?,
-            model: str_attr(&attrs, &["gen_ai.request.model", "llm.model_name"])?,
+            tool: match str_attr(&attrs, &["gen_ai.tool.name", "tool.name", "tool_name"])? {
+                // The OpenAI Agents SDK's function tools as Logfire names them.
+                None if name.starts_with("Function:") => str_attr(&attrs, &["name"])?,
+                t => t,
+            },
+            model: str_attr(&attrs, &["gen_ai.request.model", "llm.model_name", "model"])?,
             conversation: str_attr(&attrs, &["gen_ai.conversation.id", "session.id"])?,
             text,
             input_tokens: int_attr(
@@ -590,6 +698,7 @@ fn read_span(
                     "gen_ai.usage.input_tokens",
                     "gen_ai.usage.prompt_tokens",
                     "llm.token_count.prompt",
+                    "input_tokens",
                 ],
             )?,
             output_tokens: int_attr(
@@ -598,6 +707,7 @@ fn read_span(
                     "gen_ai.usage.output_tokens",
                     "gen_ai.usage.completion_tokens",
                     "llm.token_count.completion",
+                    "output_tokens",
                 ],
             )?,
             error: status_is_error(sp),
