@@ -243,9 +243,16 @@ pub struct ExportOtelArgs {
     /// The trace export(s) the episodes were imported from (files or directories).
     #[arg(long, required = true, num_args = 1..)]
     pub traces: Vec<PathBuf>,
-    /// Where to write the log records (default: standard output).
+    /// Where to write the log records (default: standard output, unless --endpoint).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Also send the log records to an OTLP/HTTP receiver: http://HOST[:PORT][/PATH]
+    /// (`/v1/logs` appended unless the path ends so; JSON, gzip, retries with backoff).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// A request header for --endpoint (repeatable; wins over OTEL_EXPORTER_OTLP_HEADERS).
+    #[arg(long = "header", value_name = "KEY=VALUE", requires = "endpoint")]
+    pub headers: Vec<String>,
     /// Any scored line that cannot be exported is a non-zero exit.
     #[arg(long)]
     pub strict: bool,

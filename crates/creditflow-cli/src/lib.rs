@@ -6,5 +6,6 @@
 pub mod args;
 pub mod cmd;
 pub mod eval;
+pub mod otlp_http;
 pub mod report;
 pub mod verify;
