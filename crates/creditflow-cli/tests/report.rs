@@ -405,3 +405,69 @@ fn pages_render_in_a_headless_browser() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Episodes imported from traces read like the trace: titled by their root operation,
+/// messages labelled by span or tool name (from the input's `meta.root` and `name`).
+#[test]
+fn traces_are_titled_by_their_root_operation_and_messages_by_span_name() {
+    let dir = temp_dir("traces");
+    let otlp = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/otlp");
+    let traces: Vec<PathBuf> = ["S4a", "S4b", "S6a"]
+        .iter()
+        .map(|s| otlp.join(format!("adk_v2_{s}.json")))
+        .collect();
+    let episodes = dir.join("episodes.jsonl");
+    let scored = dir.join("scored.jsonl");
+    let page = dir.join("page.html");
+    run(bin().arg("import").args(&traces).arg("-o").arg(&episodes));
+    run(bin().arg("score").arg(&episodes).arg("-o").arg(&scored));
+    run(bin()
+        .arg("report")
+        .arg(&scored)
+        .arg("--input")
+        .arg(&episodes)
+        .arg("-o")
+        .arg(&page));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let blob = data(&html);
+    let mut want_titles = Vec::new();
+    let mut want_labels = Vec::new();
+    for line in std::fs::read_to_string(&episodes).unwrap().lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        want_titles.push(e["meta"]["root"].as_str().unwrap().to_string());
+        for m in e["messages"].as_array().unwrap() {
+            want_labels.push(m["name"].as_str().unwrap().to_string());
+        }
+    }
+    let mut got_titles: Vec<String> = blob["episodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap().to_string())
+        .collect();
+    got_titles.sort();
+    want_titles.sort();
+    assert_eq!(got_titles, want_titles);
+    assert!(
+        want_titles
+            .iter()
+            .all(|t| !t.is_empty() && html.contains(&format!("<h2>Episode {t}</h2>"))),
+        "{want_titles:?}"
+    );
+    let mut got_labels: Vec<String> = blob["episodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["messages"].as_array().unwrap().iter())
+        .map(|m| m["label"].as_str().unwrap().to_string())
+        .collect();
+    got_labels.sort();
+    want_labels.sort();
+    assert_eq!(got_labels, want_labels);
+    // Labels show without the script too: in each circle's tooltip.
+    let tool = want_labels
+        .iter()
+        .find(|l| l.contains("execute_tool") || !l.contains(' '))
+        .unwrap();
+    assert!(html.contains(&format!("{tool} · ")), "{tool}");
+}

@@ -52,7 +52,7 @@ function show(g){
 var k=+g.getAttribute('data-ep'),i=+g.getAttribute('data-m');
 var e=data.episodes[k],m=e.messages[i],out=document.getElementById('detail-'+k);
 if(!out)return;
-var s='#'+i+' '+(m.id||'(environment)')+' \u2014 '+(m.agent||'environment');
+var s='#'+i+' '+(m.label?m.label+' \u00b7 ':'')+(m.id||'(environment)')+' \u2014 '+(m.agent||'environment');
 if(m.credit!=null)s+='\ncredit '+f(m.credit)+' \u00b1 '+f(m.se)+'   reward '+f(m.reward);
 if(m.score!=null)s+='   judge score '+f(m.score);
 if(m.text!=null)s+='\n'+m.text;
@@ -81,12 +81,13 @@ fn data_json(report: &Report) -> String {
         .map(|e| {
             json!({
                 "id": e.id,
+                "title": e.title,
                 "branch": e.branch,
                 "reward": e.reward,
                 "baseline": e.baseline,
                 "messages": e.messages.iter().map(|m| json!({
                     "id": m.id, "agent": m.agent, "credit": m.credit, "se": m.se,
-                    "reward": m.reward, "score": m.score, "text": m.text,
+                    "reward": m.reward, "score": m.score, "text": m.text, "label": m.label,
                 })).collect::<Vec<_>>(),
             })
         })
@@ -217,7 +218,7 @@ fn batch_section(report: &Report) -> Markup {
             }
             ol class="sample" {
                 @for (k, e) in report.episodes.iter().enumerate() {
-                    li { a href={"#" (anchor(k))} { (e.id) } @if e.failed() { " " span class="fail" { "✗" } } }
+                    li { a href={"#" (anchor(k))} { (e.name()) } @if e.failed() { " " span class="fail" { "✗" } } }
                 }
             }
         }
@@ -232,8 +233,9 @@ fn episode_section(e: &EpisodeView, k: usize) -> Markup {
         .fold(0.0_f64, |m, c| m.max(c.abs()));
     html! {
         article class="episode" id=(anchor(k)) {
-            h2 { "Episode " (e.id) }
+            h2 { "Episode " (e.name()) }
             p class="meta" {
+                @if e.title.is_some() { "id " code { (e.id) } " · " }
                 @if e.failed() { span class="fail" { "failure" } } @else { span class="ok" { "success" } }
                 " · R = " (num(e.reward)) " · R0 = " (num(e.baseline))
                 " · method " (e.method)
@@ -277,7 +279,7 @@ fn episode_section(e: &EpisodeView, k: usize) -> Markup {
 /// The whole page.
 pub fn page(report: &Report) -> Markup {
     let heading = match (&report.batch, report.episodes.first()) {
-        (None, Some(e)) => format!("Episode {}", e.id),
+        (None, Some(e)) => format!("Episode {}", e.name()),
         _ => "Batch".to_string(),
     };
     html! {

@@ -178,6 +178,9 @@ pub struct MessageView {
     pub text: Option<String>,
     /// Parents.
     pub parents: ParentsView,
+    /// What the message is, in the input's words (its `name`: the span name or tool
+    /// name of an imported trace).
+    pub label: Option<String>,
 }
 
 /// One embedded episode: its scored record joined with its input and gold label.
@@ -185,6 +188,9 @@ pub struct MessageView {
 pub struct EpisodeView {
     /// Record id.
     pub id: String,
+    /// What the episode is, in the input's words (`meta.root`: an imported trace's root
+    /// operation, e.g. `invoke_workflow coordinator`; or `meta.title`).
+    pub title: Option<String>,
     /// `success` or `failure`.
     pub branch: String,
     /// R.
@@ -226,7 +232,7 @@ fn cut(text: &serde_json::Value) -> String {
 impl EpisodeView {
     /// Joins a scored episode with its input (when given and consistent: every scored
     /// message's position holds a message of that id and author) and its gold label.
-    pub fn new(s: &ScoredEpisode, input: Option<&Episode>, gold: Option<&GoldLabel>) -> Self {
+    pub fn new(s: &ScoredEpisode, input: Option<&Input>, gold: Option<&GoldLabel>) -> Self {
         let mut lanes: Vec<String> = s.agents.iter().map(|a| a.agent.clone()).collect();
         for m in &s.messages {
             if !lanes.contains(&m.agent) {
@@ -241,7 +247,8 @@ impl EpisodeView {
                 })
             })
         };
-        let input = input.filter(|e| consistent(e));
+        let labels = input.map(|i| &i.labels);
+        let input = input.map(|i| &i.episode).filter(|e| consistent(e));
         let scored_at: HashMap<usize, usize> = s
             .messages
             .iter()
@@ -268,6 +275,7 @@ impl EpisodeView {
                         } else {
                             ParentsView::Listed(im.parents.clone())
                         },
+                        label: labels.and_then(|l| l.names.get(i).cloned().flatten()),
                     }
                 })
                 .collect(),
@@ -290,6 +298,7 @@ impl EpisodeView {
                             score: None,
                             text: None,
                             parents: ParentsView::Unknown,
+                            label: None,
                         },
                         // A position `score` wrote no message for is an environment one.
                         None => MessageView {
@@ -301,6 +310,7 @@ impl EpisodeView {
                             score: None,
                             text: None,
                             parents: ParentsView::Unknown,
+                            label: None,
                         },
                     })
                     .collect()
@@ -308,6 +318,7 @@ impl EpisodeView {
         };
         EpisodeView {
             id: s.id.0.clone(),
+            title: labels.and_then(|l| l.title.clone()),
             branch: s.branch.clone(),
             reward: s.reward,
             baseline: s.baseline,
@@ -321,6 +332,11 @@ impl EpisodeView {
             gold: gold.cloned(),
             joined: input.is_some(),
         }
+    }
+
+    /// How the page names the episode: its title, else its id.
+    pub fn name(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.id)
     }
 
     /// True on the failure branch.
@@ -460,52 +476,106 @@ pub fn build(scored_path: &Path, opts: &ReportOptions) -> Result<Report, ReportE
     })
 }
 
+/// An input episode as the scorer reads it, with the labels it does not keep.
+#[derive(Debug)]
+pub struct Input {
+    /// The validated episode.
+    pub episode: Episode,
+    /// Its title and message labels (JSON Lines input only; the §2.4 rows carry none).
+    pub labels: Labels,
+}
+
+/// What an input record calls itself and its messages.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Labels {
+    /// `meta.root` (an imported trace's root operation) or `meta.title`.
+    pub title: Option<String>,
+    /// Each message's `name` (span name or tool name), by position.
+    pub names: Vec<Option<String>>,
+}
+
+impl Labels {
+    fn of(raw: &creditflow::schema::InputRecord) -> Self {
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        Labels {
+            title: raw
+                .meta
+                .as_ref()
+                .and_then(|m| m.get("root").or_else(|| m.get("title")))
+                .and_then(text),
+            names: raw
+                .messages
+                .iter()
+                .flatten()
+                .map(|m| m.name.as_ref().and_then(text))
+                .collect(),
+        }
+    }
+}
+
 /// Reads the input episodes once, keeping only those of `wanted` (by id): memory is the
 /// scorer's reading chunk and the kept episodes. Bad input records are skipped (`score`
 /// reported them already); a whole-file failure (unreadable, not Parquet) is an error.
 fn read_inputs(
     path: &Path,
     wanted: &[ScoredEpisode],
-) -> Result<HashMap<String, Episode>, ReportError> {
+) -> Result<HashMap<String, Input>, ReportError> {
     let ids: std::collections::HashSet<&str> = wanted.iter().map(|e| e.id.0.as_str()).collect();
-    let mut kept = HashMap::new();
+    let mut kept: HashMap<String, Input> = HashMap::new();
     let opts = RunOptions::default();
     let wrap = |source: creditflow::Error| ReportError::Input {
         path: path.to_path_buf(),
         source,
     };
-    let mut take = |source: &mut dyn Source| -> Result<(), ReportError> {
-        loop {
-            let (chunk, _) = source.next_chunk(&opts).map_err(wrap)?;
-            if chunk.is_empty() {
-                return Ok(());
-            }
-            for r in chunk.into_iter().flatten() {
-                if let Record::Episode(e) = r
-                    && ids.contains(e.id.as_str())
-                {
-                    kept.entry(e.id.clone()).or_insert(e);
-                }
-            }
-            if kept.len() == ids.len() {
-                return Ok(());
-            }
-        }
-    };
     if scored::is_parquet(path) {
         #[cfg(feature = "parquet")]
         {
             let (mut source, _) = creditflow::io::parquet::open(path, false).map_err(wrap)?;
-            take(&mut source)?;
+            loop {
+                let (chunk, _) = source.next_chunk(&opts).map_err(wrap)?;
+                if chunk.is_empty() || kept.len() == ids.len() {
+                    break;
+                }
+                for r in chunk.into_iter().flatten() {
+                    if let Record::Episode(e) = r
+                        && ids.contains(e.id.as_str())
+                    {
+                        kept.entry(e.id.clone()).or_insert(Input {
+                            episode: e,
+                            labels: Labels::default(),
+                        });
+                    }
+                }
+            }
         }
         #[cfg(not(feature = "parquet"))]
         return Err(ReportError::NoParquet {
             path: path.to_path_buf(),
         });
     } else {
+        // JSON Lines: the ids are scanned first, so only wanted records are parsed.
+        use creditflow::io::jsonl::{LineReader, parse_line, scan_id};
         let file = std::fs::File::open(path).map_err(|e| ReportError::io(path, e))?;
-        let mut source = creditflow::io::jsonl::JsonlSource::new(std::io::BufReader::new(file));
-        take(&mut source)?;
+        let mut lines = LineReader::new(std::io::BufReader::new(file));
+        while kept.len() < ids.len() {
+            let Some(line) = lines.next_record().map_err(|e| ReportError::io(path, e))? else {
+                break;
+            };
+            let Ok(text) = line.text else { continue };
+            if !scan_id(&text).is_some_and(|id| ids.contains(id.as_str())) {
+                continue;
+            }
+            let Ok(raw) = parse_line(&text, line.number) else {
+                continue;
+            };
+            let labels = Labels::of(&raw);
+            if let Ok(Record::Episode(e)) =
+                creditflow::validate(raw, line.number, &opts.score.validate)
+            {
+                kept.entry(e.id.clone())
+                    .or_insert(Input { episode: e, labels });
+            }
+        }
     }
     Ok(kept)
 }

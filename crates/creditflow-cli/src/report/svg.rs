@@ -74,7 +74,11 @@ fn max_abs(xs: impl Iterator<Item = f64>) -> f64 {
 fn message_title(ep: &EpisodeView, i: usize) -> String {
     let m = &ep.messages[i];
     let mut s = format!(
-        "#{i} {} — {}",
+        "#{i} {}{} — {}",
+        m.label
+            .as_deref()
+            .map(|l| format!("{l} · "))
+            .unwrap_or_default(),
         if m.id.is_empty() {
             "(environment)"
         } else {
@@ -363,6 +367,7 @@ mod tests {
     fn view(parents: impl Fn(usize) -> ParentsView, n: usize, failed: bool) -> EpisodeView {
         let agents = ["a", "b", "c"];
         EpisodeView {
+            title: Some("invoke_workflow coordinator".into()),
             id: "e".into(),
             branch: if failed { "failure" } else { "success" }.into(),
             reward: 1.0,
@@ -398,6 +403,7 @@ mod tests {
                     score: None,
                     text: None,
                     parents: parents(i),
+                    label: (i == 1).then(|| "execute_tool search".to_string()),
                 })
                 .collect(),
             first_error: failed.then(|| ScoredFirstError {
