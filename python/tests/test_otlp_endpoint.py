@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,11 +20,37 @@ from typing import Any
 import pytest
 from conftest import REPO, cli_path, missing, read_jsonl
 from google.protobuf import json_format
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 TRACES = REPO / "tests" / "data" / "otlp"
 JUDGE = REPO / "examples" / "traces" / "judge.jsonl"
 RECORDINGS = [TRACES / f"adk_v2_{s}.json" for s in ("S4a", "S4b", "S6a")]
+# Where python/requirements-otlp.txt is installed (see that file for why not beside Ray).
+PROTO_DIR = Path(os.environ.get("CREDITFLOW_OTLP_PROTO", REPO / "target" / "python-otlp"))
+ExportLogsServiceRequest: Any = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def otlp_messages() -> Iterator[None]:
+    """The official message types, importable for this module only: the path and the
+    `opentelemetry` modules are removed again afterwards, so Ray never sees them."""
+    global ExportLogsServiceRequest
+    added = PROTO_DIR.is_dir() and str(PROTO_DIR) not in sys.path
+    if added:
+        sys.path.insert(0, str(PROTO_DIR))
+    try:
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+    except ImportError:
+        install = f"pip install --no-deps --target {PROTO_DIR} -r python/requirements-otlp.txt"
+        missing(f"opentelemetry-proto ({install})")
+    ExportLogsServiceRequest = logs_service_pb2.ExportLogsServiceRequest
+    yield
+    ExportLogsServiceRequest = None
+    if added:
+        sys.path.remove(str(PROTO_DIR))
+        for name in [
+            m for m in sys.modules if m == "opentelemetry" or m.startswith("opentelemetry.")
+        ]:
+            del sys.modules[name]
 
 
 def hex_ids_to_base64(value: Any) -> Any:
@@ -49,7 +76,7 @@ class Receiver:
 
     def __init__(self, script: list[int]) -> None:
         self.script = list(script)
-        self.requests: list[ExportLogsServiceRequest] = []
+        self.requests: list[Any] = []
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []
         self.problems: list[str] = []

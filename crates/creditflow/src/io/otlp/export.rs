@@ -89,9 +89,9 @@ pub fn export_otel(
         super::read_source(
             &path,
             reader,
+            &mut seq,
             &mut result.errors,
-            &mut |doc, at, _errors| {
-                let d = wire::read_document(doc, at, &mut seq);
+            &mut |d, _at, _seq, _errors| {
                 for s in d.spans {
                     if !wanted.contains(&s.trace) {
                         continue;

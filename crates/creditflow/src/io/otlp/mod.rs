@@ -26,6 +26,7 @@
 
 pub mod export;
 pub mod map;
+pub mod stream;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -35,7 +36,6 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::io::files::{ImportError, Location};
 use crate::io::jsonl::LineReader;
@@ -425,9 +425,13 @@ pub fn import_each(
     let mut seq = 0u64;
     for source in sources {
         let (path, reader) = source.open()?;
-        read_source(&path, reader, &mut out.errors, &mut |doc, at, errors| {
-            take_document(doc, at, &mut seq, &mut collector, errors)
-        })?;
+        read_source(
+            &path,
+            reader,
+            &mut seq,
+            &mut out.errors,
+            &mut |doc, at, seq, errors| take_document(doc, at, *seq, &mut collector, errors),
+        )?;
     }
     out.spilled = collector.spill.is_some();
     let mut emit = |trace: String,
@@ -543,15 +547,18 @@ pub fn import_each(
     Ok(out)
 }
 
-/// What [`read_source`] calls per document: the document, where it is, the error list.
+/// What [`read_source`] calls per document: the document (placed: numbered and
+/// located), where it is, the arrival counter after it, the error list.
 pub(crate) type OnDocument<'a> =
-    dyn FnMut(&Value, &str, &mut Vec<ImportError>) -> std::io::Result<()> + 'a;
+    dyn FnMut(wire::Document, &str, &u64, &mut Vec<ImportError>) -> std::io::Result<()> + 'a;
 
 /// Reads one file or stream: JSON Lines of documents when its first line is a whole
-/// JSON object, else one (or several concatenated) pretty-printed documents.
+/// JSON object, else one (or several concatenated) pretty-printed documents. Each
+/// document is read as it streams ([`stream::Streamed`]): never held as a JSON tree.
 pub(crate) fn read_source(
     path: &Path,
     mut reader: Box<dyn BufRead>,
+    seq: &mut u64,
     errors: &mut Vec<ImportError>,
     on_doc: &mut OnDocument<'_>,
 ) -> Result<(), ImportError> {
@@ -572,15 +579,30 @@ pub(crate) fn read_source(
             break;
         }
     }
-    let line_mode = serde_json::from_str::<Value>(first.trim()).is_ok_and(|v| v.is_object());
-    if line_mode {
+    // JSON Lines when the first line is a whole object (then it is read once, here).
+    let first_doc = if first.trim_start().starts_with('{') {
+        serde_json::from_str::<stream::Streamed>(first.trim()).ok()
+    } else {
+        None
+    };
+    if let Some(doc) = first_doc {
         // JSON Lines of documents: the first line read above, then the one line reader.
-        let mut line: Option<Result<String, crate::io::jsonl::LineProblem>> = Some(Ok(first));
+        let at = format!("{}, line {line_no}", path.display());
+        let d = doc.place(&at, seq);
+        on_doc(d, &at, seq, errors).map_err(io)?;
+        drop(first);
         let mut lines = LineReader::starting_at(reader, line_no);
-        while let Some(text) = line {
+        while let Some(l) = lines.next_record().map_err(io)? {
+            line_no = l.number as usize;
             let at = format!("{}, line {line_no}", path.display());
-            match text.map(|t| serde_json::from_str::<Value>(t.trim())) {
-                Ok(Ok(doc)) => on_doc(&doc, &at, errors).map_err(io)?,
+            match l
+                .text
+                .map(|t| serde_json::from_str::<stream::Streamed>(t.trim()))
+            {
+                Ok(Ok(doc)) => {
+                    let d = doc.place(&at, seq);
+                    on_doc(d, &at, seq, errors).map_err(io)?
+                }
                 Ok(Err(source)) => errors.push(ImportError::Json {
                     at: Location::line(path, line_no),
                     source,
@@ -593,24 +615,18 @@ pub(crate) fn read_source(
                     message: problem.to_string(),
                 }),
             }
-            line = match lines.next_record().map_err(io)? {
-                Some(l) => {
-                    line_no = l.number as usize;
-                    Some(l.text)
-                }
-                None => None,
-            };
         }
         return Ok(());
     }
     let start_line = line_no;
     let chained = std::io::Cursor::new(first.into_bytes()).chain(reader);
-    let stream = serde_json::Deserializer::from_reader(chained).into_iter::<Value>();
+    let stream = serde_json::Deserializer::from_reader(chained).into_iter::<stream::Streamed>();
     for (k, doc) in stream.enumerate() {
         match doc {
             Ok(doc) => {
                 let at = format!("{}, document {}", path.display(), k + 1);
-                on_doc(&doc, &at, errors).map_err(io)?;
+                let d = doc.place(&at, seq);
+                on_doc(d, &at, seq, errors).map_err(io)?;
             }
             Err(source) => {
                 let line = start_line + source.line().saturating_sub(1);
@@ -626,13 +642,12 @@ pub(crate) fn read_source(
 }
 
 fn take_document(
-    doc: &Value,
+    d: wire::Document,
     at: &str,
-    seq: &mut u64,
+    seq: u64,
     collector: &mut Collector,
     errors: &mut Vec<ImportError>,
 ) -> std::io::Result<()> {
-    let d = wire::read_document(doc, at, seq);
     for p in d.problems {
         match p.trace {
             Some(trace) => collector.add(
@@ -645,7 +660,7 @@ fn take_document(
                         message: p.message,
                     },
                 ),
-                *seq,
+                seq,
             )?,
             None => errors.push(ImportError::Document {
                 at: at.to_string(),

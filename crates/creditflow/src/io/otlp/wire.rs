@@ -148,49 +148,38 @@ pub fn is_document(v: &Value) -> bool {
 }
 
 /// Reads one OTLP/JSON document; `seq` numbers spans and evaluations in arrival order
-/// and is advanced; `at` is where the document is (`file, line`).
+/// and is advanced; `at` is where the document is (`file, line`). The same reader as a
+/// stream's ([`super::stream::Streamed`]), over a parsed value.
 pub fn read_document(doc: &Value, at: &str, seq: &mut u64) -> Document {
-    let mut out = Document::default();
-    let Some(obj) = doc.as_object() else {
-        out.problems
-            .push(problem(None, None, "", "a document must be a JSON object"));
-        return out;
-    };
-    if !is_document(doc) {
-        out.problems.push(problem(
-            None,
-            None,
-            "",
-            "neither `resourceSpans` nor `resourceLogs`: not an OTLP/JSON document",
-        ));
-        return out;
+    use serde::Deserialize;
+    match super::stream::Streamed::deserialize(doc) {
+        Ok(d) => d.place(at, seq),
+        // A parsed value always deserializes; kept total all the same.
+        Err(e) => Document {
+            problems: vec![problem(None, None, "", &e.to_string())],
+            ..Default::default()
+        },
     }
-    for_each(obj, "resourceSpans", "", &mut out, |rs, path, out| {
-        let service = service_name(rs);
-        let scopes = if rs.contains_key("scopeSpans") {
-            "scopeSpans"
-        } else {
-            "instrumentationLibrarySpans"
-        };
-        for_each(rs, scopes, &path, out, |ss, path, out| {
-            for_each(ss, "spans", &path, out, |sp, path, out| {
-                read_span(sp, &path, service.as_deref(), at, seq, out);
-            });
-        });
-    });
-    for_each(obj, "resourceLogs", "", &mut out, |rl, path, out| {
-        let scopes = if rl.contains_key("scopeLogs") {
-            "scopeLogs"
-        } else {
-            "instrumentationLibraryLogs"
-        };
-        for_each(rl, scopes, &path, out, |sl, path, out| {
+}
+
+/// One `resourceLogs` entry: its evaluation results.
+pub(crate) fn read_resource_logs(
+    rl: &Map<String, Value>,
+    path: &str,
+    at: &str,
+    seq: &mut u64,
+    out: &mut Document,
+) {
+    for key in ["scopeLogs", "instrumentationLibraryLogs"] {
+        if key == "instrumentationLibraryLogs" && rl.contains_key("scopeLogs") {
+            continue;
+        }
+        for_each(rl, key, path, out, |sl, path, out| {
             for_each(sl, "logRecords", &path, out, |lr, path, out| {
                 read_log(lr, &path, at, seq, out);
             });
         });
-    });
-    out
+    }
 }
 
 fn problem(trace: Option<&str>, span: Option<&str>, field: &str, message: &str) -> Problem {
@@ -239,8 +228,9 @@ fn for_each(
     }
 }
 
-fn service_name(resource_spans: &Map<String, Value>) -> Option<String> {
-    let attrs = resource_spans.get("resource")?.get("attributes")?;
+/// The `service.name` of a `resource` object.
+pub(crate) fn resource_service(resource: &Value) -> Option<String> {
+    let attrs = resource.get("attributes")?;
     let map = attributes(Some(attrs)).ok()?;
     map.get("service.name")?.as_str().map(str::to_string)
 }
@@ -560,7 +550,7 @@ fn push_eval(
     });
 }
 
-fn read_span(
+pub(crate) fn read_span(
     sp: &Map<String, Value>,
     path: &str,
     service: Option<&str>,
@@ -930,10 +920,16 @@ mod tests {
         let d = read_document(&doc, "x", &mut seq);
         assert!(d.problems.is_empty(), "{:?}", d.problems);
         assert_eq!(d.evals.len(), 2);
-        assert_eq!(d.evals[0].name.as_deref(), Some("Helpful"));
-        assert_eq!(d.evals[0].value, Some(0.25));
-        assert_eq!(d.evals[0].span.as_deref(), Some("b7ad6b7169203331"));
-        assert_eq!(d.evals[1].span, None);
-        assert_eq!(d.evals[1].label.as_deref(), Some("pass"));
+        // Arrival order is the document's key order (a parsed value's keys are sorted).
+        let by = |n: &str| {
+            d.evals
+                .iter()
+                .find(|e| e.name.as_deref() == Some(n))
+                .unwrap()
+        };
+        assert_eq!(by("Helpful").value, Some(0.25));
+        assert_eq!(by("Helpful").span.as_deref(), Some("b7ad6b7169203331"));
+        assert_eq!(by("Outcome").span, None);
+        assert_eq!(by("Outcome").label.as_deref(), Some("pass"));
     }
 }
