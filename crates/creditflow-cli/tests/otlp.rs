@@ -1439,3 +1439,192 @@ fn judge_scores_in_every_event_form() {
     let scores: Vec<Option<f64>> = messages(&ep).iter().map(|m| m.score).collect();
     assert_eq!(scores, [Some(0.1), Some(0.2), Some(0.3), Some(0.4)]);
 }
+
+/// A flat trace of `n` model calls with no parents and no agent invocations (a concurrent
+/// trace whose structure was lost), agents named on the spans.
+fn flat_trace(n: u64) -> Value {
+    let t = "7a0c0000000000000000000000000010";
+    let spans: Vec<Value> = (0..n)
+        .map(|k| {
+            let agent = format!("agent_{}", k % 7);
+            rule_span(
+                t,
+                k + 1,
+                None,
+                "chat m",
+                (k, k + 1),
+                &[
+                    ("gen_ai.operation.name", "chat"),
+                    ("gen_ai.agent.name", agent.as_str()),
+                ],
+            )
+        })
+        .collect();
+    doc_of(spans)
+}
+
+/// Spans without structural parents do not expand to n²/2 parent ids (where the
+/// structure says nothing, the scorer's `prefix` provenance applies, stored in O(1));
+/// past the message limit the trace is one `too_large` error, not an abort.
+#[test]
+fn a_concurrent_trace_lists_no_parents_and_one_past_the_limit_is_too_large() {
+    let (ep, _) = import_doc("flat-20000", &flat_trace(20_000));
+    assert_eq!(messages(&ep).len(), 20_000);
+    // Linear: each call follows the one before it (one conversation without context),
+    // never every earlier message spelled out.
+    let ids: usize = messages(&ep)
+        .iter()
+        .map(|m| m.parents.as_ref().map_or(0, Vec::len))
+        .sum();
+    assert!(ids < 20_000, "{ids} parent ids");
+    let line = serde_json::to_string(&ep).unwrap();
+    assert!(line.len() < 20_000 * 200, "{} bytes", line.len());
+    let n = creditflow::limits::MAX_MESSAGES as u64 + 1;
+    let dir = tempdir("flat-too-large");
+    let file = dir.join("trace.json");
+    std::fs::write(&file, flat_trace(n).to_string()).unwrap();
+    let got = import(std::slice::from_ref(&file), &TraceOptions::default());
+    assert!(got.episodes.is_empty());
+    assert_eq!(got.errors.len(), 1);
+    let e = got.errors[0].to_string();
+    assert!(e.contains("too_large") && e.contains(&n.to_string()), "{e}");
+}
+
+/// Token totals saturate at the largest count instead of wrapping.
+#[test]
+fn token_totals_saturate() {
+    let t = "7a0c0000000000000000000000000011";
+    let max = u64::MAX.to_string();
+    let spans: Vec<Value> = (0..3)
+        .map(|k| {
+            rule_span(
+                t,
+                k + 1,
+                None,
+                "chat m",
+                (k, k + 1),
+                &[
+                    ("gen_ai.operation.name", "chat"),
+                    ("gen_ai.usage.input_tokens", max.as_str()),
+                    ("gen_ai.usage.output_tokens", "5"),
+                ],
+            )
+        })
+        .collect();
+    let (ep, _) = import_doc("tokens", &doc_of(spans));
+    let tokens = &ep.meta.as_ref().unwrap()["tokens"];
+    assert_eq!(tokens["input"], json!(u64::MAX));
+    assert_eq!(tokens["output"], json!(15));
+}
+
+/// A file with nothing importable is a non-zero exit naming it; a trace of only
+/// `create_agent` spans beside a good one is a note, not an error.
+#[test]
+fn nothing_importable_is_an_exit_code_and_an_empty_trace_a_note() {
+    let bin = env!("CARGO_BIN_EXE_creditflow");
+    let dir = tempdir("nothing-importable");
+    let good = std::fs::read_to_string(data("adk_v2_S4a.json")).unwrap();
+    let truncated = dir.join("truncated.json");
+    std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
+    let t = "7a0c0000000000000000000000000012";
+    let only_create = doc_of(vec![rule_span(
+        t,
+        1,
+        None,
+        "create_agent helper",
+        (0, 1),
+        &[("gen_ai.operation.name", "create_agent")],
+    )]);
+    let empty = dir.join("create_agent.json");
+    std::fs::write(&empty, only_create.to_string()).unwrap();
+    let out = dir.join("out.jsonl");
+    let run = |files: &[&Path]| {
+        Command::new(bin)
+            .arg("import")
+            .args(files)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    for f in [&truncated, &empty] {
+        let o = run(&[f]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{}: {stderr}", f.display());
+        assert!(stderr.contains(&f.display().to_string()), "{stderr}");
+    }
+    let o = run(&[&data("adk_v2_S4a.json"), &empty]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("trace {t}: nothing to import")),
+        "{stderr}"
+    );
+}
+
+/// Past `--memory` the import spills to a private directory in `$TMPDIR` and leaves
+/// nothing there; a missing `$TMPDIR` is an error naming it, never created silently.
+#[test]
+fn spilling_needs_an_existing_tmpdir_and_leaves_nothing() {
+    let bin = env!("CARGO_BIN_EXE_creditflow");
+    let dir = tempdir("spill");
+    let spans: Vec<Value> = (0..4000u64)
+        .map(|k| {
+            let mut s = rule_span(
+                &format!("{:032x}", k + 1),
+                k + 1,
+                None,
+                "chat m",
+                (k, k + 1),
+                &[("gen_ai.operation.name", "chat")],
+            );
+            s["attributes"].as_array_mut().unwrap().push(
+                json!({"key": "gen_ai.agent.name", "value": {"stringValue": "a".repeat(300)}}),
+            );
+            s
+        })
+        .collect();
+    let file = dir.join("many.json");
+    std::fs::write(&file, doc_of(spans).to_string()).unwrap();
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let import = |tmpdir: &Path, memory: &str, out: &Path| {
+        Command::new(bin)
+            .env("TMPDIR", tmpdir)
+            .args(["import", "--memory", memory, "-o"])
+            .arg(out)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let (spilled, held) = (dir.join("spilled.jsonl"), dir.join("held.jsonl"));
+    let o = import(&tmp, "1", &spilled);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(import(&tmp, "512", &held).status.success());
+    let sorted = |p: &Path| {
+        let mut l: Vec<String> = std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        l.sort();
+        l
+    };
+    assert_eq!(sorted(&spilled), sorted(&held));
+    assert_eq!(sorted(&spilled).len(), 4000);
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "nothing left in TMPDIR"
+    );
+    let missing = dir.join("no-such-tmp");
+    let o = import(&missing, "1", &dir.join("never.jsonl"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("TMPDIR") && stderr.contains("no-such-tmp"),
+        "{stderr}"
+    );
+    assert!(!missing.exists(), "TMPDIR is not created");
+    assert!(!dir.join("never.jsonl").exists());
+}

@@ -101,6 +101,13 @@ stages! {
 
 pub mod generate;
 pub mod io;
+/// The documented size limits (DESIGN §2.6; README, "Limits and safety"): a record past
+/// one is a `too_large` error record, never an abort.
+pub mod limits {
+    pub use crate::finish::MAX_PAIR_BYTES;
+    pub use crate::io::jsonl::MAX_LINE_BYTES;
+    pub use crate::validate::{MAX_GAME_PLAYERS, MAX_MESSAGES, MAX_PARENTS, MAX_TABLE_PLAYERS};
+}
 pub mod options;
 pub mod schema;
 pub mod workloads;
