@@ -100,7 +100,7 @@ def score_parquet(
     source: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
-    workers: int = 2,
+    workers: int | None = None,
     threads: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
@@ -110,10 +110,7 @@ def score_parquet(
         raise FileExistsError(f"{os.fspath(out_dir)} already holds Parquet files")
     started = time.perf_counter()
     ds = ray.data.read_parquet(os.fspath(source))
-    # Leave a CPU for Ray's own read work: on Ray 2.60 an actor pool that asks for every
-    # CPU can wait forever for the Parquet listing.
-    cpus = ray.cluster_resources().get("CPU", 1.0)
-    per_worker = min(1.0, max(cpus - 1.0, 1.0) / workers)
+    workers, per_worker = actor_pool(workers)
     scored = ds.map_batches(
         Scorer,
         fn_constructor_kwargs={"output": "messages", "threads": threads, **options},
@@ -135,13 +132,25 @@ def score_parquet(
     }
 
 
+def actor_pool(workers: int | None = None) -> tuple[int, float]:
+    """Actors and CPUs per actor that leave a CPU for Ray's own read tasks: on Ray 2.60
+    an actor pool that asks for every CPU waits forever for the Parquet listing (on 2
+    CPUs: one actor of one CPU; never more than the cluster minus one)."""
+    cpus = ray.cluster_resources().get("CPU", 1.0)
+    if workers is None:
+        workers = max(1, int(cpus) - 1)
+    return workers, min(1.0, max(cpus - 1.0, 0.5) / workers)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description="Score Parquet episodes on Ray Data with creditflow.ray.Scorer."
     )
     parser.add_argument("paths", nargs="+", help="IN OUT_DIR, or OUT_DIR with --demo")
     parser.add_argument("--demo", action="store_true", help="generate the input")
-    parser.add_argument("--workers", type=int, default=2, help="Scorer actors (default 2)")
+    parser.add_argument(
+        "--workers", type=int, help="Scorer actors (default: the CPUs less one, at least 1)"
+    )
     parser.add_argument("--samples", type=int, help="Monte Carlo permutations per record")
     parser.add_argument("--method", help="estimator: auto, exact, permutation, closed-form")
     parser.add_argument("--threads", type=int, help="threads per actor (default: all cores)")
@@ -154,6 +163,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         k: v for k, v in (("samples", args.samples), ("method", args.method)) if v is not None
     }
 
+    if args.demo:
+        find_cli()  # before starting a cluster: say what is missing first
     started_ray = not ray.is_initialized()
     if started_ray:
         ray.init()

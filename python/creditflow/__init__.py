@@ -26,8 +26,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import _creditflow
-from ._creditflow import __version__
+# Mesa's Vulkan device-select layer connects to a Wayland display when one is
+# configured and prints `error: XDG_RUNTIME_DIR is invalid or not set` on headless
+# machines; it chooses nothing for compute work, so it is left out there (before the
+# extension could load a Vulkan driver). A user's own setting wins.
+if not any(
+    os.environ.get(k)
+    for k in ("XDG_RUNTIME_DIR", "WAYLAND_DISPLAY", "MESA_VK_DEVICE_SELECT", "NODEVICE_SELECT")
+):
+    os.environ["NODEVICE_SELECT"] = "1"
+
+from . import _creditflow  # noqa: E402 (after the environment above)
+from ._creditflow import __version__  # noqa: E402
 
 __all__ = [
     "DEFAULTS",
@@ -236,9 +246,24 @@ class Result:
         agents)."""
         return self._scored.arrays()
 
-    def agent_matrix(self) -> np.ndarray:
-        """Episodes x agents credit (float64, NaN past an episode's agents)."""
-        return self._scored.arrays()["agent_matrix"]
+    def agent_matrix(self) -> tuple[list[str], np.ndarray]:
+        """The agents' names and the episodes x agents credit matrix: one column per
+        distinct agent name of the batch (in order of first appearance), one row per
+        episode (the order of :attr:`episodes`), NaN where the agent is not in the
+        episode — so batches with different rosters line up by name.
+
+        ``names, m = result.agent_matrix()``; ``m[:, names.index("coder")]`` is the
+        coder's credit in every episode. (``arrays()["agent_matrix"]`` is the positional
+        form: each episode's agents in its own order.)"""
+        a = self._scored.arrays()
+        offsets = a["agent_offsets"].astype(np.int64)
+        agents = self.agents["agent"].to_pylist()
+        index: dict[str, int] = {}
+        cols = np.fromiter((index.setdefault(n, len(index)) for n in agents), np.int64, len(agents))
+        rows = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        m = np.full((len(offsets) - 1, len(index)), np.nan)
+        m[rows, cols] = a["agent_credit"]
+        return list(index), m
 
     def group_stats(self, groups: pa.Table | None = None) -> pa.Table:
         """Credit statistics per (group, agent) for per-agent advantage normalisation

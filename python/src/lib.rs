@@ -113,6 +113,10 @@ fn py_error(e: creditflow::Error) -> PyErr {
             "backend: this wheel was built without GPU support; use backend=\"cpu\" or \"auto\" \
              (or build with MATURIN_PEP517_ARGS=\"--features gpu\")",
         ),
+        #[cfg(feature = "gpu")]
+        creditflow::Error::Gpu(creditflow::GpuError::NoAdapter(why)) => PyValueError::new_err(
+            format!("backend=\"gpu\": no GPU adapter ({why}); use backend=\"auto\" or \"cpu\""),
+        ),
         creditflow::Error::Interrupted => {
             pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted")
         }
@@ -311,6 +315,7 @@ impl Scored {
         d.set_item("methods", s.methods.clone().into_pyobject(py)?)?;
         d.set_item("flags", s.flags.clone().into_pyobject(py)?)?;
         d.set_item("backend", &s.backend)?;
+        d.set_item("backend_why", &s.backend_why)?;
         d.set_item("seconds", s.elapsed.as_secs_f64())?;
         Ok(d)
     }

@@ -1,7 +1,7 @@
 """Shared fixtures of the Python test suite.
 
 The command line is found through the ``CREDITFLOW_BIN`` environment variable (set by
-``cargo test --test python``) or ``creditflow`` on ``PATH``. Without it the tests that
+``./run-tests``) or ``creditflow`` on ``PATH``. Without it the tests that
 compare against it are skipped, loudly, unless ``CREDITFLOW_REQUIRE_PYTHON=1``, where
 they fail.
 """

@@ -378,7 +378,8 @@ def test_empty_input():
         r = creditflow.score(records)
         assert len(r) == 0 and r.to_records() == []
         assert all(getattr(r, t).num_rows == 0 for t in RESULT_TABLES)
-        assert r.agent_matrix().shape[0] == 0
+        names, m = r.agent_matrix()
+        assert names == [] and m.shape == (0, 0)
 
 
 # --- numpy ----------------------------------------------------------------------------
@@ -397,7 +398,9 @@ def test_arrays_are_consistent_with_tables(gen, examples, topology):
         # agent_matrix: episodes x the most agents, NaN past an episode's agents.
         m = a["agent_matrix"]
         assert m.dtype == np.float64 and m.shape == (n, max(counts))
-        assert np.array_equal(r.agent_matrix(), m, equal_nan=True)
+        names, by_name = r.agent_matrix()
+        assert len(names) == len(set(names)) and by_name.shape == (n, len(names))
+        assert np.allclose(np.nansum(by_name, axis=1), np.nansum(m, axis=1), rtol=0, atol=1e-12)
         assert a["agent_se_matrix"].shape == m.shape
         # Calibration: each episode's agent credits sum to R - R0.
         total = np.nansum(m, axis=1)
@@ -447,10 +450,26 @@ def test_arrays_are_consistent_with_tables(gen, examples, topology):
 
 
 def test_examples_agent_matrix():
-    m = creditflow.score(EXAMPLES).agent_matrix()
-    assert m.shape == (5, 3)
-    assert np.isnan(m[1, 2]) and np.isnan(m[3, 2]) and np.isnan(m[4, 2])
-    assert m[4, :2] == pytest.approx([0.55, 0.45], abs=1e-12)
+    r = creditflow.score(EXAMPLES)
+    names, m = r.agent_matrix()
+    # One column per distinct agent name, in order of first appearance.
+    assert names[:3] == ["planner", "coder", "critic"] and "solver" in names
+    assert len(names) == len(set(names)) and m.shape == (5, len(names))
+    cell = {
+        (e, a): c
+        for e, a, c in zip(
+            r.agents["episode_id"].to_pylist(),
+            r.agents["agent"].to_pylist(),
+            r.agents["credit"].to_pylist(),
+            strict=True,
+        )
+    }
+    for i, e in enumerate(r.episodes["episode_id"].to_pylist()):
+        for j, a in enumerate(names):
+            if (e, a) in cell:
+                assert m[i, j] == cell[(e, a)]
+            else:
+                assert np.isnan(m[i, j]), (e, a)
     assert np.nansum(m, axis=1) == pytest.approx([1.0, 0.8, 0.0, 0.9, 1.0], abs=1e-9)
 
 

@@ -135,6 +135,12 @@ pub struct ReportArgs {
     /// The HTML page (default: standard output).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Link each episode to your trace viewer: `{trace_id}` is replaced by the episode id
+    /// (Jaeger `http://localhost:16686/trace/{trace_id}`, Phoenix
+    /// `http://localhost:6006/projects/PROJECT/traces/{trace_id}`, Langfuse
+    /// `https://HOST/project/PROJECT/traces/{trace_id}`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub trace_url: Option<String>,
 }
 
 /// The arguments of `bench`.
@@ -230,7 +236,7 @@ pub enum ExportCommand {
     /// Scored episodes of imported traces → OTLP/JSON `gen_ai.evaluation.result` log
     /// records on the original span ids (JSON Lines, one document per episode).
     #[command(
-        after_help = "Examples:\n  creditflow export otel scored.jsonl --traces traces/ -o credits.otlp.jsonl"
+        after_help = "Examples:\n  creditflow export otel scored.jsonl --traces traces/ -o credits.otlp.jsonl\n  creditflow export otel scored.jsonl --traces traces/ --endpoint http://localhost:4318\n  OTEL_EXPORTER_OTLP_HEADERS=Authorization=Basic%20abc creditflow export otel scored.jsonl --traces traces/ --endpoint http://collector:4318"
     )]
     Otel(ExportOtelArgs),
 }

@@ -7,5 +7,6 @@ pub mod args;
 pub mod cmd;
 pub mod eval;
 pub mod otlp_http;
+pub mod progress;
 pub mod report;
 pub mod verify;

@@ -28,7 +28,7 @@ fn batch_file(name: &str, args: &[&str]) -> PathBuf {
 
 #[cfg(not(feature = "gpu"))]
 fn have_gpu() -> bool {
-    eprintln!("SKIPPED: built without the `gpu` feature");
+    crate::util::skipped("GPU command-line tests", "built without the `gpu` feature");
     false
 }
 
@@ -40,8 +40,9 @@ fn have_gpu() -> bool {
     if std::env::var("CREDITFLOW_REQUIRE_GPU").as_deref() == Ok("1") {
         panic!("no GPU adapter, and CREDITFLOW_REQUIRE_GPU=1");
     }
-    eprintln!(
-        "SKIPPED: no GPU adapter (install mesa-vulkan-drivers for lavapipe); set CREDITFLOW_REQUIRE_GPU=1 to fail instead"
+    crate::util::skipped(
+        "GPU command-line tests",
+        "no GPU adapter (install mesa-vulkan-drivers for lavapipe; CREDITFLOW_REQUIRE_GPU=1 makes this a failure)",
     );
     false
 }

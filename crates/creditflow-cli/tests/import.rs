@@ -36,7 +36,10 @@ fn shared() -> Option<PathBuf> {
     if std::env::var("CREDITFLOW_REQUIRE_SHARED").as_deref() == Ok("1") {
         panic!("{message} (CREDITFLOW_REQUIRE_SHARED=1)");
     }
-    eprintln!("SKIPPED: {message}. Set CREDITFLOW_REQUIRE_SHARED=1 to fail instead.");
+    crate::util::skipped(
+        "Who&When over all 184 logs",
+        &format!("{message} (CREDITFLOW_REQUIRE_SHARED=1 makes this a failure)"),
+    );
     None
 }
 

@@ -12,6 +12,5 @@ mod import;
 mod options;
 mod otlp;
 mod pipeline;
-mod python;
 mod regression;
 mod report;

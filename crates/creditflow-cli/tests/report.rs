@@ -6,7 +6,7 @@
 //! harness's capture) and passes, unless
 //! CREDITFLOW_REQUIRE_BROWSER=1 (CI), where it fails.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -345,11 +345,9 @@ fn pages_render_in_a_headless_browser() {
         if std::env::var("CREDITFLOW_REQUIRE_BROWSER").as_deref() == Ok("1") {
             panic!("CREDITFLOW_REQUIRE_BROWSER=1 but no chromium found (set CREDITFLOW_CHROMIUM)");
         }
-        // Straight to stderr, past the test harness's capture, so that a skip is seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: the report browser test: no chromium on PATH (install `chromium`; \
-             CREDITFLOW_REQUIRE_BROWSER=1 makes this a failure) ***\n"
+        crate::util::skipped(
+            "the report's browser test",
+            "no chromium on PATH (install `chromium`; CREDITFLOW_REQUIRE_BROWSER=1 makes this a failure)",
         );
         return;
     };
@@ -470,4 +468,79 @@ fn traces_are_titled_by_their_root_operation_and_messages_by_span_name() {
         .find(|l| l.contains("execute_tool") || !l.contains(' '))
         .unwrap();
     assert!(html.contains(&format!("{tool} · ")), "{tool}");
+}
+
+/// The page reads without hovering: one colour scale for every episode (stated once per
+/// legend, the same number everywhere), each episode's messages in a table with their
+/// numbers, an agent table (mean ± SE, episodes, times blamed) computed from the scored
+/// records, the most-blamed messages linking to their episodes, and `--trace-url` links.
+#[test]
+fn a_batch_page_reads_without_hovering() {
+    let dir = temp_dir("readable");
+    let s = scored(&dir, "scored.jsonl");
+    let html = report(
+        &dir,
+        &s,
+        "batch.html",
+        &["--trace-url", "http://localhost:16686/trace/{trace_id}"],
+    );
+    // One scale: every legend shows the same bounds.
+    let legends: std::collections::BTreeSet<&str> = html
+        .split(r#"<svg class="legend""#)
+        .skip(1)
+        .map(|l| &l[..l.find("</svg>").unwrap()])
+        .collect();
+    assert_eq!(legends.len(), 1, "one legend for the page");
+    assert!(
+        legends
+            .iter()
+            .next()
+            .unwrap()
+            .contains("one scale for the page")
+    );
+    // The agent table's mean and SE of the planner, from the scored records.
+    let mut credits = Vec::new();
+    let mut blamed_min: Option<(f64, String)> = None;
+    for line in std::fs::read_to_string(&s).unwrap().lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        for a in r["agents"].as_array().into_iter().flatten() {
+            if a["agent"] == "planner" {
+                credits.push(a["credit"].as_f64().unwrap());
+            }
+        }
+        for m in r["messages"].as_array().into_iter().flatten() {
+            let c = m["credit"].as_f64().unwrap();
+            if c < 0.0 && blamed_min.as_ref().is_none_or(|(b, _)| c < *b) {
+                blamed_min = Some((c, r["id"].as_str().unwrap().to_string()));
+            }
+        }
+    }
+    let n = credits.len() as f64;
+    let mean = credits.iter().sum::<f64>() / n;
+    let row = html
+        .split("<tr>")
+        .find(|r| r.starts_with("<td>planner</td>"))
+        .expect("a row for the planner");
+    assert!(row.contains(&format!(">{}</td>", credits.len())), "{row}");
+    assert!(row.contains(&format!("{mean:.3}")), "{row} vs mean {mean}");
+    // The most-blamed message first, linked to its embedded episode and its trace.
+    let (credit, episode) = blamed_min.expect("the example has a negative credit");
+    let list = &html[html.find("Most-blamed messages").expect("the list")..];
+    let first = &list[list.find("<td>").unwrap()..];
+    assert!(
+        first.contains("href=\"#ep-") && first.contains(&episode),
+        "{}",
+        &first[..300]
+    );
+    assert!(first.contains(&format!("{credit:.3}")), "{}", &first[..300]);
+    assert!(html.contains(&format!("http://localhost:16686/trace/{episode}")));
+    // Each embedded episode lists its messages with their credits.
+    assert_eq!(
+        html.matches(r#"<table class="messages">"#).count(),
+        data(&html)["episodes"].as_array().unwrap().len()
+    );
+    assert!(
+        html.contains("plan: reproduce, then patch"),
+        "message text is visible"
+    );
 }

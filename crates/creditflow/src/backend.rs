@@ -7,7 +7,9 @@
 //! wgpu finds one; a software adapter such as Mesa's lavapipe is used only when asked
 //! for with `--backend gpu`, because it is far slower than the CPU path (it exists to
 //! prove correctness: see docs/semantics.md). The adapter is probed on the first chunk
-//! that has permutation jobs, never for runs without sampled work.
+//! that has permutation jobs, never for runs without sampled work, and on Linux not at
+//! all when the machine has no GPU device node (`/dev/dri/renderD*`, `/dev/nvidia*`,
+//! `/dev/dxg`). The summary says which backend ran and why.
 
 pub use crate::options::BackendChoice;
 
@@ -28,6 +30,8 @@ pub struct Backend {
     /// Sampled jobs the device could not run (too large for it, past its loop cap), run
     /// on the CPU instead, each alone, and the first reason.
     pub fallbacks: (u64, Option<String>),
+    /// Why `auto` chose the CPU, once resolved.
+    why_cpu: Option<&'static str>,
 }
 
 impl Backend {
@@ -38,6 +42,7 @@ impl Backend {
             gpu: (choice == BackendChoice::Cpu).then_some(false),
             gpu_jobs: 0,
             fallbacks: (0, None),
+            why_cpu: (choice == BackendChoice::Cpu).then_some("--backend cpu"),
         }
     }
 
@@ -53,6 +58,12 @@ impl Backend {
         } else {
             "cpu".to_string()
         }
+    }
+
+    /// Why the CPU ran the sampled work (`--backend cpu`, `auto: no GPU device`, …), once
+    /// resolved; `None` on a GPU.
+    pub fn why_cpu(&self) -> Option<&'static str> {
+        if self.uses_gpu() { None } else { self.why_cpu }
     }
 
     /// The results of `jobs` (in order) over the chunk's `batch` and `games`.
@@ -120,15 +131,33 @@ impl Backend {
         if let Some(g) = self.gpu {
             return Ok(g);
         }
-        let g = gpu_available(self.choice)?;
+        let (g, why) = gpu_available(self.choice)?;
         self.gpu = Some(g);
+        self.why_cpu = why;
         Ok(g)
     }
 }
 
+/// On Linux, whether the machine has no GPU device node at all (no DRM render node, no
+/// NVIDIA device, no WSL GPU): then `auto` is the CPU without loading a Vulkan driver,
+/// which costs 0.1–0.3 s and prints loader noise on some installs.
+fn no_gpu_device() -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let any = |dir: &str, prefix: &str| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        })
+    };
+    !(any("/dev/dri", "renderD") || any("/dev", "nvidia") || any("/dev", "dxg"))
+}
+
 /// True when `--backend auto` would use a GPU: a hardware adapter exists (probes it).
 pub fn hardware_gpu_available() -> bool {
-    gpu_available(BackendChoice::Auto).unwrap_or(false)
+    gpu_available(BackendChoice::Auto).is_ok_and(|(g, _)| g)
 }
 
 /// The GPU adapter a `--backend gpu` run uses (`WGPU_BACKEND` / `WGPU_ADAPTER_NAME`
@@ -159,29 +188,36 @@ pub fn gpu_adapter() -> Result<GpuAdapter, crate::gpu::GpuError> {
     })
 }
 
-/// Whether `choice` resolves to a GPU adapter (`Auto`: a hardware one).
+/// Whether `choice` resolves to a GPU adapter (`Auto`: a hardware one), and when not,
+/// why the CPU runs.
 #[cfg(feature = "gpu")]
-fn gpu_available(choice: BackendChoice) -> Result<bool, Error> {
+fn gpu_available(choice: BackendChoice) -> Result<(bool, Option<&'static str>), Error> {
     use crate::gpu::Gpu;
     match choice {
-        BackendChoice::Cpu => Ok(false),
-        BackendChoice::Gpu => Gpu::shared().map(|_| true).map_err(Error::Gpu),
+        BackendChoice::Cpu => Ok((false, Some("--backend cpu"))),
+        BackendChoice::Gpu => Gpu::shared().map(|_| (true, None)).map_err(Error::Gpu),
+        BackendChoice::Auto if no_gpu_device() => Ok((false, Some("auto: no GPU device"))),
         BackendChoice::Auto => Ok(match Gpu::shared() {
             Ok(g) => {
                 let gpu = g.lock().unwrap_or_else(|e| e.into_inner());
-                gpu.adapter_info().device_type != wgpu::DeviceType::Cpu
+                if gpu.adapter_info().device_type != wgpu::DeviceType::Cpu {
+                    (true, None)
+                } else {
+                    (false, Some("auto: only a software adapter"))
+                }
             }
-            Err(_) => false,
+            Err(_) => (false, Some("auto: no GPU adapter")),
         }),
     }
 }
 
 /// Without the `gpu` feature there is no adapter: `auto` is the CPU, `gpu` an error.
 #[cfg(not(feature = "gpu"))]
-fn gpu_available(choice: BackendChoice) -> Result<bool, Error> {
+fn gpu_available(choice: BackendChoice) -> Result<(bool, Option<&'static str>), Error> {
     match choice {
         BackendChoice::Gpu => Err(Error::NoGpuSupport),
-        _ => Ok(false),
+        BackendChoice::Cpu => Ok((false, Some("--backend cpu"))),
+        BackendChoice::Auto => Ok((false, Some("built without GPU support"))),
     }
 }
 

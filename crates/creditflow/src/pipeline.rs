@@ -48,6 +48,8 @@ pub struct Summary {
     pub elapsed: Duration,
     /// The Monte Carlo backend used (`cpu`, or the GPU adapter's description).
     pub backend: String,
+    /// Why the CPU ran the sampled work (`--backend cpu`, `auto: no GPU device`, …).
+    pub backend_why: Option<String>,
     /// Sampled jobs run on the GPU.
     pub gpu_jobs: u64,
     /// Sampled jobs the GPU could not run (too large for the device, past its loop cap),
@@ -98,8 +100,13 @@ impl std::fmt::Display for Summary {
         if self.samples > 0 {
             writeln!(
                 f,
-                "  Monte Carlo permutations: {} on {}",
-                self.samples, self.backend
+                "  Monte Carlo permutations: {} on {}{}",
+                self.samples,
+                self.backend,
+                match &self.backend_why {
+                    Some(why) => format!(" ({why})"),
+                    None => String::new(),
+                }
             )?;
         }
         if self.gpu_jobs > 0 || self.gpu_fallbacks.0 > 0 {
@@ -115,12 +122,12 @@ impl std::fmt::Display for Summary {
             )?;
         }
         for e in &self.first_errors {
-            writeln!(f, "  error: {e}")?;
+            writeln!(f, "  bad record: {e}")?;
         }
         if self.errors > self.first_errors.len() as u64 {
             writeln!(
                 f,
-                "  ... and {} more errors (see the error records in the output)",
+                "  ... and {} more bad records (see the error records in the output)",
                 self.errors - self.first_errors.len() as u64
             )?;
         }
@@ -139,6 +146,16 @@ pub(crate) fn fingerprint(id: &str) -> u128 {
     let mut b = std::collections::hash_map::DefaultHasher::new();
     (0x9e37_79b9_u32, id).hash(&mut b);
     (a.finish() as u128) << 64 | b.finish() as u128
+}
+
+/// What one scored chunk moved a run forward by (passed to `score`'s `progress`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Input consumed: bytes (JSON Lines) or rows (Parquet and Arrow), whatever the
+    /// source counts (`Source::next_chunk`'s second value).
+    pub input: u64,
+    /// Records scored (episodes, games and bad records).
+    pub records: u64,
 }
 
 /// One record's result: its output and preference-pair records, or why it is bad.
@@ -184,13 +201,13 @@ impl Sink for Vec<Scored> {
 /// The streaming run: reads, validates, plans, estimates and finishes the records of
 /// `source` chunk by chunk and hands each chunk's results, in input order, to `sink`.
 /// Under `strict` the records before the first bad one are written, then the run fails
-/// with it. `progress` is called with each chunk's progress (bytes or rows, whatever the
-/// source counts).
+/// with it. `progress` is called after each chunk is scored and written, with what it
+/// covered (input bytes or rows, and records).
 pub fn score(
     mut source: impl Source,
     sink: &mut (impl Sink + ?Sized),
     opts: &RunOptions,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(Progress),
 ) -> Result<Summary, Error> {
     opts.validate()?;
     let start = Instant::now();
@@ -205,6 +222,7 @@ pub fn score(
         if !opts.unique_ids {
             mark_duplicates(&mut parsed, &mut seen, &source);
         }
+        let records = parsed.len() as u64;
         let results = score_chunk(&mut parsed, &source, &mut backend, opts)?;
         if let Some(k) = tally(&mut summary, &results, opts.strict) {
             // Under --strict: the records before the first bad one, then its error.
@@ -217,10 +235,14 @@ pub fn score(
             return Err(Error::Record(e));
         }
         sink.write(results)?;
-        progress(bytes);
+        progress(Progress {
+            input: bytes,
+            records,
+        });
     }
     summary.elapsed = start.elapsed();
     summary.backend = backend.describe();
+    summary.backend_why = backend.why_cpu().map(str::to_string);
     summary.gpu_fallbacks = backend.fallbacks.clone();
     summary.gpu_jobs = backend.gpu_jobs;
     Ok(summary)

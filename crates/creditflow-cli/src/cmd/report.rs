@@ -25,6 +25,7 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         episode: a.episode.clone(),
         gold: a.gold.clone(),
         sample: a.sample,
+        trace_url: a.trace_url.clone(),
     };
     let page = crate::report::render(&a.scored, &opts)?;
     let mut out = OutFile::create(a.output.as_deref())?;

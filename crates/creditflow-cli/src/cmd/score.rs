@@ -1,9 +1,8 @@
 //! `creditflow score`: records from JSON Lines or Parquet, scored into JSON Lines (with
 //! preference pairs and reward rows beside it) or the §6 Parquet tables.
 
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::ArgMatches;
@@ -14,6 +13,7 @@ use creditflow::{Source, Summary};
 
 use super::{open_input, output_writer, run_options};
 use crate::args::ScoreArgs;
+use crate::progress::{Meter, Unit};
 
 /// Runs `creditflow score`.
 pub fn run(a: &ScoreArgs, matches: &ArgMatches) -> Result<()> {
@@ -64,29 +64,7 @@ pub fn run(a: &ScoreArgs, matches: &ArgMatches) -> Result<()> {
             );
         }
     }
-    // A progress bar appears only on a terminal and only once a run passes one second.
-    let start = Instant::now();
-    let mut bar: Option<indicatif::ProgressBar> = None;
-    let mut done = 0u64;
-    let mut progress = |n: u64, total: Option<u64>, unit: &str| {
-        done += n;
-        if bar.is_none() && start.elapsed().as_secs_f64() > 1.0 && std::io::stderr().is_terminal() {
-            let b = match total {
-                Some(t) => indicatif::ProgressBar::new(t),
-                None => indicatif::ProgressBar::new_spinner(),
-            };
-            b.set_style(
-                indicatif::ProgressStyle::with_template(&format!(
-                    "{{spinner}} [{{elapsed_precise}}] {unit} eta {{eta}}"
-                ))
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar = Some(b);
-        }
-        if let Some(b) = &bar {
-            b.set_position(done);
-        }
-    };
+    let mut meter: Option<Meter> = None;
     let result: std::result::Result<Summary, creditflow::Error> = match in_format {
         FileFormat::Parquet => {
             #[cfg(feature = "parquet")]
@@ -95,23 +73,47 @@ pub fn run(a: &ScoreArgs, matches: &ArgMatches) -> Result<()> {
                     bail!("Parquet input is read from a file, not standard input");
                 }
                 let (source, rows) = creditflow::io::parquet::open(&a.input, !opts.unique_ids)?;
-                let unit = "{pos}/{len} rows {per_sec}";
-                score_to(source, a, &opts, out_format, |n| {
-                    progress(n, Some(rows), unit)
-                })?
+                let m = meter.insert(Meter::new(Some(rows), Unit::Rows));
+                score_to(source, a, &opts, out_format, |p| m.tick(p))?
             }
             #[cfg(not(feature = "parquet"))]
             bail!("this creditflow was built without the `parquet` feature")
         }
         _ => {
             let (input, len) = open_input(&a.input)?;
-            let unit = "{bytes}/{total_bytes} {bytes_per_sec}";
+            let m = meter.insert(Meter::new(len, Unit::Bytes));
             let source = JsonlSource::new(BufReader::with_capacity(1 << 20, input));
-            score_to(source, a, &opts, out_format, |n| progress(n, len, unit))?
+            score_to(source, a, &opts, out_format, |p| m.tick(p))?
         }
     };
+    if let Some(m) = meter {
+        m.finish();
+    }
     let summary = result?;
     eprint!("{summary}");
+    // The files this run wrote (standard output is not named).
+    let mut written: Vec<String> = Vec::new();
+    if let Some(o) = a.output.as_deref().filter(|p| !is_std(p)) {
+        #[cfg(feature = "parquet")]
+        if out_format == FileFormat::Parquet {
+            written.extend(
+                creditflow::io::parquet::table_paths(o)
+                    .into_iter()
+                    .map(|(_, p)| p.display().to_string()),
+            );
+        }
+        if written.is_empty() {
+            written.push(o.display().to_string());
+        }
+    }
+    for p in [&a.pairs, &a.rewards].into_iter().flatten() {
+        if !is_std(p) {
+            written.push(p.display().to_string());
+        }
+    }
+    if !written.is_empty() {
+        eprintln!("  wrote: {}", written.join(", "));
+    }
     Ok(())
 }
 
@@ -124,7 +126,7 @@ fn score_to(
     a: &ScoreArgs,
     opts: &RunOptions,
     format: FileFormat,
-    progress: impl FnMut(u64),
+    progress: impl FnMut(creditflow::Progress),
 ) -> Result<std::result::Result<Summary, creditflow::Error>> {
     if format == FileFormat::Parquet {
         #[cfg(feature = "parquet")]

@@ -66,6 +66,7 @@ pub fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
 pub struct Reservoir {
     seen: u64,
     sum: f64,
+    sumsq: f64,
     min: f64,
     max: f64,
     values: Vec<f64>,
@@ -77,6 +78,7 @@ impl Default for Reservoir {
         Reservoir {
             seen: 0,
             sum: 0.0,
+            sumsq: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             values: Vec::new(),
@@ -102,6 +104,7 @@ impl Reservoir {
         }
         self.seen += 1;
         self.sum += x;
+        self.sumsq += x * x;
         self.min = self.min.min(x);
         self.max = self.max.max(x);
         if self.values.len() < RESERVOIR {
@@ -127,6 +130,17 @@ impl Reservoir {
         } else {
             self.sum / self.seen as f64
         }
+    }
+
+    /// The standard error of the mean, √(s²/n) with the sample variance s² (0 below two
+    /// values).
+    pub fn se(&self) -> f64 {
+        if self.seen < 2 {
+            return 0.0;
+        }
+        let n = self.seen as f64;
+        let var = ((self.sumsq - self.sum * self.sum / n) / (n - 1.0)).max(0.0);
+        (var / n).sqrt()
     }
 
     /// True while every value seen is kept (quantiles are exact).
@@ -158,6 +172,24 @@ pub struct AgentStats {
     /// Failed episodes whose first error it was blamed for.
     pub blamed: u64,
 }
+
+/// One of the most-blamed messages of the batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blamed {
+    /// Its credit (negative: blame).
+    pub credit: f64,
+    /// Its episode.
+    pub episode: String,
+    /// Its id.
+    pub message: String,
+    /// Its position in the episode.
+    pub index: u32,
+    /// Its author.
+    pub agent: String,
+}
+
+/// The most-blamed messages listed on the batch page.
+pub const MOST_BLAMED: usize = 20;
 
 /// Counts by name with a cap on distinct names.
 #[derive(Debug, Clone, Default)]
@@ -205,6 +237,8 @@ pub struct BatchStats {
     pub max_efficiency_gap: f64,
     /// Rewards R.
     pub rewards: Reservoir,
+    /// The [`MOST_BLAMED`] messages of lowest (negative) credit, most blamed first.
+    pub most_blamed: Vec<Blamed>,
 }
 
 impl BatchStats {
@@ -259,6 +293,31 @@ impl BatchStats {
             let gap = (sum - (e.reward - e.baseline)).abs();
             if gap.is_finite() {
                 self.max_efficiency_gap = self.max_efficiency_gap.max(gap);
+            }
+        }
+        for m in &e.messages {
+            if m.credit < 0.0 && m.credit.is_finite() {
+                let full = self.most_blamed.len() == MOST_BLAMED;
+                if full
+                    && self
+                        .most_blamed
+                        .last()
+                        .is_some_and(|b| b.credit <= m.credit)
+                {
+                    continue;
+                }
+                let at = self.most_blamed.partition_point(|b| b.credit <= m.credit);
+                self.most_blamed.insert(
+                    at,
+                    Blamed {
+                        credit: m.credit,
+                        episode: e.id.0.clone(),
+                        message: m.id.0.clone(),
+                        index: m.index,
+                        agent: m.agent.clone(),
+                    },
+                );
+                self.most_blamed.truncate(MOST_BLAMED);
             }
         }
         if e.failed() {
@@ -410,6 +469,52 @@ mod tests {
         assert_eq!(s.agents[0].blamed, 1);
         assert_eq!(s.agents[1].blamed, 1);
         assert_eq!(s.max_efficiency_gap, 0.0);
+    }
+
+    #[test]
+    fn standard_errors_and_the_most_blamed_messages() {
+        let mut r = Reservoir::default();
+        for x in [1.0, 2.0, 3.0, 4.0] {
+            r.push(x);
+        }
+        // s² = 5/3, n = 4.
+        assert!((r.se() - (5.0_f64 / 3.0 / 4.0).sqrt()).abs() < 1e-12);
+        let mut s = BatchStats::default();
+        for k in 0..(MOST_BLAMED as u32 + 5) {
+            let Scored::Episode(mut e) = episode(&format!("e{k}"), "success", &[("a", 1.0)], None)
+            else {
+                unreachable!()
+            };
+            // Credits -k/10 and one positive message: only negative ones are blame.
+            e.messages = vec![
+                creditflow::io::scored::ScoredMessage {
+                    id: Id(format!("m{k}")),
+                    agent: "a".into(),
+                    index: 1,
+                    credit: -(k as f64) / 10.0,
+                    se: 0.0,
+                    reward: 0.0,
+                },
+                creditflow::io::scored::ScoredMessage {
+                    id: Id("p".into()),
+                    agent: "a".into(),
+                    index: 2,
+                    credit: 5.0,
+                    se: 0.0,
+                    reward: 0.0,
+                },
+            ];
+            s.push(&Scored::Episode(e));
+        }
+        assert_eq!(s.most_blamed.len(), MOST_BLAMED);
+        let top = MOST_BLAMED as u32 + 4;
+        assert_eq!(s.most_blamed[0].episode, format!("e{top}"));
+        assert!(s.most_blamed.windows(2).all(|w| w[0].credit <= w[1].credit));
+        assert!(
+            s.most_blamed
+                .iter()
+                .all(|b| b.credit < 0.0 && b.message != "p")
+        );
     }
 
     #[test]

@@ -13,8 +13,11 @@ use super::aggregate::{OTHER_AGENTS, POSITION_BINS};
 use super::svg::{self, num};
 use super::{EpisodeView, ParentsView, Report};
 
-/// Agents drawn in the batch page's box plots (those with the most credits).
-pub const BOX_PLOT_AGENTS: usize = 40;
+/// Agents listed in the batch page's agent table (those in the most episodes).
+pub const TABLE_AGENTS: usize = 50;
+
+/// Episodes with more messages than this list their messages folded (a click opens them).
+const OPEN_MESSAGE_TABLE: usize = 40;
 
 const CSS: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d1d1f;background:#fff}
@@ -33,7 +36,9 @@ svg .msg circle{stroke:#333;stroke-width:.6}svg .msg circle.env{fill:#c8c8c8}
 svg .msg:focus{outline:none}svg .msg:focus circle,svg .msg:hover circle,svg .msg.active circle{stroke:#000;stroke-width:2}
 svg .first-error{fill:none;stroke:#000;stroke-width:2.5}
 svg .gold{fill:none;stroke:#7b3294;stroke-width:2;stroke-dasharray:3 2}
-svg .count{fill:#6b8fb8}svg .whisker,svg .median{stroke:#222;stroke-width:1.2}svg .iqr{stroke:#222;stroke-width:.8}
+svg .count{fill:#6b8fb8}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}tr.first-error td{font-weight:600}
+table.messages td{max-width:520px;overflow-wrap:anywhere}
 .details{display:block;min-height:2.9em;padding:6px 8px;background:#f6f6f6;border-radius:4px;white-space:pre-wrap}
 .meta{color:#444}.flag{display:inline-block;padding:0 6px;margin-right:4px;border-radius:8px;background:#fde2c8}
 .fail{color:#b2182b;font-weight:600}.ok{color:#2166ac;font-weight:600}
@@ -140,14 +145,21 @@ fn batch_section(report: &Report) -> Markup {
         .filter(|a| a.blamed > 0)
         .map(|a| (a.name.clone(), a.blamed))
         .collect();
-    let mut boxes: Vec<_> = b.agents.iter().collect();
-    boxes.sort_by(|x, y| {
+    let mut rows: Vec<_> = b.agents.iter().collect();
+    rows.sort_by(|x, y| {
         y.credits
             .count()
             .cmp(&x.credits.count())
             .then_with(|| x.name.cmp(&y.name))
     });
-    boxes.truncate(BOX_PLOT_AGENTS);
+    rows.truncate(TABLE_AGENTS);
+    // Embedded episodes by id, for links from the most-blamed list.
+    let embedded: std::collections::HashMap<&str, usize> = report
+        .episodes
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.id.as_str(), k))
+        .collect();
     let failed_shown = report.episodes.iter().filter(|e| e.failed()).count();
     html! {
         section id="batch" {
@@ -182,17 +194,54 @@ fn batch_section(report: &Report) -> Markup {
                 h3 { "Blamed agents (first errors)" }
                 (svg::count_bars("First errors per agent", &blamed))
             }
-            h3 { "Credit per agent" }
+            h3 { "Agents" }
             p class="meta" {
-                "Box: quartiles; line: median; whiskers: exact minimum and maximum. "
-                "Quartiles come from a uniform sample of at most " (super::aggregate::RESERVOIR)
-                " credits per agent (exact below that). "
-                @if boxes.len() < b.agents.len() { "The " (BOX_PLOT_AGENTS) " agents with the most episodes are drawn. " }
+                "Credit per episode the agent took part in: mean ± standard error of the mean, and the range. "
+                "Blamed: failed episodes whose first error it made. "
+                @if rows.len() < b.agents.len() { "The " (TABLE_AGENTS) " agents in the most episodes are listed. " }
                 @if b.agents.iter().any(|a| a.name == OTHER_AGENTS) {
                     "Agents past the first " (super::aggregate::MAX_AGENTS) " names pool into “" (OTHER_AGENTS) "”."
                 }
             }
-            (svg::box_plots(&boxes))
+            table class="agents" {
+                tr { th { "agent" } th class="n" { "episodes" } th class="n" { "mean credit" } th class="n" { "± SE" }
+                     th class="n" { "min" } th class="n" { "max" } th class="n" { "blamed" } }
+                @for a in &rows {
+                    tr {
+                        td { (a.name) }
+                        td class="n" { (a.credits.count()) }
+                        td class="n" { (num(a.credits.mean())) }
+                        td class="n" { (num(a.credits.se())) }
+                        @match a.credits.box_stats() {
+                            Some(s) => { td class="n" { (num(s.min)) } td class="n" { (num(s.max)) } }
+                            None => { td class="n" { "-" } td class="n" { "-" } }
+                        }
+                        td class="n" { (a.blamed) }
+                    }
+                }
+            }
+            @if !b.most_blamed.is_empty() {
+                h3 { "Most-blamed messages" }
+                p class="meta" { "The " (b.most_blamed.len()) " messages of lowest credit in the batch." }
+                table class="blamed" {
+                    tr { th { "episode" } th { "message" } th class="n" { "#" } th { "agent" } th class="n" { "credit" } }
+                    @for m in &b.most_blamed {
+                        tr {
+                            td {
+                                @match embedded.get(m.episode.as_str()) {
+                                    Some(&k) => a href={"#" (anchor(k))} { (report.episodes[k].name()) },
+                                    None => (m.episode),
+                                }
+                                @if let Some(url) = report.trace_link(&m.episode) { " " a href=(url) { "trace" } }
+                            }
+                            td { code { (m.message) } }
+                            td class="n" { (m.index) }
+                            td { (m.agent) }
+                            td class="n" { (num(m.credit)) }
+                        }
+                    }
+                }
+            }
             @if let Some(g) = &report.gold {
                 h3 { "Gold labels" }
                 table {
@@ -225,17 +274,13 @@ fn batch_section(report: &Report) -> Markup {
     }
 }
 
-fn episode_section(e: &EpisodeView, k: usize) -> Markup {
-    let scale = e
-        .messages
-        .iter()
-        .filter_map(|m| m.credit)
-        .fold(0.0_f64, |m, c| m.max(c.abs()));
+fn episode_section(report: &Report, e: &EpisodeView, k: usize, scale: f64) -> Markup {
     html! {
         article class="episode" id=(anchor(k)) {
             h2 { "Episode " (e.name()) }
             p class="meta" {
                 @if e.title.is_some() { "id " code { (e.id) } " · " }
+                @if let Some(url) = report.trace_link(&e.id) { a href=(url) { "open the trace" } " · " }
                 @if e.failed() { span class="fail" { "failure" } } @else { span class="ok" { "success" } }
                 " · R = " (num(e.reward)) " · R0 = " (num(e.baseline))
                 " · method " (e.method)
@@ -262,22 +307,75 @@ fn episode_section(e: &EpisodeView, k: usize) -> Markup {
             @if !e.joined {
                 p class="meta" { "Without the input episode (--input): environment messages are grey placeholders, edges and texts are not shown." }
             }
-            (svg::legend(if scale > 0.0 { scale } else { 1.0 }))
+            (svg::legend(scale))
             @if e.messages.iter().enumerate().any(|(i, m)| i > 2 && m.parents == ParentsView::AllEarlier) {
                 p class="meta" { "A bracket [ before a message: it depends on every earlier message (those edges are not drawn)." }
             }
-            div class="scroll" { (svg::swimlane(e, k)) }
+            div class="scroll" { (svg::swimlane(e, k, scale)) }
             output class="details" id={"detail-" (k)} aria-live="polite" {
                 "Hover over or tab to a message for its details (each circle also has a tooltip)."
             }
+            (message_table(e))
             h3 { "Agent credit" }
-            (svg::agent_bars(e))
+            (svg::agent_bars(e, scale))
         }
+    }
+}
+
+/// An episode's messages as a table: what each is (its label, else the first words of
+/// its text), who wrote it, and its numbers — readable without hovering.
+fn message_table(e: &EpisodeView) -> Markup {
+    let rows = html! {
+        table class="messages" {
+            tr { th class="n" { "#" } th { "message" } th { "agent" } th class="n" { "credit" } th class="n" { "± SE" }
+                 th class="n" { "reward" } th class="n" { "judge" } }
+            @for (i, m) in e.messages.iter().enumerate() {
+                tr class=[e.first_error.as_ref().filter(|f| f.index as usize == i).map(|_| "first-error")] {
+                    td class="n" { (i) }
+                    td { (what(m)) }
+                    td { (m.agent.as_deref().unwrap_or("environment")) }
+                    td class="n" { @if let Some(c) = m.credit { (num(c)) } }
+                    td class="n" { @if m.credit.is_some() { (num(m.se)) } }
+                    td class="n" { @if let Some(r) = m.reward { (num(r)) } }
+                    td class="n" { @if let Some(s) = m.score { (num(s)) } }
+                }
+            }
+        }
+    };
+    html! {
+        @if e.messages.len() > OPEN_MESSAGE_TABLE {
+            details { summary { "Messages (" (e.messages.len()) ")" } (rows) }
+        } @else {
+            h3 { "Messages" }
+            (rows)
+        }
+    }
+}
+
+/// What a message is: its label (span or tool name), else the first words of its text,
+/// else its id.
+fn what(m: &super::MessageView) -> String {
+    if let Some(l) = &m.label {
+        return l.clone();
+    }
+    if let Some(t) = m.text.as_deref().filter(|t| !t.trim().is_empty()) {
+        let words: Vec<&str> = t.split_whitespace().take(8).collect();
+        let mut s = words.join(" ");
+        if t.split_whitespace().count() > 8 {
+            s.push('…');
+        }
+        return s;
+    }
+    if m.id.is_empty() {
+        "(environment)".to_string()
+    } else {
+        m.id.clone()
     }
 }
 
 /// The whole page.
 pub fn page(report: &Report) -> Markup {
+    let scale = svg::page_scale(&report.episodes);
     let heading = match (&report.batch, report.episodes.first()) {
         (None, Some(e)) => format!("Episode {}", e.name()),
         _ => "Batch".to_string(),
@@ -301,7 +399,7 @@ pub fn page(report: &Report) -> Markup {
                 main {
                     (batch_section(report))
                     @for (k, e) in report.episodes.iter().enumerate() {
-                        (episode_section(e, k))
+                        (episode_section(report, e, k, scale))
                     }
                 }
                 script type="application/json" id="data" { (PreEscaped(data_json(report))) }

@@ -135,6 +135,9 @@ pub struct ReportOptions {
     pub gold: Option<PathBuf>,
     /// Episodes embedded in a batch page (failed ones first).
     pub sample: usize,
+    /// A link per episode to the user's trace viewer: `{trace_id}` (or `{id}`) is
+    /// replaced by the episode's id, e.g. `http://localhost:16686/trace/{trace_id}`.
+    pub trace_url: Option<String>,
 }
 
 impl Default for ReportOptions {
@@ -144,6 +147,7 @@ impl Default for ReportOptions {
             episode: None,
             gold: None,
             sample: DEFAULT_SAMPLE,
+            trace_url: None,
         }
     }
 }
@@ -389,6 +393,16 @@ pub struct Report {
     pub unjoined: usize,
     /// True when `--input` was given.
     pub with_input: bool,
+    /// `--trace-url`.
+    pub trace_url: Option<String>,
+}
+
+impl Report {
+    /// The trace viewer's URL of an episode, when `--trace-url` was given.
+    pub fn trace_link(&self, id: &str) -> Option<String> {
+        let t = self.trace_url.as_deref()?;
+        Some(t.replace("{trace_id}", id).replace("{id}", id))
+    }
 }
 
 /// Reads the scored file (and the input and gold files) into a [`Report`].
@@ -473,6 +487,7 @@ pub fn build(scored_path: &Path, opts: &ReportOptions) -> Result<Report, ReportE
         sample: opts.sample,
         unjoined,
         with_input: opts.input.is_some(),
+        trace_url: opts.trace_url.clone(),
     })
 }
 

@@ -6,7 +6,6 @@
 
 use maud::{Markup, html};
 
-use super::aggregate::AgentStats;
 use super::{EpisodeView, ParentsView};
 
 /// Horizontal pixels per message in a swimlane: wide for short episodes, narrower (down
@@ -62,6 +61,17 @@ pub fn diverging(t: f64) -> String {
     )
 }
 
+/// The colour scale of a page: the largest |credit| of any message or agent of its
+/// episodes, so that one colour means one credit everywhere on the page.
+pub fn page_scale(episodes: &[EpisodeView]) -> f64 {
+    max_abs(episodes.iter().flat_map(|e| {
+        e.messages
+            .iter()
+            .filter_map(|m| m.credit)
+            .chain(e.agents.iter().map(|a| a.credit))
+    }))
+}
+
 /// The largest |x| of `xs`, or 1 when all are 0 (a scale never divides by zero).
 fn max_abs(xs: impl Iterator<Item = f64>) -> f64 {
     let m = xs
@@ -112,7 +122,7 @@ fn message_title(ep: &EpisodeView, i: usize) -> String {
 /// diverging scale, radius grows with |credit|. The first error wears a black ring, a
 /// gold label a dashed purple one; a failed episode gets a strip of its (repair-aware)
 /// training rewards below the lanes.
-pub fn swimlane(ep: &EpisodeView, ep_index: usize) -> Markup {
+pub fn swimlane(ep: &EpisodeView, ep_index: usize, scale: f64) -> Markup {
     let n = ep.messages.len();
     let lanes = ep.lanes.len() + 1;
     let lane_of = |m: &super::MessageView| -> usize {
@@ -127,7 +137,6 @@ pub fn swimlane(ep: &EpisodeView, ep_index: usize) -> Markup {
     let strip = if ep.failed() { STRIP } else { 0.0 };
     let width = LEFT + step * n.max(1) as f64 + 20.0;
     let height = TOP + LANE * lanes as f64 + strip + 8.0;
-    let scale = max_abs(ep.messages.iter().filter_map(|m| m.credit));
     let radius = |c: Option<f64>| match c {
         Some(c) if c.is_finite() => R_MIN + (R_MAX - R_MIN) * (c.abs() / scale).sqrt(),
         _ => 4.0,
@@ -233,18 +242,17 @@ pub fn legend(max: f64) -> Markup {
             }
             text x="36" y="12" text-anchor="end" { (num(-max)) }
             text x="264" y="12" { (num(max)) }
-            text x="150" y="28" text-anchor="middle" { "credit: red = blame, blue = credit" }
+            text x="150" y="28" text-anchor="middle" { "one scale for the page: red = blame, blue = credit" }
         }
     }
 }
 
 /// An episode's agent credits as signed horizontal bars, and their sum beside R − R0
 /// (efficiency: the two are equal).
-pub fn agent_bars(ep: &EpisodeView) -> Markup {
+pub fn agent_bars(ep: &EpisodeView, scale: f64) -> Markup {
     let row = 20.0;
     let half = 150.0;
     let axis = 130.0 + half;
-    let scale = max_abs(ep.agents.iter().map(|a| a.credit));
     let sum: f64 = ep.agents.iter().map(|a| a.credit).sum();
     let height = row * ep.agents.len() as f64 + 34.0;
     let target = ep.reward - ep.baseline;
@@ -265,51 +273,6 @@ pub fn agent_bars(ep: &EpisodeView) -> Markup {
             }
             text class="sum" x="4" y=(f1(height - 8.0)) data-sum=(sum) data-target=(target) {
                 "Σ credit = " (num(sum)) " · R − R0 = " (num(ep.reward)) " − " (num(ep.baseline)) " = " (num(target))
-            }
-        }
-    }
-}
-
-/// Box plots of credit per agent (whiskers at the exact minimum and maximum, box from
-/// the first to the third quartile, a line at the median), `rows` agents at most.
-pub fn box_plots(agents: &[&AgentStats]) -> Markup {
-    let row = 22.0;
-    let left = 170.0;
-    let width = 420.0;
-    let stats: Vec<_> = agents
-        .iter()
-        .filter_map(|a| a.credits.box_stats().map(|b| (a, b)))
-        .collect();
-    let lo = stats.iter().map(|s| s.1.min).fold(0.0_f64, f64::min);
-    let hi = stats.iter().map(|s| s.1.max).fold(0.0_f64, f64::max);
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let sx = |v: f64| left + (v - lo) / span * width;
-    let height = row * stats.len() as f64 + 30.0;
-    html! {
-        svg class="boxes" xmlns="http://www.w3.org/2000/svg" width=(f1(left + width + 110.0)) height=(f1(height))
-            viewBox={"0 0 " (f1(left + width + 110.0)) " " (f1(height))} role="img" aria-label="Credit per agent: box plots" {
-            line class="axis" x1=(f1(sx(0.0))) x2=(f1(sx(0.0))) y1="0" y2=(f1(row * stats.len() as f64)) {}
-            @for (k, (a, b)) in stats.iter().enumerate() {
-                @let c = row * k as f64 + row / 2.0;
-                g class="box" {
-                    title {
-                        (a.name) ": n = " (a.credits.count()) ", min " (num(b.min)) ", q1 " (num(b.q1))
-                        ", median " (num(b.median)) ", q3 " (num(b.q3)) ", max " (num(b.max))
-                        ", mean " (num(a.credits.mean()))
-                        @if !a.credits.exact() { " (quartiles from a uniform sample)" }
-                    }
-                    text class="lane-label" x="4" y=(f1(c + 4.0)) { (a.name) }
-                    line class="whisker" x1=(f1(sx(b.min))) x2=(f1(sx(b.max))) y1=(f1(c)) y2=(f1(c)) {}
-                    rect class="iqr" x=(f1(sx(b.q1))) width=(f1((sx(b.q3) - sx(b.q1)).max(1.0))) y=(f1(c - 7.0)) height="14"
-                        fill=(diverging(b.median / span.max(hi.abs()).max(lo.abs()))) {}
-                    line class="median" x1=(f1(sx(b.median))) x2=(f1(sx(b.median))) y1=(f1(c - 7.0)) y2=(f1(c + 7.0)) {}
-                    text class="value" x=(f1(left + width + 8.0)) y=(f1(c + 4.0)) { "n=" (a.credits.count()) }
-                }
-            }
-            text class="tick" x=(f1(left)) y=(f1(height - 8.0)) { (num(lo)) }
-            text class="tick" x=(f1(left + width)) y=(f1(height - 8.0)) text-anchor="end" { (num(hi)) }
-            @if lo < 0.0 && hi > 0.0 {
-                text class="tick" x=(f1(sx(0.0))) y=(f1(height - 8.0)) text-anchor="middle" { "0" }
             }
         }
     }
@@ -435,7 +398,7 @@ mod tests {
             n,
             false,
         );
-        let svg = swimlane(&ep, 0).into_string();
+        let svg = swimlane(&ep, 0, page_scale(std::slice::from_ref(&ep))).into_string();
         // Messages 1 and 2 draw their one and two edges; the rest a bracket each.
         assert_eq!(count(&svg, "class=\"all-earlier\""), n - 3);
         assert_eq!(count(&svg, "class=\"edge\""), 3);
@@ -461,7 +424,7 @@ mod tests {
             6,
             true,
         );
-        let svg = swimlane(&ep, 3).into_string();
+        let svg = swimlane(&ep, 3, page_scale(std::slice::from_ref(&ep))).into_string();
         // Message 1 lists 0 twice over (0 and i − 1 = 0): two edges; the others two each.
         assert_eq!(count(&svg, "class=\"edge\""), 2 * 5);
         assert_eq!(count(&svg, "class=\"all-earlier\""), 0);
@@ -473,7 +436,7 @@ mod tests {
     #[test]
     fn the_bars_sum_to_r_minus_r0() {
         let ep = view(|_| ParentsView::Unknown, 3, false);
-        let svg = agent_bars(&ep).into_string();
+        let svg = agent_bars(&ep, page_scale(std::slice::from_ref(&ep))).into_string();
         let credits: Vec<f64> = svg
             .split("data-credit=\"")
             .skip(1)

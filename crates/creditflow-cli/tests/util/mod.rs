@@ -146,3 +146,18 @@ pub fn records(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Records a skipped suite: a loud line on stderr (which the harness may swallow) and a
+/// line `suite: why` appended to `$CREDITFLOW_SKIP_LOG`, which `./run-tests` prints in
+/// its closing summary.
+pub fn skipped(suite: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED {suite}: {why} ***\n");
+    if let Some(log) = std::env::var_os("CREDITFLOW_SKIP_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log)
+    {
+        let _ = writeln!(f, "{suite}: {why}");
+    }
+}

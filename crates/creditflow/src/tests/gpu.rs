@@ -462,7 +462,6 @@ mod on_a_device {
     use crate::gpu::{self, Gpu, GpuError};
     use crate::kernels;
     use crate::kernels::types::{BoundedCase, KatCase};
-    use std::io::Write;
     use std::sync::MutexGuard;
 
     // ---------------------------------------------------------------- GPU (needs an adapter)
@@ -476,10 +475,11 @@ mod on_a_device {
                 if std::env::var("CREDITFLOW_REQUIRE_GPU").is_ok_and(|v| v == "1") {
                     panic!("CREDITFLOW_REQUIRE_GPU=1 but no GPU adapter: {e}");
                 }
-                // Straight to stderr, past the test harness's capture, so that a skip is seen.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\n*** SKIPPED {test}: no GPU adapter ({e}). Install a Vulkan driver (Debian: mesa-vulkan-drivers) to run the GPU tests. ***\n"
+                crate::tests::skipped(
+                    &format!("GPU test {test}"),
+                    &format!(
+                        "no GPU adapter ({e}); install a Vulkan driver (Debian: mesa-vulkan-drivers)"
+                    ),
                 );
                 None
             }

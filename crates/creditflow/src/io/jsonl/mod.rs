@@ -16,12 +16,13 @@ use crate::options::RunOptions;
 use crate::pipeline::{Summary, score};
 
 /// Scores the JSON Lines records of `input` into JSON Lines output records on `output`
-/// (DESIGN §6). `progress` is called with the bytes consumed after each chunk.
+/// (DESIGN §6). `progress` is called after each chunk with the bytes and records it
+/// covered.
 pub fn run_score<R: BufRead, W: Write>(
     input: R,
     mut output: W,
     opts: &RunOptions,
-    progress: impl FnMut(u64),
+    progress: impl FnMut(crate::pipeline::Progress),
 ) -> Result<Summary, Error> {
     let mut sink = JsonlSink::new(&mut output);
     let result = score(JsonlSource::new(input), &mut sink, opts, progress);

@@ -285,7 +285,7 @@ pub fn write_parquet(
     source: impl Source,
     target: &Path,
     opts: &RunOptions,
-    progress: impl FnMut(u64),
+    progress: impl FnMut(crate::Progress),
 ) -> Result<Summary, Error> {
     let mut sink = ParquetSink::create(target)?;
     let result = score(source, &mut sink, opts, progress);
