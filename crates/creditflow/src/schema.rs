@@ -23,19 +23,28 @@ impl From<&str> for Id {
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            S(String),
-            I(i64),
-            U(u64),
+        // A visitor, not an untagged enum: no buffering of the value.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Id;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or integer id")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Id, E> {
+                Ok(Id(s.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Id, E> {
+                Ok(Id(s))
+            }
+            fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<Id, E> {
+                Ok(Id(i.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Id, E> {
+                Ok(Id(u.to_string()))
+            }
         }
-        match Either::deserialize(d) {
-            Ok(Either::S(s)) => Ok(Id(s)),
-            Ok(Either::I(i)) => Ok(Id(i.to_string())),
-            Ok(Either::U(u)) => Ok(Id(u.to_string())),
-            Err(_) => Err(serde::de::Error::custom("expected a string or integer id")),
-        }
+        d.deserialize_any(V)
+            .map_err(|_: D::Error| serde::de::Error::custom("expected a string or integer id"))
     }
 }
 

@@ -5,7 +5,7 @@
 
 pub use crate::options::{Provenance, ValidateOptions};
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::{ErrorKind, RecordError};
 use crate::model::{Episode, Game, GameForm, Message, Record};
@@ -38,12 +38,13 @@ impl Ctx<'_> {
     ) -> RecordError {
         RecordError::new(Some(self.id.to_string()), self.line, field, kind, msg)
     }
-    fn finite(&self, field: &str, x: f64) -> Result<f64, RecordError> {
+    /// `x`, or an error at the field `field()` names (formatted only on error).
+    fn finite(&self, field: impl FnOnce() -> String, x: f64) -> Result<f64, RecordError> {
         if x.is_finite() {
             Ok(x)
         } else {
             Err(self.err(
-                field,
+                field(),
                 ErrorKind::NonFinite,
                 format!("{x} is not a finite number"),
             ))
@@ -118,7 +119,7 @@ fn validate_game(ctx: &Ctx, game: InputGame, key: u64) -> Result<Game, RecordErr
         (Some(terms), None) => {
             let mut out = Vec::with_capacity(terms.len());
             for (k, (c, set)) in terms.into_iter().enumerate() {
-                ctx.finite(&format!("game.terms[{k}][0]"), c)?;
+                ctx.finite(|| format!("game.terms[{k}][0]"), c)?;
                 let mut s = Vec::with_capacity(set.len());
                 for (i, &p) in set.iter().enumerate() {
                     if p >= players as u64 {
@@ -157,7 +158,7 @@ fn validate_game(ctx: &Ctx, game: InputGame, key: u64) -> Result<Game, RecordErr
                 ));
             }
             for (i, &v) in table.iter().enumerate() {
-                ctx.finite(&format!("game.table[{i}]"), v)?;
+                ctx.finite(|| format!("game.table[{i}]"), v)?;
             }
             GameForm::Table(table)
         }
@@ -215,7 +216,7 @@ fn validate_episode(
         ));
     }
     // Agents: as listed, else in order of first appearance.
-    let mut agent_index: HashMap<String, u32> = HashMap::new();
+    let mut agent_index: HashMap<String, u32> = HashMap::default();
     let agents: Vec<String> = match &raw.agents {
         Some(list) => {
             for (i, a) in list.iter().enumerate() {
@@ -249,9 +250,9 @@ fn validate_episode(
             "an episode needs `outcome.reward`",
         )
     })?;
-    ctx.finite("outcome.reward", reward)?;
+    ctx.finite(|| "outcome.reward".into(), reward)?;
     if let Some(b) = outcome.baseline {
-        ctx.finite("outcome.baseline", b)?;
+        ctx.finite(|| "outcome.baseline".into(), b)?;
         // Credits sum to R − R0: it must be a number too.
         if !(reward - b).is_finite() {
             return Err(ctx.err(
@@ -287,7 +288,7 @@ fn validate_episode(
                 ));
             }
             for (i, &v) in cv.iter().enumerate() {
-                ctx.finite(&format!("coalition_values[{i}]"), v)?;
+                ctx.finite(|| format!("coalition_values[{i}]"), v)?;
             }
             Some(cv)
         }
@@ -300,7 +301,7 @@ fn validate_episode(
         .enumerate()
         .map(|(i, m)| m.id.as_ref().map_or_else(|| i.to_string(), |r| r.0.clone()))
         .collect();
-    let mut index_of: HashMap<&str, u32> = HashMap::with_capacity(ids.len());
+    let mut index_of: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(ids.len(), Default::default());
     for (i, id) in ids.iter().enumerate() {
         if index_of.insert(id.as_str(), i as u32).is_some() {
             return Err(ctx.err(
@@ -310,7 +311,7 @@ fn validate_episode(
             ));
         }
     }
-    let mut group_index: HashMap<String, u32> = HashMap::new();
+    let mut group_index: HashMap<String, u32> = HashMap::default();
     let mut group_given: Vec<Option<(f64, usize)>> = Vec::new();
     let mut messages = Vec::with_capacity(raw_messages.len());
     let any_score = raw_messages.iter().any(|m| m.score.is_some());
@@ -330,11 +331,11 @@ fn validate_episode(
             Some(ps) => {
                 let mut out = Vec::with_capacity(ps.len());
                 for (k, p) in ps.iter().enumerate() {
-                    let field = format!("messages[{i}].parents[{k}]");
+                    let field = || format!("messages[{i}].parents[{k}]");
                     let pi = match index_of.get(p.0.as_str()) {
                         Some(&pi) if pi as usize >= i => {
                             return Err(ctx.err(
-                                field,
+                                field(),
                                 ErrorKind::ForwardParent,
                                 format!("parent {:?} is not earlier than message {id:?} (a cycle or a break of causal order)", p.0),
                             ));
@@ -342,7 +343,7 @@ fn validate_episode(
                         Some(&pi) => pi,
                         None => {
                             return Err(ctx.err(
-                                field,
+                                field(),
                                 ErrorKind::UnknownParent,
                                 format!("parent {:?} names no message of this episode", p.0),
                             ));
@@ -350,7 +351,7 @@ fn validate_episode(
                     };
                     if out.contains(&pi) {
                         return Err(ctx.err(
-                            field,
+                            field(),
                             ErrorKind::DuplicateId,
                             format!("parent {:?} is listed twice", p.0),
                         ));
@@ -370,7 +371,7 @@ fn validate_episode(
             },
         };
         if let Some(s) = m.score {
-            ctx.finite(&format!("messages[{i}].score"), s)?;
+            ctx.finite(|| format!("messages[{i}].score"), s)?;
             if !(-1.0..=1.0).contains(&s) {
                 return Err(ctx.err(
                     format!("messages[{i}].score"),
@@ -382,7 +383,7 @@ fn validate_episode(
         if let Some(alts) = &m.alternatives {
             for (k, a) in alts.iter().enumerate() {
                 if let Some(s) = a.score {
-                    ctx.finite(&format!("messages[{i}].alternatives[{k}].score"), s)?;
+                    ctx.finite(|| format!("messages[{i}].alternatives[{k}].score"), s)?;
                 }
             }
         }

@@ -166,6 +166,9 @@ pub fn message_owen(view: &EpisodeView, alpha: f64) -> Vec<f64> {
         ghat[s] = 1.0 / (s as f64 * binom);
     }
     let mut phi = vec![0.0; view.meta.player_count as usize];
+    let any_all_earlier = (0..n).any(|x| view.all_earlier(x));
+    // Work rows reused across the agents' passes.
+    let (mut fwd, mut bwd, mut later, mut earlier) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (k, members) in by_agent.iter().enumerate() {
         if members.is_empty() {
             continue;
@@ -180,56 +183,72 @@ pub fn message_owen(view: &EpisodeView, alpha: f64) -> Vec<f64> {
                 (1usize << bit[a as usize], usize::from(a as usize == k))
             }
         };
-        let mut fwd = vec![0.0; n * row];
+        fwd.clear();
+        fwd.resize(n * row, 0.0);
+        later.clear();
+        later.resize(row, 0.0);
+        earlier.clear();
+        earlier.resize(row, 0.0);
         for x in 0..n {
             if g.q[x] != 0.0 {
                 let (mb, c) = mbit(x);
                 fwd[x * row + mb * width + c] += g.q[x];
             }
         }
+        // A message whose parents are every earlier message (a chat's prefix
+        // provenance) pushes the same row into each of them, shifted by the receiver's
+        // own bits: those pushes are summed once (`later`, Σ step·f over such messages
+        // after x) and applied when x is reached, so a chat costs O(n) rows, not O(n²).
+        later.fill(0.0);
+        let mut later_any = false;
         for x in (0..n).rev() {
-            if g.step[x] == 0.0 {
-                continue;
-            }
             let (head, tail) = fwd.split_at_mut(x * row);
-            let fx = &tail[..row];
-            if fx.iter().all(|&v| v == 0.0) {
+            let fx = &mut tail[..row];
+            if later_any {
+                let (mb, cp) = mbit(x);
+                shift_add(fx, &later, masks, width, mb, cp, 1.0);
+            }
+            if g.step[x] == 0.0 || fx.iter().all(|&v| v == 0.0) {
                 continue;
             }
-            for p in view.parents_of(x).iter() {
+            if view.all_earlier(x) {
+                for (l, &v) in later.iter_mut().zip(fx.iter()) {
+                    *l += g.step[x] * v;
+                }
+                later_any = true;
+                continue;
+            }
+            for &p in view.listed_parents(x) {
                 let p = p as usize;
                 let (mb, cp) = mbit(p);
-                let fp = &mut head[p * row..(p + 1) * row];
-                for mask in 0..masks {
-                    for c in 0..width - cp {
-                        let v = fx[mask * width + c];
-                        if v != 0.0 {
-                            fp[(mask | mb) * width + c + cp] += g.step[x] * v;
-                        }
-                    }
-                }
+                shift_add(&mut head[p * row..(p + 1) * row], fx, masks, width, mb, cp, g.step[x]);
             }
         }
-        let mut bwd = vec![0.0; n * row];
+        bwd.clear();
+        bwd.resize(n * row, 0.0);
+        // The backward pass's mirror: Σ over earlier messages of their rows shifted by
+        // their own bits, kept as a running sum for the all-earlier messages.
+        earlier.fill(0.0);
         for x in 0..n {
             let (head, tail) = bwd.split_at_mut(x * row);
             let bx = &mut tail[..row];
             bx[0] = g.end[x];
-            if g.step[x] == 0.0 {
-                continue;
-            }
-            for p in view.parents_of(x).iter() {
-                let p = p as usize;
-                let (mb, cp) = mbit(p);
-                let bp = &head[p * row..(p + 1) * row];
-                for mask in 0..masks {
-                    for c in 0..width - cp {
-                        let v = bp[mask * width + c];
-                        if v != 0.0 {
-                            bx[(mask | mb) * width + c + cp] += g.step[x] * v;
-                        }
+            if g.step[x] != 0.0 {
+                if view.all_earlier(x) {
+                    for (b, &v) in bx.iter_mut().zip(earlier.iter()) {
+                        *b += g.step[x] * v;
+                    }
+                } else {
+                    for &p in view.listed_parents(x) {
+                        let p = p as usize;
+                        let (mb, cp) = mbit(p);
+                        shift_add(bx, &head[p * row..(p + 1) * row], masks, width, mb, cp, g.step[x]);
                     }
                 }
+            }
+            if any_all_earlier {
+                let (mb, cp) = mbit(x);
+                shift_add(&mut earlier, bx, masks, width, mb, cp, 1.0);
             }
         }
         let mut fz = vec![0.0; row];
@@ -259,6 +278,19 @@ pub fn message_owen(view: &EpisodeView, alpha: f64) -> Vec<f64> {
         }
     }
     phi
+}
+
+/// `dst[(mask | mb)·width + c + cp] += w · src[mask·width + c]` over every mask and count:
+/// a row moved past a message whose author has mask bit `mb` (and counts `cp` when it is
+/// the union under evaluation).
+fn shift_add(dst: &mut [f64], src: &[f64], masks: usize, width: usize, mb: usize, cp: usize, w: f64) {
+    for mask in 0..masks {
+        let from = &src[mask * width..mask * width + width - cp];
+        let at = (mask | mb) * width + cp;
+        for (d, &v) in dst[at..at + width - cp].iter_mut().zip(from) {
+            *d += w * v;
+        }
+    }
 }
 
 /// In-place subset-sum transform over `bits` mask bits of rows of `width` entries.

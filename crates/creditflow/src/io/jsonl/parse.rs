@@ -9,6 +9,7 @@ use crate::model::Record;
 use crate::options::ValidateOptions;
 use crate::schema::InputRecord;
 use crate::validate::validate;
+use serde::Deserialize;
 
 /// Parses and validates one JSON Lines record (`line`: its 1-based line number).
 pub fn parse_and_validate(
@@ -31,6 +32,14 @@ pub fn parse_line(text: &str, line: u64) -> Result<InputRecord, RecordError> {
             ErrorKind::MalformedJson,
             "a record must be a JSON object `{...}`",
         ));
+    }
+    // The fast path: a plain parse. Only a line that fails is parsed again with the
+    // field path tracked, so the error names the field (the same error, the same path).
+    let mut de = serde_json::Deserializer::from_str(text);
+    if let Ok(r) = InputRecord::deserialize(&mut de)
+        && de.end().is_ok()
+    {
+        return Ok(r);
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed: Result<InputRecord, _> = serde_path_to_error::deserialize(&mut de);

@@ -41,6 +41,25 @@ impl Streamed {
     }
 }
 
+/// Reads one OTLP/JSON document held as a parsed value: the stream's reader over it;
+/// `seq` numbers spans and evaluations in arrival order and is advanced; `at` is where
+/// the document is (`file, line`).
+pub fn read_document(doc: &Value, at: &str, seq: &mut u64) -> Document {
+    match Streamed::deserialize(doc) {
+        Ok(d) => d.place(at, seq),
+        // A parsed value always deserializes; kept total all the same.
+        Err(e) => Document {
+            problems: vec![Problem {
+                trace: None,
+                span: None,
+                field: String::new(),
+                message: e.to_string(),
+            }],
+            ..Default::default()
+        },
+    }
+}
+
 /// The document being read and its arrival counter.
 #[derive(Default)]
 struct State {
@@ -281,6 +300,7 @@ impl<'de> Visitor<'de> for Expect<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn streamed(text: &str) -> Document {
         let mut seq = 10;
@@ -313,7 +333,7 @@ mod tests {
         let tree = {
             let v: Value = serde_json::from_str(text).unwrap();
             let mut seq = 10;
-            wire::read_document(&v, "f.json, line 1", &mut seq)
+            read_document(&v, "f.json, line 1", &mut seq)
         };
         // Arrival numbers follow key order, which a parsed value sorts.
         let unnumbered = |d: &Document| {
@@ -373,5 +393,63 @@ mod tests {
         }
         // Broken JSON is an error of the stream (with its line), as before.
         assert!(serde_json::from_str::<Streamed>("{\"resourceSpans\": [").is_err());
+    }
+
+    #[test]
+    fn a_broken_span_is_a_problem_naming_trace_span_and_field_and_the_rest_is_read() {
+        let doc = json!({"resourceSpans": [{"scopeSpans": [{"spans": [
+            {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+             "name": "ok", "startTimeUnixNano": "1", "endTimeUnixNano": 2},
+            {"traceId": "0AF7651916CD43DD8448EB211C80319C", "spanId": "00f067aa0ba902b7",
+             "name": "bad", "startTimeUnixNano": "later"},
+            {"traceId": "nope", "spanId": "00f067aa0ba902b8", "startTimeUnixNano": "1"}
+        ]}]}]});
+        let mut seq = 0;
+        let d = read_document(&doc, "t.json, line 1", &mut seq);
+        assert_eq!(d.spans.len(), 1);
+        assert_eq!(d.spans[0].name, "ok");
+        assert_eq!(d.problems.len(), 2);
+        let p = &d.problems[0];
+        assert_eq!(p.trace.as_deref(), Some("0af7651916cd43dd8448eb211c80319c"));
+        assert_eq!(p.span.as_deref(), Some("00f067aa0ba902b7"));
+        assert_eq!(
+            p.field,
+            "resourceSpans[0].scopeSpans[0].spans[1].startTimeUnixNano"
+        );
+        assert_eq!(d.problems[1].trace, None);
+        assert!(d.problems[1].field.ends_with("spans[2].traceId"));
+    }
+
+    #[test]
+    fn evaluations_from_span_events_and_log_records() {
+        let doc = json!({
+            "resourceSpans": [{"scopeSpans": [{"spans": [
+                {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+                 "startTimeUnixNano": "1",
+                 "events": [{"name": "gen_ai.evaluation.result", "attributes": [
+                    {"key": "gen_ai.evaluation.name", "value": {"stringValue": "Helpful"}},
+                    {"key": "gen_ai.evaluation.score.value", "value": {"doubleValue": 0.25}}]},
+                   {"name": "exception"}]}]}]}],
+            "resourceLogs": [{"scopeLogs": [{"logRecords": [
+                {"attributes": [{"key": "event.name", "value": {"stringValue": "gen_ai.evaluation.result"}},
+                                {"key": "gen_ai.evaluation.name", "value": {"stringValue": "Outcome"}},
+                                {"key": "gen_ai.evaluation.score.label", "value": {"stringValue": "pass"}}],
+                 "traceId": "0af7651916cd43dd8448eb211c80319c"},
+                {"eventName": "gen_ai.user.message", "traceId": "0af7651916cd43dd8448eb211c80319c"}]}]}]});
+        let mut seq = 0;
+        let d = read_document(&doc, "x", &mut seq);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.evals.len(), 2);
+        // Arrival order is the document's key order (a parsed value's keys are sorted).
+        let by = |n: &str| {
+            d.evals
+                .iter()
+                .find(|e| e.name.as_deref() == Some(n))
+                .unwrap()
+        };
+        assert_eq!(by("Helpful").value, Some(0.25));
+        assert_eq!(by("Helpful").span.as_deref(), Some("b7ad6b7169203331"));
+        assert_eq!(by("Outcome").span, None);
+        assert_eq!(by("Outcome").label.as_deref(), Some("pass"));
     }
 }
