@@ -64,7 +64,9 @@ INVOKE = [attr("gen_ai.operation.name", "invoke_agent")]
 
 def invocations(n):
     w = Writer()
-    root = w.span(None, "invoke_workflow main", 0, 100 * n, [attr("gen_ai.operation.name", "invoke_workflow")])
+    root = w.span(
+        None, "invoke_workflow main", 0, 100 * n, [attr("gen_ai.operation.name", "invoke_workflow")]
+    )
     t = 1
     k = 0
     while len(w.spans) + 8 <= n:
@@ -88,14 +90,22 @@ def invocations(n):
 
 def chains(n):
     w = Writer()
-    root = w.span(None, "invoke_workflow main", 0, 100 * n, [attr("gen_ai.operation.name", "invoke_workflow")])
+    root = w.span(
+        None, "invoke_workflow main", 0, 100 * n, [attr("gen_ai.operation.name", "invoke_workflow")]
+    )
     t = 1
     k = 0
     while len(w.spans) + 16 <= n:
         inv = w.span(root, f"invoke_agent agent_{k % 6}", t, t + 90, INVOKE)
         parent = inv
         for d in range(14):
-            parent = w.span(parent, f"step {d}", t + 1 + d, t + 89 - d, [attr("openinference.span.kind", "CHAIN")])
+            parent = w.span(
+                parent,
+                f"step {d}",
+                t + 1 + d,
+                t + 89 - d,
+                [attr("openinference.span.kind", "CHAIN")],
+            )
         w.span(parent, "chat m", t + 20, t + 70, MODEL)
         t += 100
         k += 1
@@ -145,15 +155,20 @@ def main():
                 spans = SHAPES[shape](n)
                 rng.shuffle(spans)
                 path = os.path.join(d, f"{shape}-{n}.json")
-                doc = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": spans}]}]}
+                doc = {
+                    "resourceSpans": [
+                        {"resource": {}, "scopeSpans": [{"scope": {}, "spans": spans}]}
+                    ]
+                }
                 with open(path, "w") as f:
                     json.dump(doc, f)
                 size = os.path.getsize(path)
                 del spans, doc
                 rc, eps, errs, msgs, secs, rss, stderr = run(args.bin, path)
                 print(
-                    f"{shape:12} spans {n:>9,}  file {size / 2**20:7.1f} MiB  exit {rc}  episodes {eps}  "
-                    f"too_large {errs}  messages {msgs:>7,}  {secs:7.2f} s  peak RSS {rss / 1024:7.0f} MiB",
+                    f"{shape:12} spans {n:>9,}  file {size / 2**20:7.1f} MiB  exit {rc}  "
+                    f"episodes {eps}  too_large {errs}  messages {msgs:>7,}  "
+                    f"{secs:7.2f} s  peak RSS {rss / 1024:7.0f} MiB",
                     flush=True,
                 )
                 if rc != 0 and errs == 0:

@@ -252,8 +252,8 @@ pub struct ExportOtelArgs {
     /// Where to write the log records (default: standard output, unless --endpoint).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Also send the log records to an OTLP/HTTP receiver: http://HOST[:PORT][/PATH]
-    /// (`/v1/logs` appended unless the path ends so; JSON, gzip, retries with backoff).
+    /// Also send the log records to an OTLP/HTTP receiver, `http://HOST:PORT/PATH`
+    /// (port and path optional; `/v1/logs` appended unless the path ends so; JSON, gzip, retries with backoff).
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
     /// A request header for --endpoint (repeatable; wins over OTEL_EXPORTER_OTLP_HEADERS).

@@ -30,12 +30,10 @@ use std::path::{Path, PathBuf};
 
 use crate::eval::{EvalError, EvalReport, Prediction, evaluate_labels};
 use aggregate::BatchStats;
-use creditflow::Source;
 use creditflow::io::chat::gold::{GoldLabel, read_gold};
 use creditflow::io::scored::{
     self as scored, Scored, ScoredAgent, ScoredEpisode, ScoredError, ScoredFirstError,
 };
-use creditflow::options::RunOptions;
 use creditflow::{Episode, Record};
 
 /// Episodes embedded in a batch page by default.
@@ -537,14 +535,15 @@ fn read_inputs(
 ) -> Result<HashMap<String, Input>, ReportError> {
     let ids: std::collections::HashSet<&str> = wanted.iter().map(|e| e.id.0.as_str()).collect();
     let mut kept: HashMap<String, Input> = HashMap::new();
-    let opts = RunOptions::default();
-    let wrap = |source: creditflow::Error| ReportError::Input {
-        path: path.to_path_buf(),
-        source,
-    };
+    let opts = creditflow::options::RunOptions::default();
     if scored::is_parquet(path) {
         #[cfg(feature = "parquet")]
         {
+            use creditflow::Source;
+            let wrap = |source: creditflow::Error| ReportError::Input {
+                path: path.to_path_buf(),
+                source,
+            };
             let (mut source, _) = creditflow::io::parquet::open(path, false).map_err(wrap)?;
             loop {
                 let (chunk, _) = source.next_chunk(&opts).map_err(wrap)?;

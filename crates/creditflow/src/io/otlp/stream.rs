@@ -3,8 +3,8 @@
 //! [`Span`](super::wire::Span) as soon as it is parsed, so a document of 10^6 spans never
 //! exists as a JSON tree (which costs about ten times its text). Only one span's
 //! attributes (and one resource or one `resourceLogs` entry) are held as JSON values at a
-//! time. What the document holds, and every problem in it, is what
-//! [`wire::read_document`](super::wire::read_document) gives for the same text.
+//! time. What the document holds, and every problem in it, is what [`read_document`]
+//! gives for the same text read as a JSON tree.
 
 use std::fmt;
 
