@@ -274,3 +274,53 @@ fn realistic_batches_run_every_sampled_job_on_the_gpu() {
     }
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn the_pipeline_depth_changes_no_gpu_output_byte() {
+    if !have_gpu() {
+        return;
+    }
+    let path = batch_file(
+        "pipeline",
+        &["--episodes", "40", "--agents", "3", "--messages", "20"],
+    );
+    let run = |depth: &str| {
+        let out = bin()
+            .arg("score")
+            .arg(&path)
+            .args(["--backend", "gpu", "--method", "permutation"])
+            .args(["--samples", "32", "--chunk", "6", "--pipeline", depth])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stderr.contains("on the GPU"), "{stderr}");
+        out.stdout
+    };
+    let one = run("1");
+    assert_eq!(String::from_utf8_lossy(&one).lines().count(), 40);
+    for depth in ["2", "5"] {
+        assert!(
+            run(depth) == one,
+            "pipeline depth {depth} changed the GPU run's output"
+        );
+    }
+    // verify (GPU against the CPU twins) holds at a deep pipeline too.
+    let out = bin()
+        .arg("verify")
+        .arg(&path)
+        .args(["--method", "permutation", "--samples", "32"])
+        .args(["--chunk", "6", "--pipeline", "4"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("within tolerance"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_file(path);
+}

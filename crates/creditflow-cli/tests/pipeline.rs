@@ -578,14 +578,16 @@ fn chunk_size_does_not_change_the_output() {
         Line::Good(EP_MEASURED.to_string()),
         Line::Good(long_grouped("ep-grouped-2")),
     ]);
-    let with_chunk = |chunk_records: usize| {
+    let with = |chunk_records: usize, pipeline: usize| {
         let mut run = RunOptions {
             chunk_records,
+            pipeline,
             ..RunOptions::default()
         };
         run.score.sampling.samples = 32;
         score_with(&input, &run).0
     };
+    let with_chunk = |chunk_records: usize| with(chunk_records, 1);
     let whole = with_chunk(4096);
     let lines: Vec<&str> = whole.lines().collect();
     assert_eq!(lines.len(), 12);
@@ -596,6 +598,13 @@ fn chunk_size_does_not_change_the_output() {
         assert!(
             with_chunk(chunk) == whole,
             "chunk_records {chunk} changed the output"
+        );
+    }
+    // The pipeline's depth changes what runs at the same time, never a byte.
+    for (chunk, depth) in [(1, 2), (1, 16), (3, 3), (4096, 2)] {
+        assert!(
+            with(chunk, depth) == whole,
+            "pipeline depth {depth} (chunk_records {chunk}) changed the output"
         );
     }
 }

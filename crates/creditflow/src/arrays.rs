@@ -174,7 +174,7 @@ impl crate::pipeline::Sink for ArraysBuilder {
 
 /// Scores the JSON Lines records of `input` into arrays ([`BatchArrays`]); bad records
 /// are in the summary's errors (or, under `strict`, the run's error).
-pub fn score_arrays<R: std::io::BufRead>(
+pub fn score_arrays<R: std::io::BufRead + Send>(
     input: R,
     opts: &crate::options::RunOptions,
 ) -> Result<(BatchArrays, crate::pipeline::Summary), crate::error::Error> {

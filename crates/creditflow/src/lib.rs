@@ -129,7 +129,9 @@ pub use options::{OptionError, RunOptions, ScoreOptions};
 pub use output::{
     AgentCredit, EpisodeOut, ErrorOut, FirstError, GameOut, MessageCredit, OutRecord,
 };
-pub use pipeline::{KEPT_ERRORS, Progress, Scored, Sink, Source, Summary, Validated, score};
+pub use pipeline::{
+    KEPT_ERRORS, Progress, Scored, Sink, Source, StageTimes, Summary, Validated, score,
+};
 pub use rng::record_key;
 pub use score::score_record;
 pub use validate::validate;

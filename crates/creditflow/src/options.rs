@@ -421,6 +421,9 @@ pub struct RunOptions {
     /// Where Monte Carlo estimates are computed (the library default is the CPU; the
     /// command line defaults to `auto`).
     pub backend: BackendChoice,
+    /// Chunks in flight (default 2): reading chunk k+1, scoring chunk k and writing chunk
+    /// k−1 overlap; 1 runs them one after another. Outputs are identical at every depth.
+    pub pipeline: usize,
 }
 
 impl Default for RunOptions {
@@ -432,6 +435,7 @@ impl Default for RunOptions {
             chunk_bytes: 64 << 20,
             unique_ids: false,
             backend: BackendChoice::Cpu,
+            pipeline: 2,
         }
     }
 }
@@ -1020,6 +1024,8 @@ option_table! {
         "Records per chunk (with --chunk-bytes, bounds memory).", [Score, Verify, PyScore];
     chunk_bytes: usize = 64 << 20, Kind::Count { min: 1, max: u64::MAX },
         "Input bytes per chunk (a chunk holds at least one record).", [Score, Verify, PyScore];
+    pipeline: usize = 2, Kind::Count { min: 1, max: 16 },
+        "Chunks in flight: reading the next, scoring this one and writing the last overlap (1: one after another; memory grows by a chunk per step; outputs are identical at every depth).", [Score, Verify, PyScore];
     assume_unique_ids: bool = false, Kind::Switch,
         "Skip the duplicate-id check (about 50 bytes of memory per record) for inputs known to have unique ids.", [Score, Verify, PyScore];
     backend: BackendChoice = BackendChoice::Auto, Kind::Choice(BackendChoice::NAMES),
@@ -1137,6 +1143,7 @@ impl Settings {
             chunk_bytes: self.chunk_bytes,
             unique_ids: self.assume_unique_ids,
             backend: self.backend,
+            pipeline: self.pipeline,
         };
         if self.budget > 0 && self.target_se.is_some() {
             return Err(OptionError::new(
@@ -1262,7 +1269,8 @@ impl RunOptions {
     pub fn validate(&self) -> Result<(), OptionError> {
         self.score.validate()?;
         count("chunk", self.chunk_records as u64, 1, u32::MAX as u64)?;
-        count("chunk_bytes", self.chunk_bytes as u64, 1, u64::MAX)
+        count("chunk_bytes", self.chunk_bytes as u64, 1, u64::MAX)?;
+        count("pipeline", self.pipeline as u64, 1, 16)
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Summary {
     /// Sampled jobs the GPU could not run (too large for the device, past its loop cap),
     /// run on the CPU instead, and the first reason.
     pub gpu_fallbacks: (u64, Option<String>),
+    /// Where the time went, stage by stage.
+    pub stages: StageTimes,
 }
 
 impl std::fmt::Display for Summary {
@@ -161,21 +163,42 @@ pub struct Progress {
 /// One record's result: its output and preference-pair records, or why it is bad.
 pub type Scored = Result<(OutRecord, Vec<serde_json::Value>), RecordError>;
 
-/// Where a run's records come from: chunks of validated records (or why each is bad), in
-/// input order. [`crate::io::jsonl::JsonlSource`] reads JSON Lines; the columnar reader
-/// (`io::arrow::ArrowSource`, feature `arrow`) reads Arrow record batches and Parquet.
-pub trait Source {
+/// Where a run's records come from: chunks of records read (in input order) and then
+/// validated (or why each is bad). [`crate::io::jsonl::JsonlSource`] reads JSON Lines;
+/// the columnar reader (`io::arrow::ArrowSource`, feature `arrow`) reads Arrow record
+/// batches and Parquet.
+///
+/// Reading and validating are two steps so that a pipelined run ([`score`]) reads the
+/// next chunk on a thread of its own (I/O, decoding; no thread pool) while the calling
+/// thread validates, estimates, finishes and writes the current one (on the rayon pool
+/// it runs in).
+pub trait Source: Send {
+    /// A chunk as read, before validation.
+    type Raw: Send;
+
     /// The next chunk of at most `opts.chunk_records` records (and about
     /// `opts.chunk_bytes` bytes), with the progress it made (bytes or rows, whatever the
-    /// source counts); an empty chunk at the end of the input.
-    fn next_chunk(&mut self, opts: &RunOptions) -> Result<(Validated, u64), Error>;
+    /// source counts); `None` at the end of the input.
+    fn read(&mut self, opts: &RunOptions) -> Result<Option<(Self::Raw, u64)>, Error>;
+
+    /// A chunk's records validated, in parallel, in input order.
+    fn validate(raw: Self::Raw, opts: &RunOptions) -> Validated;
 
     /// Places an error found after validation (a duplicate id, a record too large to
     /// plan or to finish) the way this source locates its errors. JSON Lines name the
     /// line and the field path as they are; the columnar source names the row and the
     /// column.
-    fn locate(&self, e: RecordError) -> RecordError {
+    fn locate(e: RecordError) -> RecordError {
         e
+    }
+
+    /// [`read`](Source::read) and [`validate`](Source::validate) in one step: an empty
+    /// chunk at the end of the input.
+    fn next_chunk(&mut self, opts: &RunOptions) -> Result<(Validated, u64), Error> {
+        Ok(match self.read(opts)? {
+            Some((raw, progress)) => (Self::validate(raw, opts), progress),
+            None => (Vec::new(), 0),
+        })
     }
 }
 
@@ -198,33 +221,140 @@ impl Sink for Vec<Scored> {
     }
 }
 
+/// Where a run's time went, stage by stage (busy time: with a pipeline deeper than 1,
+/// reading overlaps the other stages, so the sum can exceed the wall time).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Reading and decoding the input (lines, Parquet row groups, grouping rows).
+    pub read: Duration,
+    /// Parsing (JSON Lines) and validating records, duplicate ids.
+    pub validate: Duration,
+    /// Flattening into CSR and planning.
+    pub plan: Duration,
+    /// Executing the chunk's jobs (CPU pool or GPU: encode, upload, kernels, readback).
+    pub estimate: Duration,
+    /// Finishing records (calibration, training signals).
+    pub finish: Duration,
+    /// Handing results to the sink (serialising, writing) and progress.
+    pub write: Duration,
+}
+
+impl StageTimes {
+    /// The sum of the stages.
+    pub fn total(&self) -> Duration {
+        self.read + self.validate + self.plan + self.estimate + self.finish + self.write
+    }
+}
+
 /// The streaming run: reads, validates, plans, estimates and finishes the records of
 /// `source` chunk by chunk and hands each chunk's results, in input order, to `sink`.
 /// Under `strict` the records before the first bad one are written, then the run fails
 /// with it. `progress` is called after each chunk is scored and written, with what it
 /// covered (input bytes or rows, and records).
-pub fn score(
-    mut source: impl Source,
+///
+/// With `opts.pipeline` = d ≥ 2 a thread of its own reads (and decodes) up to d − 1
+/// chunks ahead while this thread validates, estimates, finishes and writes: input
+/// memory is at most d + 1 chunks. Every output byte and every number is the same at
+/// every depth: chunks are cut, scored and written in the same order.
+pub fn score<S: Source>(
+    mut source: S,
     sink: &mut (impl Sink + ?Sized),
     opts: &RunOptions,
     mut progress: impl FnMut(Progress),
 ) -> Result<Summary, Error> {
     opts.validate()?;
     let start = Instant::now();
-    let mut summary = Summary::default();
-    let mut backend = Backend::new(opts.backend);
-    let mut seen: HashSet<u128> = HashSet::new();
-    loop {
-        let (mut parsed, bytes) = source.next_chunk(opts)?;
-        if parsed.is_empty() {
-            break;
+    let mut run = Run {
+        summary: Summary::default(),
+        backend: Backend::new(opts.backend),
+        seen: HashSet::new(),
+    };
+    if opts.pipeline <= 1 {
+        loop {
+            let t = Instant::now();
+            let next = source.read(opts)?;
+            run.summary.stages.read += t.elapsed();
+            let Some((raw, input)) = next else { break };
+            run.chunk::<S>(raw, input, sink, opts, &mut progress)?;
         }
+    } else {
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(opts.pipeline - 2);
+            let reader = scope.spawn(move || {
+                let mut busy = Duration::ZERO;
+                loop {
+                    let t = Instant::now();
+                    let next = source.read(opts);
+                    busy += t.elapsed();
+                    let last = !matches!(next, Ok(Some(_)));
+                    // A closed channel: the run stopped (an error, --strict, Ctrl-C).
+                    if tx.send(next).is_err() || last {
+                        return busy;
+                    }
+                }
+            });
+            let result = (|| {
+                // The reader sends until the end or its first error.
+                while let Ok(next) = rx.recv() {
+                    let Some((raw, input)) = next? else { break };
+                    run.chunk::<S>(raw, input, sink, opts, &mut progress)?;
+                }
+                Ok(())
+            })();
+            drop(rx);
+            match reader.join() {
+                Ok(busy) => run.summary.stages.read += busy,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            result
+        })?;
+    }
+    let Run {
+        mut summary,
+        backend,
+        ..
+    } = run;
+    summary.elapsed = start.elapsed();
+    summary.backend = backend.describe();
+    summary.backend_why = backend.why_cpu().map(str::to_string);
+    summary.gpu_fallbacks = backend.fallbacks.clone();
+    summary.gpu_jobs = backend.gpu_jobs;
+    Ok(summary)
+}
+
+/// The state of one run on the calling thread.
+struct Run {
+    summary: Summary,
+    backend: Backend,
+    seen: HashSet<u128>,
+}
+
+impl Run {
+    /// One chunk as read: validated, scored, tallied and written.
+    fn chunk<S: Source>(
+        &mut self,
+        raw: S::Raw,
+        input: u64,
+        sink: &mut (impl Sink + ?Sized),
+        opts: &RunOptions,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<(), Error> {
+        let t = Instant::now();
+        let mut parsed = S::validate(raw, opts);
         if !opts.unique_ids {
-            mark_duplicates(&mut parsed, &mut seen, &source);
+            mark_duplicates(&mut parsed, &mut self.seen, S::locate);
         }
+        self.summary.stages.validate += t.elapsed();
         let records = parsed.len() as u64;
-        let results = score_chunk(&mut parsed, &source, &mut backend, opts)?;
-        if let Some(k) = tally(&mut summary, &results, opts.strict) {
+        let results = score_chunk(
+            &mut parsed,
+            S::locate,
+            &mut self.backend,
+            opts,
+            &mut self.summary.stages,
+        )?;
+        let t = Instant::now();
+        if let Some(k) = tally(&mut self.summary, &results, opts.strict) {
             // Under --strict: the records before the first bad one, then its error.
             let mut results = results;
             let rest = results.split_off(k);
@@ -235,22 +365,19 @@ pub fn score(
             return Err(Error::Record(e));
         }
         sink.write(results)?;
-        progress(Progress {
-            input: bytes,
-            records,
-        });
+        progress(Progress { input, records });
+        self.summary.stages.write += t.elapsed();
+        Ok(())
     }
-    summary.elapsed = start.elapsed();
-    summary.backend = backend.describe();
-    summary.backend_why = backend.why_cpu().map(str::to_string);
-    summary.gpu_fallbacks = backend.fallbacks.clone();
-    summary.gpu_jobs = backend.gpu_jobs;
-    Ok(summary)
 }
 
 /// Duplicate record ids, in input order: the later record is the bad one. A bad record
 /// whose id could be read holds its id too, so that no two output records share one.
-fn mark_duplicates(parsed: &mut Validated, seen: &mut HashSet<u128>, source: &impl Source) {
+fn mark_duplicates(
+    parsed: &mut Validated,
+    seen: &mut HashSet<u128>,
+    locate: fn(RecordError) -> RecordError,
+) {
     for r in parsed.iter_mut() {
         match r {
             Err(e) => {
@@ -264,7 +391,7 @@ fn mark_duplicates(parsed: &mut Validated, seen: &mut HashSet<u128>, source: &im
                         Record::Episode(e) => (e.line, e.id.clone()),
                         Record::Game(g) => (g.line, g.id.clone()),
                     };
-                    *r = Err(source.locate(RecordError::new(
+                    *r = Err(locate(RecordError::new(
                         Some(id.clone()),
                         line,
                         "id",
@@ -281,10 +408,12 @@ fn mark_duplicates(parsed: &mut Validated, seen: &mut HashSet<u128>, source: &im
 /// backend and finished, in input order.
 fn score_chunk(
     parsed: &mut Validated,
-    source: &impl Source,
+    locate: fn(RecordError) -> RecordError,
     backend: &mut Backend,
     opts: &RunOptions,
+    stages: &mut StageTimes,
 ) -> Result<Vec<Scored>, Error> {
+    let t = Instant::now();
     // One CSR batch for the chunk's episodes.
     let mut builder = CsrBuilder::new();
     let mut slot: Vec<Option<usize>> = vec![None; parsed.len()];
@@ -297,7 +426,7 @@ fn score_chunk(
                     next += 1;
                 }
                 Err(o) => {
-                    *r = Err(source.locate(RecordError::new(
+                    *r = Err(locate(RecordError::new(
                         Some(ep.id.clone()),
                         ep.line,
                         "messages",
@@ -327,14 +456,18 @@ fn score_chunk(
             match planned {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    *r = Err(source.locate(e));
+                    *r = Err(locate(e));
                     None
                 }
             }
         })
         .collect();
+    stages.plan += t.elapsed();
     // Estimate: one job list, on the CPU or (permutation jobs) the GPU.
+    let t = Instant::now();
     let job_results = backend.execute(&batch, &list.games, &list.jobs, &sopts)?;
+    stages.estimate += t.elapsed();
+    let t = Instant::now();
     // Finish: every record from its plan and its jobs' results.
     let results: Vec<Scored> = parsed
         .par_iter()
@@ -362,11 +495,12 @@ fn score_chunk(
         .collect();
     // An error of the finish step (the record was valid before it) is placed the way the
     // source places its errors.
+    stages.finish += t.elapsed();
     Ok(results
         .into_iter()
         .zip(parsed.iter())
         .map(|(r, p)| match r {
-            Err(e) if p.is_ok() => Err(source.locate(e)),
+            Err(e) if p.is_ok() => Err(locate(e)),
             r => r,
         })
         .collect())

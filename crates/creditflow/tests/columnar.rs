@@ -204,9 +204,10 @@ fn arrow_rows_score_like_the_jsonl_lines_whatever_the_batching() {
     ] {
         let want = jsonl_output(&jsonl, &opts);
         for rows_per_batch in [1, 7, 100_000] {
-            for chunk in [1, 5, 4096] {
+            for (chunk, pipeline) in [(1, 1), (1, 3), (5, 2), (4096, 1), (4096, 2)] {
                 let o = RunOptions {
                     chunk_records: chunk,
+                    pipeline,
                     ..opts
                 };
                 let tables = score(rows(&jsonl, rows_per_batch), &o);

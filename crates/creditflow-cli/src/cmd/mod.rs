@@ -42,9 +42,9 @@ pub fn output_writer(path: Option<&Path>) -> Result<OutFile> {
 }
 
 /// An input file or standard input (`-`), and its length when known.
-pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>)> {
+pub fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
     if is_std(path) {
-        Ok((Box::new(std::io::stdin().lock()), None))
+        Ok((Box::new(std::io::stdin()), None))
     } else {
         let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let len = f.metadata().ok().map(|m| m.len());

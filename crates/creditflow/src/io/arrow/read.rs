@@ -688,8 +688,11 @@ fn column_of(field: &str) -> &str {
     }
 }
 
-impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Source for ArrowSource<I> {
-    fn locate(&self, e: RecordError) -> RecordError {
+impl<I: Iterator<Item = Result<RecordBatch, ArrowError>> + Send> Source for ArrowSource<I> {
+    /// Grouped rows: each record's first row and its input record (or why not).
+    type Raw = Vec<(u64, Result<InputRecord, RecordError>)>;
+
+    fn locate(e: RecordError) -> RecordError {
         if e.row {
             return e;
         }
@@ -697,7 +700,7 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Source for ArrowSource
         to_row(e, first_row)
     }
 
-    fn next_chunk(&mut self, opts: &RunOptions) -> Result<(Validated, u64), Error> {
+    fn read(&mut self, opts: &RunOptions) -> Result<Option<(Self::Raw, u64)>, Error> {
         let max = opts.chunk_records.max(1);
         while self.ready.len() < max && !self.done {
             match self.batches.next() {
@@ -719,15 +722,20 @@ impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Source for ArrowSource
                 }
             }
         }
+        if self.ready.is_empty() {
+            return Ok(None);
+        }
         let take = self.ready.len().min(max);
         let raw: Vec<_> = self.ready.drain(..take).collect();
+        Ok(Some((raw, std::mem::take(&mut self.progress))))
+    }
+
+    fn validate(raw: Self::Raw, opts: &RunOptions) -> Validated {
         let vopts = opts.score.validate;
-        let out = raw
-            .into_par_iter()
+        raw.into_par_iter()
             .map(|(row, r)| {
                 r.and_then(|rec| validate(rec, row, &vopts).map_err(|e| to_row(e, row)))
             })
-            .collect();
-        Ok((out, std::mem::take(&mut self.progress)))
+            .collect()
     }
 }

@@ -18,7 +18,7 @@ use crate::pipeline::{Summary, score};
 /// Scores the JSON Lines records of `input` into JSON Lines output records on `output`
 /// (DESIGN §6). `progress` is called after each chunk with the bytes and records it
 /// covered.
-pub fn run_score<R: BufRead, W: Write>(
+pub fn run_score<R: BufRead + Send, W: Write>(
     input: R,
     mut output: W,
     opts: &RunOptions,

@@ -230,8 +230,11 @@ impl<R: BufRead> JsonlSource<R> {
     }
 }
 
-impl<R: BufRead> Source for JsonlSource<R> {
-    fn next_chunk(&mut self, opts: &RunOptions) -> Result<(Validated, u64), Error> {
+impl<R: BufRead + Send> Source for JsonlSource<R> {
+    /// The chunk's lines, read but not parsed.
+    type Raw = Vec<Line>;
+
+    fn read(&mut self, opts: &RunOptions) -> Result<Option<(Self::Raw, u64)>, Error> {
         let (max, max_bytes) = (opts.chunk_records.max(1), opts.chunk_bytes.max(1));
         let mut lines = Vec::new();
         let (mut bytes, mut held) = (0u64, 0usize);
@@ -250,15 +253,17 @@ impl<R: BufRead> Source for JsonlSource<R> {
         {
             not_json_lines(line, lines.get(1))?;
         }
+        Ok((!lines.is_empty()).then_some((lines, bytes)))
+    }
+
+    fn validate(raw: Self::Raw, opts: &RunOptions) -> Validated {
         let vopts = opts.score.validate;
-        let parsed = lines
-            .into_par_iter()
+        raw.into_par_iter()
             .map(|line| match line.text {
                 Ok(t) => parse_and_validate(&t, line.number, &vopts),
                 Err(p) => Err(unreadable(line.number, &p)),
             })
-            .collect();
-        Ok((parsed, bytes))
+            .collect()
     }
 }
 
