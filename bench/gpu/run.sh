@@ -10,8 +10,8 @@
 # and on the GPU, with their ratios; then chat-20 at 10^4 episodes on the GPU alone; then
 # `creditflow verify` (CPU and GPU field by field, DESIGN §4's tolerance) on generated
 # chat-20, chat-130 and dag-32 batches and Möbius games (n = 64) with every record
-# sampled. It exits non-zero when a
-# verify fails. The adapter is chosen as `score` chooses it (WGPU_BACKEND,
+# sampled, at pipeline depths 1 and 4; then `creditflow bench --end-to-end` at
+# E2E_SIZES episodes (default 10^5, 10^6, 10^7). It exits non-zero when a verify fails. The adapter is chosen as `score` chooses it (WGPU_BACKEND,
 # WGPU_ADAPTER_NAME).
 set -euo pipefail
 
@@ -55,7 +55,19 @@ with open(sys.argv[1], "w") as f:
 PY
 status=0
 for batch in chat-20 chat-130 dag-32 mobius-64; do
-    echo "-- $batch (--method permutation --samples 256)"
-    "$bin" verify "$tmp/$batch.jsonl" --method permutation --samples 256 || status=1
+    for depth in 1 4; do
+        echo "-- $batch (--method permutation --samples 256 --pipeline $depth)"
+        "$bin" verify "$tmp/$batch.jsonl" --method permutation --samples 256 --pipeline "$depth" || status=1
+    done
+done
+
+# End to end: score file to file with default options on the GPU, every core and 2
+# threads. 10^7 chat-20 episodes take about 23 GB as JSON Lines (plus the output): set
+# E2E_DIR to a disk with room, or E2E_SIZES to fewer sizes.
+for n in ${E2E_SIZES:-100000 1000000 10000000}; do
+    echo "== creditflow bench --end-to-end $n"
+    mkdir -p "${E2E_DIR:-$tmp}/e2e-$n"
+    "$bin" bench --end-to-end "$n" --dir "${E2E_DIR:-$tmp}/e2e-$n" || status=1
+    rm -rf "${E2E_DIR:-$tmp}/e2e-$n"
 done
 exit $status

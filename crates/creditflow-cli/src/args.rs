@@ -72,7 +72,7 @@ pub enum Command {
     /// Measure marginals per second of the estimators on standard synthetic batches.
     #[command(
         allow_negative_numbers = true,
-        after_help = "Examples:\n  creditflow bench --scale 0.1\n  creditflow bench --only chat-20 --backend cpu"
+        after_help = "Examples:\n  creditflow bench --scale 0.1\n  creditflow bench --only chat-20 --backend cpu\n  creditflow bench --end-to-end 100000"
     )]
     Bench(BenchArgs),
     /// Compare first-error predictions with gold mistake_agent / mistake_step labels.
@@ -156,6 +156,16 @@ pub struct BenchArgs {
     /// Run only these standard workloads (mobius-64, chat-20, chat-130, dag-32); repeatable.
     #[arg(long, value_name = "WORKLOAD")]
     pub only: Vec<String>,
+    /// Instead of the kernel table: generate N chat-20 episodes (3 agents × 20
+    /// messages) as JSON Lines and Parquet, then time `score FILE -o OUT` file to file
+    /// with default options on the GPU (a hardware adapter; any adapter with --backend
+    /// gpu), the CPU with every core, and the CPU with 2 threads.
+    #[arg(long, value_name = "N", conflicts_with_all = ["scale", "only"])]
+    pub end_to_end: Option<u64>,
+    /// Where --end-to-end writes its inputs and outputs (default: a new directory in
+    /// the temporary directory, removed afterwards).
+    #[arg(long, value_name = "DIR", requires = "end_to_end")]
+    pub dir: Option<PathBuf>,
 }
 
 /// The arguments of `gen`.

@@ -324,3 +324,49 @@ fn the_pipeline_depth_changes_no_gpu_output_byte() {
     );
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn the_end_to_end_bench_times_score_file_to_file_stage_by_stage() {
+    let dir = std::env::temp_dir().join(format!("creditflow-e2e-test-{}", std::process::id()));
+    let out = bin()
+        .args(["bench", "--end-to-end", "60", "--backend", "cpu", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("jsonl ") || l.starts_with("parquet "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // Two inputs × (every core, 2 threads).
+    assert_eq!(rows.len(), 4, "{stdout}");
+    for r in &rows {
+        let nums: Vec<f64> = r[r.len() - 10..]
+            .iter()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (wall, eps, marginals) = (nums[0], nums[1], nums[2]);
+        assert!(wall > 0.0 && eps > 0.0 && marginals > 0.0, "{r:?}");
+        // Every stage was timed from the run's summary, and their sum is the busy time.
+        let busy: f64 = nums[3..9].iter().sum();
+        assert!(nums[6] > 0.0, "estimate time: {r:?}");
+        assert!(
+            (busy / wall - nums[9]).abs() < 0.02 + 0.01 * nums[9],
+            "{r:?}"
+        );
+    }
+    // Inputs stay in --dir; outputs are removed.
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["chat20-60.jsonl", "chat20-60.parquet"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -123,6 +123,23 @@ impl std::fmt::Display for Summary {
                 }
             )?;
         }
+        let st = &self.stages;
+        if st.total() > Duration::ZERO {
+            let s = |d: Duration| d.as_secs_f64();
+            writeln!(
+                f,
+                "  stages: read {:.2}s, validate {:.2}s, plan {:.2}s, estimate {:.2}s, finish {:.2}s, write {:.2}s (busy {:.2}s in {:.2}s: overlap {:.2})",
+                s(st.read),
+                s(st.validate),
+                s(st.plan),
+                s(st.estimate),
+                s(st.finish),
+                s(st.write),
+                s(st.total()),
+                secs,
+                s(st.total()) / secs.max(1e-9)
+            )?;
+        }
         for e in &self.first_errors {
             writeln!(f, "  bad record: {e}")?;
         }

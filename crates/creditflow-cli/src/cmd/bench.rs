@@ -1,5 +1,6 @@
 //! `creditflow bench`: the estimators' marginals per second on the standard workloads,
-//! CPU rows and (when an adapter exists) GPU rows with where their time went.
+//! CPU rows and (when an adapter exists) GPU rows with where their time went; with
+//! `--end-to-end N`, `score` timed file to file ([`super::bench_e2e`]).
 
 use anyhow::{Result, bail};
 use creditflow::options::BackendChoice;
@@ -9,6 +10,9 @@ use crate::args::BenchArgs;
 
 /// Runs `creditflow bench`.
 pub fn run(b: &BenchArgs) -> Result<()> {
+    if let Some(n) = b.end_to_end {
+        return super::bench_e2e::run(n, b.backend, b.dir.as_deref());
+    }
     if !(b.scale.is_finite() && b.scale > 0.0 && b.scale <= 1000.0) {
         bail!("--scale must be a number in (0, 1000], got {}", b.scale);
     }

@@ -2,6 +2,7 @@
 //! typed options with errors in command-line words, the worker pool, inputs and outputs.
 
 pub mod bench;
+pub mod bench_e2e;
 pub mod eval_failures;
 pub mod export;
 pub mod gen_batch;
