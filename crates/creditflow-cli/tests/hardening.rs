@@ -660,3 +660,26 @@ fn export_refuses_a_malformed_scored_line_and_strict_fails() {
     let o = run(true);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
+
+/// A Parquet file whose dictionary page header claims 1.1 × 10^9 doubles in 0 bytes (found
+/// by the fuzzer): the decoder would allocate 9 GB for it (an abort, or the OOM killer).
+/// It is an error naming the file, the row group and the column, read in little memory.
+#[cfg(feature = "parquet")]
+#[test]
+fn a_dictionary_page_that_lies_about_its_size_is_an_error_not_an_allocation() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/parquet/oom-dictionary-count.parquet");
+    let o = bin().arg("score").arg(&file).output().unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("oom-dictionary-count.parquet, row group 1 of 1")
+            && err.contains("alternatives.list.item.score")
+            && err.contains("the dictionary page claims 1149833764 values in 0 bytes"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("memory allocation"),
+        "{err}"
+    );
+}

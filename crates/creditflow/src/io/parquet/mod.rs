@@ -108,6 +108,17 @@ impl Iterator for ParquetBatches {
                 Err(e) => return self.fail(e),
             };
             let (metadata, group) = (self.metadata.clone(), self.group);
+            // Dictionary pages are checked before the decoder sizes its dictionary
+            // from their header: a corrupt count would make it allocate gigabytes.
+            let checked = match self.file.try_clone() {
+                Ok(f) => crate::io::guard(|| check_dictionaries(f, metadata.metadata(), group)),
+                Err(e) => return self.fail(e),
+            };
+            match checked {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return self.fail(e),
+                Err(panic) => return self.fail(format!("the file is corrupt ({panic})")),
+            }
             let projection = self.projection.clone();
             let built = crate::io::guard(|| {
                 let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata)
@@ -125,6 +136,58 @@ impl Iterator for ParquetBatches {
             }
         }
     }
+}
+
+/// Every dictionary page of row group `group` holds as many values as its header claims:
+/// at least that many times the smallest encoded size of one value of the column's type
+/// (PLAIN-encoded dictionaries, as the format requires). Only dictionary pages, the first
+/// page of a column chunk, are read here.
+fn check_dictionaries(
+    file: File,
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    group: usize,
+) -> Result<(), String> {
+    use parquet::basic::Type;
+    use parquet::column::page::{Page, PageReader};
+    use parquet::file::serialized_reader::SerializedPageReader;
+    let row_group = &metadata.row_groups()[group];
+    let file = std::sync::Arc::new(file);
+    for (c, column) in row_group.columns().iter().enumerate() {
+        let min_bytes: u64 = match column.column_type() {
+            Type::BOOLEAN => continue,
+            Type::INT32 | Type::FLOAT | Type::BYTE_ARRAY => 4,
+            Type::INT64 | Type::DOUBLE => 8,
+            Type::INT96 => 12,
+            Type::FIXED_LEN_BYTE_ARRAY => metadata
+                .file_metadata()
+                .schema_descr()
+                .column(c)
+                .type_length()
+                .max(1) as u64,
+        };
+        let rows = row_group.num_rows().max(0) as usize;
+        let mut pages = SerializedPageReader::new(file.clone(), column, rows, None)
+            .map_err(|e| e.to_string())?;
+        if !pages
+            .peek_next_page()
+            .map_err(|e| e.to_string())?
+            .is_some_and(|p| p.is_dict)
+        {
+            continue;
+        }
+        if let Some(Page::DictionaryPage {
+            buf, num_values, ..
+        }) = pages.get_next_page().map_err(|e| e.to_string())?
+            && u64::from(num_values) * min_bytes > buf.len() as u64
+        {
+            return Err(format!(
+                "column {}: the dictionary page claims {num_values} values in {} bytes",
+                column.column_path(),
+                buf.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The §2.4 rows of a Parquet file, as a record source, and its row count (for
