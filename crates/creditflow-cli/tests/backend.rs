@@ -353,11 +353,12 @@ fn the_end_to_end_bench_times_score_file_to_file_stage_by_stage() {
             .collect();
         let (wall, eps, marginals) = (nums[0], nums[1], nums[2]);
         assert!(wall > 0.0 && eps > 0.0 && marginals > 0.0, "{r:?}");
-        // Every stage was timed from the run's summary, and their sum is the busy time.
+        // Every stage was timed from the run's summary, and their sum is the busy time
+        // (up to the rounding of six columns printed to 0.01 s).
         let busy: f64 = nums[3..9].iter().sum();
         assert!(nums[6] > 0.0, "estimate time: {r:?}");
         assert!(
-            (busy / wall - nums[9]).abs() < 0.02 + 0.01 * nums[9],
+            (busy / wall - nums[9]).abs() <= 0.035 / wall + 0.01,
             "{r:?}"
         );
     }
