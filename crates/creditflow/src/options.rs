@@ -355,11 +355,29 @@ names!(FirstErrorMethod {
     Counterfactual => "counterfactual",
 });
 
+/// What a failed episode's message rewards (`reward`) are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureReward {
+    /// The message credit, as on success (Owen credit, or the label split).
+    Credit,
+    /// The paper's repair-aware schedule: 0 before the first error, −1 at it, +η for
+    /// later repairs, −γ for later messages built on it.
+    #[default]
+    RepairSchedule,
+}
+
+names!(FailureReward {
+    Credit => "credit",
+    RepairSchedule => "repair-schedule",
+});
+
 /// Options of the training signals.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SignalOptions {
     /// Success-branch split.
     pub split: Split,
+    /// Failure-branch rewards.
+    pub failure_reward: FailureReward,
     /// ρ of the label split.
     pub rho: f64,
     /// First-error method.
@@ -376,6 +394,7 @@ impl Default for SignalOptions {
     fn default() -> Self {
         SignalOptions {
             split: Split::Owen,
+            failure_reward: FailureReward::RepairSchedule,
             rho: 0.25,
             first_error: FirstErrorMethod::Label,
             eta: 0.5,
@@ -898,6 +917,7 @@ choice_setting!(
     Aggregate,
     LinkKind,
     Split,
+    FailureReward,
     FirstErrorMethod,
     BackendChoice
 );
@@ -1004,6 +1024,8 @@ option_table! {
         "Saturating cap.", [Score, Verify, PyScore];
     split: Split = Split::Owen, Kind::Choice(Split::NAMES),
         "Success-branch message rewards: Owen credit or the label split of agent credit.", [Score, Verify, PyScore];
+    failure_reward: FailureReward = FailureReward::RepairSchedule, Kind::Choice(FailureReward::NAMES),
+        "Failure-branch message rewards: the message credit (as on success) or the paper's repair-aware schedule (--eta, --gamma).", [Score, Verify, PyScore];
     rho: f64 = 0.25, Kind::Number { min: 0.0, max: f64::MAX },
         "ρ: the negative share of harmful messages in the label split.", [Score, Verify, PyScore];
     first_error: FirstErrorMethod = FirstErrorMethod::Label, Kind::Choice(FirstErrorMethod::NAMES),
@@ -1125,6 +1147,7 @@ impl Settings {
                 },
                 signals: SignalOptions {
                     split: self.split,
+                    failure_reward: self.failure_reward,
                     rho: self.rho,
                     first_error: self.first_error,
                     eta: self.eta,
