@@ -206,16 +206,28 @@ pub fn finish_episode(
                     }
                     pairs = preference_pairs(ep, &view, t, &repairs);
                 }
+                let schedule = || {
+                    let per_message =
+                        repair_rewards(ep, &view, t, opts.signals.eta, opts.signals.gamma);
+                    let mut r = vec![0.0; np];
+                    for (m, x) in per_message.into_iter().enumerate() {
+                        if view.players[m] != NO_AGENT {
+                            r[view.players[m] as usize] = x;
+                        }
+                    }
+                    r
+                };
                 match opts.signals.failure_reward {
                     FailureReward::Credit => credit_rewards(&msg_credit),
-                    FailureReward::RepairSchedule => {
-                        let per_message =
-                            repair_rewards(ep, &view, t, opts.signals.eta, opts.signals.gamma);
-                        let mut r = vec![0.0; np];
-                        for (m, x) in per_message.into_iter().enumerate() {
-                            if view.players[m] != NO_AGENT {
-                                r[view.players[m] as usize] = x;
-                            }
+                    FailureReward::RepairSchedule => schedule(),
+                    FailureReward::CreditPlusSchedule => {
+                        // The schedule at the credits' scale: divided by the number of
+                        // agent messages (docs/learning.md, the ablation).
+                        let agent_messages =
+                            view.players.iter().filter(|&&p| p != NO_AGENT).count().max(1);
+                        let mut r = credit_rewards(&msg_credit);
+                        for (x, s) in r.iter_mut().zip(schedule()) {
+                            *x += s / agent_messages as f64;
                         }
                         r
                     }
@@ -224,7 +236,9 @@ pub fn finish_episode(
             None => {
                 flags.push("no_first_error");
                 match opts.signals.failure_reward {
-                    FailureReward::Credit => credit_rewards(&msg_credit),
+                    FailureReward::Credit | FailureReward::CreditPlusSchedule => {
+                        credit_rewards(&msg_credit)
+                    }
                     FailureReward::RepairSchedule => msg_credit.clone(),
                 }
             }

@@ -243,7 +243,7 @@ fn first_error_by_label_and_repair_rewards() {
 }
 
 #[test]
-fn failure_reward_credit_is_the_message_credit_and_repair_schedule_the_schedule() {
+fn failure_rewards_credit_credit_plus_schedule_and_repair_schedule() {
     let ep = parse_episode(FAILED);
     let b = batch(std::slice::from_ref(&ep));
     let score = |failure_reward, split| {
@@ -294,6 +294,18 @@ fn failure_reward_credit_is_the_message_credit_and_repair_schedule_the_schedule(
             1e-9,
             &format!("label split, agent {}", a.agent),
         );
+    }
+    // `credit-plus-schedule` (the default): the credit plus the schedule below divided
+    // by the 6 agent messages.
+    assert_eq!(
+        SignalOptions::default().failure_reward,
+        FailureReward::CreditPlusSchedule
+    );
+    let (out, pairs) = score(FailureReward::CreditPlusSchedule, Split::Owen);
+    assert_eq!(pairs.len(), 2);
+    let schedule = [0.0, 0.0, -1.0, 0.0, 0.3, -0.7];
+    for (m, s) in out.messages.iter().zip(schedule) {
+        assert_close(m.reward, m.credit + s / 6.0, 1e-12, &m.id);
     }
     // `repair-schedule`: 0 before the first error (m3), −1 at it, +η for the later
     // helpful m5, −γ for m6 built on the error, 0 for m4 (before it).
