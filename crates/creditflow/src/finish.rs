@@ -7,7 +7,7 @@ use crate::engine::{Estimator, Job, JobResult};
 use crate::error::{ErrorKind, RecordError};
 use crate::game::calibrate;
 use crate::model::{Episode, Game};
-use crate::options::FirstErrorMethod;
+use crate::options::{FailureReward, FirstErrorMethod};
 use crate::options::{MessageCreditKind, Players, ScoreOptions, Split};
 use crate::output::{AgentCredit, EpisodeOut, FirstError, GameOut, MessageCredit, clean};
 use crate::plan::{AgentSource, EpisodePlan};
@@ -150,13 +150,15 @@ pub fn finish_episode(
     // Training rewards (DESIGN §5), per message-game player.
     let mut first_error = None;
     let mut pairs = Vec::new();
+    // The success branch's rewards: Owen credit, or the label split of agent credit.
+    let credit_rewards = |msg_credit: &Vec<f64>| match opts.signals.split {
+        Split::Owen if ep.coalition_values.is_none() => msg_credit.clone(),
+        _ => split_by_labels(&view, &agent_credit, opts.signals.rho),
+    };
     let rewards: Vec<f64> = if msg_credit.is_empty() || opts.players == Players::Agents {
         Vec::new()
     } else if ep.success {
-        match opts.signals.split {
-            Split::Owen if ep.coalition_values.is_none() => msg_credit.clone(),
-            _ => split_by_labels(&view, &agent_credit, opts.signals.rho),
-        }
+        credit_rewards(&msg_credit)
     } else {
         let t = match opts.signals.first_error {
             FirstErrorMethod::Label => first_error_label(ep),
@@ -175,8 +177,6 @@ pub fn finish_episode(
                         .map_or_else(String::new, |a| ep.agents[a as usize].clone()),
                     method: opts.signals.first_error.name().to_string(),
                 });
-                let per_message =
-                    repair_rewards(ep, &view, t, opts.signals.eta, opts.signals.gamma);
                 if opts.signals.pairs {
                     let repairs: Vec<usize> = (t + 1..ep.messages.len())
                         .filter(|&m| {
@@ -206,17 +206,41 @@ pub fn finish_episode(
                     }
                     pairs = preference_pairs(ep, &view, t, &repairs);
                 }
-                let mut r = vec![0.0; np];
-                for (m, x) in per_message.into_iter().enumerate() {
-                    if view.players[m] != NO_AGENT {
-                        r[view.players[m] as usize] = x;
+                let schedule = || {
+                    let per_message =
+                        repair_rewards(ep, &view, t, opts.signals.eta, opts.signals.gamma);
+                    let mut r = vec![0.0; np];
+                    for (m, x) in per_message.into_iter().enumerate() {
+                        if view.players[m] != NO_AGENT {
+                            r[view.players[m] as usize] = x;
+                        }
+                    }
+                    r
+                };
+                match opts.signals.failure_reward {
+                    FailureReward::Credit => credit_rewards(&msg_credit),
+                    FailureReward::RepairSchedule => schedule(),
+                    FailureReward::CreditPlusSchedule => {
+                        // The schedule at the credits' scale: divided by the number of
+                        // agent messages (docs/learning.md, the ablation).
+                        let agent_messages =
+                            view.players.iter().filter(|&&p| p != NO_AGENT).count().max(1);
+                        let mut r = credit_rewards(&msg_credit);
+                        for (x, s) in r.iter_mut().zip(schedule()) {
+                            *x += s / agent_messages as f64;
+                        }
+                        r
                     }
                 }
-                r
             }
             None => {
                 flags.push("no_first_error");
-                msg_credit.clone()
+                match opts.signals.failure_reward {
+                    FailureReward::Credit | FailureReward::CreditPlusSchedule => {
+                        credit_rewards(&msg_credit)
+                    }
+                    FailureReward::RepairSchedule => msg_credit.clone(),
+                }
             }
         }
     };

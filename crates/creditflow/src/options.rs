@@ -355,11 +355,35 @@ names!(FirstErrorMethod {
     Counterfactual => "counterfactual",
 });
 
+/// What a failed episode's message rewards (`reward`) are. The default is the best
+/// signal of the learning experiment (docs/learning.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureReward {
+    /// The message credit plus the repair-aware schedule divided by the episode's number
+    /// of agent messages M (the credits' scale): credit − 1/M at the first error,
+    /// + η/M for later helpful messages, − γ/M for later messages built on it.
+    #[default]
+    CreditPlusSchedule,
+    /// The message credit, as on success (Owen credit, or the label split).
+    Credit,
+    /// The paper's repair-aware schedule alone: 0 before the first error, −1 at it, +η
+    /// for later helpful messages, −γ for later non-positive messages built on it.
+    RepairSchedule,
+}
+
+names!(FailureReward {
+    CreditPlusSchedule => "credit-plus-schedule",
+    Credit => "credit",
+    RepairSchedule => "repair-schedule",
+});
+
 /// Options of the training signals.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SignalOptions {
     /// Success-branch split.
     pub split: Split,
+    /// Failure-branch rewards.
+    pub failure_reward: FailureReward,
     /// ρ of the label split.
     pub rho: f64,
     /// First-error method.
@@ -376,6 +400,7 @@ impl Default for SignalOptions {
     fn default() -> Self {
         SignalOptions {
             split: Split::Owen,
+            failure_reward: FailureReward::CreditPlusSchedule,
             rho: 0.25,
             first_error: FirstErrorMethod::Label,
             eta: 0.5,
@@ -902,6 +927,7 @@ choice_setting!(
     Aggregate,
     LinkKind,
     Split,
+    FailureReward,
     FirstErrorMethod,
     BackendChoice
 );
@@ -1008,6 +1034,8 @@ option_table! {
         "Saturating cap.", [Score, Verify, PyScore];
     split: Split = Split::Owen, Kind::Choice(Split::NAMES),
         "Success-branch message rewards: Owen credit or the label split of agent credit.", [Score, Verify, PyScore];
+    failure_reward: FailureReward = FailureReward::CreditPlusSchedule, Kind::Choice(FailureReward::NAMES),
+        "Failure-branch message rewards: the message credit plus the repair-aware schedule divided by the number of agent messages (credit-plus-schedule), the message credit alone (credit, as on success), or the paper's repair-aware schedule alone (repair-schedule; --eta, --gamma).", [Score, Verify, PyScore];
     rho: f64 = 0.25, Kind::Number { min: 0.0, max: f64::MAX },
         "ρ: the negative share of harmful messages in the label split.", [Score, Verify, PyScore];
     first_error: FirstErrorMethod = FirstErrorMethod::Label, Kind::Choice(FirstErrorMethod::NAMES),
@@ -1131,6 +1159,7 @@ impl Settings {
                 },
                 signals: SignalOptions {
                     split: self.split,
+                    failure_reward: self.failure_reward,
                     rho: self.rho,
                     first_error: self.first_error,
                     eta: self.eta,

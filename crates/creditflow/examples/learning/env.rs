@@ -303,6 +303,20 @@ impl Env {
             .collect()
     }
 
+    /// Each message's true counterfactual contribution: R − R(that turn alone a `pass`,
+    /// later agents reacting to what they now see), one rerun per turn.
+    pub fn counterfactual(&self, probs: &Probs, u: &[f64], reward: f64) -> Vec<f64> {
+        (0..self.turns())
+            .map(|m| {
+                let mut b = Board::new();
+                for (t, &ut) in u.iter().enumerate().take(self.turns()) {
+                    self.turn(&mut b, probs, ut, t, t == m, None);
+                }
+                reward - self.score(&b)
+            })
+            .collect()
+    }
+
     /// Difference rewards R − R(without agent i), one rerun per agent.
     pub fn difference_rewards(&self, probs: &Probs, u: &[f64], reward: f64) -> Vec<f64> {
         let all = (1u64 << self.n) - 1;
@@ -314,6 +328,7 @@ impl Env {
 
 /// The judge: each message's true helpfulness plus Gaussian noise of standard deviation
 /// `sigma`, clipped to [−1, 1].
+#[cfg(test)]
 pub fn judge(tr: &Transcript, sigma: f64, rng: &mut Rng) -> Vec<f64> {
     tr.steps
         .iter()

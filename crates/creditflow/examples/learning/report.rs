@@ -1,5 +1,5 @@
-//! Results: per (scheme, team size) summaries over seeds, the markdown table, the JSON
-//! array, the learning-curve plot (SVG, plotters) and docs/learning.md.
+//! Results: per (scheme, team size) summaries over seeds, the markdown tables, the JSON,
+//! the learning-curve plot (SVG, plotters) and docs/learning.md.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -7,9 +7,10 @@ use std::path::Path;
 use plotters::prelude::*;
 use serde_json::{Value, json};
 
+use crate::fidelity::{Cell, SIGNALS};
 use crate::schemes::Scheme;
 use crate::train::RunResult;
-use crate::{Config, NOISES};
+use crate::{CHAT_JUDGES, Config, Grid, NOISES};
 
 /// Mean and standard error (sample standard deviation / √k) of `xs`.
 pub fn mean_se(xs: &[f64]) -> (f64, f64) {
@@ -33,6 +34,11 @@ pub struct Summary {
     pub seeds: usize,
     /// Final success rate: mean and SE over seeds.
     pub final_success: (f64, f64),
+    /// Final mean evaluator score R: mean and SE over seeds.
+    pub final_reward: (f64, f64),
+    /// Each seed's final success rate (for paired comparisons: the seeds share their
+    /// evaluation episodes across schemes).
+    pub finals: Vec<f64>,
     /// Training episodes at the first evaluation at or above the target, per seed that
     /// reached it.
     pub to_target: Vec<f64>,
@@ -40,18 +46,22 @@ pub struct Summary {
     pub curve: Vec<(f64, f64)>,
     /// Training episodes at each checkpoint.
     pub x: Vec<f64>,
+    /// Milliseconds spent computing the rewards per training episode (mean over seeds;
+    /// measured, so it varies from run to run and stays out of the JSON).
+    pub reward_ms: f64,
 }
 
 impl Summary {
-    /// Summarises the runs of one (scheme, size).
-    pub fn new(scheme: Scheme, agents: usize, runs: &[RunResult], cfg: &Config) -> Summary {
-        let step = (cfg.train.eval_every * cfg.train.group) as f64;
+    /// Summarises the runs of one (scheme, size) of `grid`.
+    pub fn new(scheme: Scheme, agents: usize, runs: &[RunResult], grid: &Grid) -> Summary {
+        let step = (grid.train.eval_every * grid.train.group) as f64;
         let points = runs[0].curve.len();
         let x: Vec<f64> = (0..points).map(|i| i as f64 * step).collect();
         let finals: Vec<f64> = runs.iter().map(|r| r.final_success).collect();
+        let rewards: Vec<f64> = runs.iter().map(|r| r.final_reward).collect();
         let to_target = runs
             .iter()
-            .filter_map(|r| r.curve.iter().position(|&s| s >= cfg.target).map(|i| x[i]))
+            .filter_map(|r| r.curve.iter().position(|&s| s >= grid.target).map(|i| x[i]))
             .collect();
         let curve = (0..points)
             .map(|i| mean_se(&runs.iter().map(|r| r.curve[i]).collect::<Vec<_>>()))
@@ -61,9 +71,25 @@ impl Summary {
             agents,
             seeds: runs.len(),
             final_success: mean_se(&finals),
+            final_reward: mean_se(&rewards),
+            finals,
             to_target,
             curve,
             x,
+            reward_ms: 1e3 * runs.iter().map(|r| r.reward_secs).sum::<f64>() / runs.len() as f64,
+        }
+    }
+
+    fn reach(&self) -> String {
+        if self.to_target.is_empty() {
+            format!("not reached (0/{})", self.seeds)
+        } else {
+            let (e, ese) = mean_se(&self.to_target);
+            format!(
+                "{e:.0} ± {ese:.0} ({}/{})",
+                self.to_target.len(),
+                self.seeds
+            )
         }
     }
 }
@@ -73,23 +99,20 @@ impl Summary {
 pub struct Experiment {
     /// What ran.
     pub config: Config,
-    /// One per (size, scheme), sizes outer, schemes in the config's order.
-    pub summaries: Vec<Summary>,
-}
-
-fn label(s: Scheme) -> String {
-    match s {
-        Scheme::Team => "team reward R".into(),
-        Scheme::Difference => "difference R − R₋ᵢ (env)".into(),
-        Scheme::ShapleyMeasured => "Shapley, measured v(S)".into(),
-        Scheme::ShapleyJudge(x) => format!("Shapley, surrogate σ={x}"),
-        Scheme::Owen(x) => format!("Owen messages σ={x}"),
-        Scheme::Repair(x) => format!("repair-aware σ={x}"),
-    }
+    /// The first task's main grid, sizes outer, schemes in the grid's order.
+    pub main: Vec<Summary>,
+    /// The first task's ablation grid.
+    pub ablation: Vec<Summary>,
+    /// The chat task's grid.
+    pub chat: Vec<Summary>,
+    /// The fidelity cells.
+    pub fidelity: Vec<Cell>,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
 }
 
 fn color(k: usize) -> RGBColor {
-    const C: [RGBColor; 9] = [
+    const C: [RGBColor; 10] = [
         RGBColor(0, 0, 0),
         RGBColor(140, 86, 75),
         RGBColor(31, 119, 180),
@@ -99,140 +122,278 @@ fn color(k: usize) -> RGBColor {
         RGBColor(152, 223, 138),
         RGBColor(255, 187, 120),
         RGBColor(255, 152, 150),
+        RGBColor(148, 103, 189),
     ];
     C[k % C.len()]
 }
 
+fn find(rows: &[Summary], scheme: Scheme, n: usize) -> &Summary {
+    rows.iter()
+        .find(|s| s.scheme == scheme && s.agents == n)
+        .expect("every (scheme, size) ran")
+}
+
+/// `a − b` of final success with its SE, paired over seeds (same evaluation episodes).
+fn paired(a: &Summary, b: &Summary) -> (f64, f64) {
+    let d: Vec<f64> = a.finals.iter().zip(&b.finals).map(|(x, y)| x - y).collect();
+    mean_se(&d)
+}
+
+fn verdict(d: f64, se: f64) -> &'static str {
+    if (se > 0.0 && d.abs() > 2.0 * se) || (se == 0.0 && d != 0.0) {
+        if d > 0.0 { "better" } else { "worse" }
+    } else {
+        "no clear difference"
+    }
+}
+
+fn corr(x: Option<f64>) -> String {
+    x.map_or("–".into(), |r| format!("{r:.2}"))
+}
+
 impl Experiment {
-    /// The JSON array: one object per (scheme, agents).
+    /// The JSON: `training` (one object per task, scheme and size) and `fidelity` (one
+    /// object per cell and signal).
     pub fn json(&self) -> Value {
-        Value::Array(
-            self.summaries
-                .iter()
-                .map(|s| {
-                    let (ett, ett_se) = if s.to_target.is_empty() {
-                        (Value::Null, Value::Null)
-                    } else {
-                        let (m, se) = mean_se(&s.to_target);
-                        (json!(m), json!(se))
-                    };
-                    json!({
-                        "scheme": s.scheme.name(),
-                        "agents": s.agents,
-                        "seeds": s.seeds,
-                        "episodes": self.config.train.episodes,
-                        "final_success": s.final_success.0,
-                        "final_success_se": s.final_success.1,
-                        "target": self.config.target,
-                        "episodes_to_target": ett,
-                        "episodes_to_target_se": ett_se,
-                        "reached": s.to_target.len(),
-                    })
-                })
-                .collect(),
-        )
-    }
-
-    fn find(&self, scheme: Scheme, n: usize) -> &Summary {
-        self.summaries
+        let mut training = Vec::new();
+        for (task, grid, rows) in [
+            ("pieces", &self.config.main, &self.main),
+            ("pieces-ablation", &self.config.ablation, &self.ablation),
+            ("chat", &self.config.chat, &self.chat),
+        ] {
+            for s in rows {
+                let (ett, ett_se) = if s.to_target.is_empty() {
+                    (Value::Null, Value::Null)
+                } else {
+                    let (m, se) = mean_se(&s.to_target);
+                    (json!(m), json!(se))
+                };
+                training.push(json!({
+                    "task": task,
+                    "scheme": s.scheme.name(),
+                    "agents": s.agents,
+                    "seeds": s.seeds,
+                    "episodes": grid.train.episodes,
+                    "final_success": s.final_success.0,
+                    "final_success_se": s.final_success.1,
+                    "final_reward": s.final_reward.0,
+                    "final_reward_se": s.final_reward.1,
+                    "target": grid.target,
+                    "episodes_to_target": ett,
+                    "episodes_to_target_se": ett_se,
+                    "reached": s.to_target.len(),
+                }));
+            }
+        }
+        let fidelity = self
+            .fidelity
             .iter()
-            .find(|s| s.scheme == scheme && s.agents == n)
-            .expect("every (scheme, size) ran")
+            .map(|c| {
+                json!({
+                    "task": c.task,
+                    "agents": c.agents,
+                    "judge": c.judge.name(),
+                    "episodes": c.episodes,
+                    "failed": c.failed,
+                    "correlation": SIGNALS.iter().zip(&c.corr).map(|(s, (a, f))| json!({
+                        "signal": s.name(), "all": a, "failed": f,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect::<Vec<_>>();
+        json!({"training": training, "fidelity": fidelity})
     }
 
-    /// The markdown table: schemes as rows, per size final success and episodes to target.
-    pub fn table(&self) -> String {
-        let cfg = &self.config;
+    /// A training table: schemes as rows, per size final success and episodes to target
+    /// (and the reward's cost per episode when `cost`).
+    fn table(grid: &Grid, rows: &[Summary], cost: bool) -> String {
         let mut t = String::from("| scheme |");
-        for n in &cfg.sizes {
+        for n in &grid.sizes {
             let _ = write!(
                 t,
                 " n={n}: final success | n={n}: episodes to {} |",
-                cfg.target
+                grid.target
             );
+            if cost {
+                let _ = write!(t, " n={n}: ms/episode |");
+            }
         }
         t.push_str("\n| --- |");
-        for _ in &cfg.sizes {
-            t.push_str(" ---: | ---: |");
+        for _ in &grid.sizes {
+            t.push_str(if cost {
+                " ---: | ---: | ---: |"
+            } else {
+                " ---: | ---: |"
+            });
         }
         t.push('\n');
-        for &scheme in &cfg.schemes {
-            let _ = write!(t, "| {} |", label(scheme));
-            for &n in &cfg.sizes {
-                let s = self.find(scheme, n);
+        for &scheme in &grid.schemes {
+            let _ = write!(t, "| {} |", scheme.label());
+            for &n in &grid.sizes {
+                let s = find(rows, scheme, n);
                 let (m, se) = s.final_success;
-                let reach = if s.to_target.is_empty() {
-                    format!("not reached (0/{})", s.seeds)
-                } else {
-                    let (e, ese) = mean_se(&s.to_target);
-                    format!("{e:.0} ± {ese:.0} ({}/{})", s.to_target.len(), s.seeds)
-                };
-                let _ = write!(t, " {m:.3} ± {se:.3} | {reach} |");
+                let _ = write!(t, " {m:.3} ± {se:.3} | {} |", s.reach());
+                if cost {
+                    let _ = write!(t, " {:.2} |", s.reward_ms);
+                }
             }
             t.push('\n');
         }
         t
     }
 
-    /// Each scheme's final success against the team reward's, per size, in units of the
-    /// difference's standard error.
-    fn comparisons(&self) -> String {
+    /// Each scheme's final success against `base`'s, per size, paired over seeds.
+    fn comparisons(grid: &Grid, rows: &[Summary], base: Scheme) -> String {
         let mut out = String::new();
-        for &n in &self.config.sizes {
-            let team = self.find(Scheme::Team, n).final_success;
+        for &n in &grid.sizes {
+            let b = find(rows, base, n);
             let _ = writeln!(
                 out,
-                "- **n = {n}** (team reward {:.3} ± {:.3}):",
-                team.0, team.1
+                "- **n = {n}** ({} {:.3} ± {:.3}):",
+                base.label(),
+                b.final_success.0,
+                b.final_success.1
             );
-            for &scheme in &self.config.schemes {
-                if scheme == Scheme::Team {
+            for &scheme in &grid.schemes {
+                if scheme == base {
                     continue;
                 }
-                let (m, se) = self.find(scheme, n).final_success;
-                let d = m - team.0;
-                let dse = (se * se + team.1 * team.1).sqrt();
-                let verdict = if dse > 0.0 && d.abs() > 2.0 * dse {
-                    if d > 0.0 { "better" } else { "worse" }
-                } else {
-                    "no clear difference"
-                };
+                let s = find(rows, scheme, n);
+                let (d, dse) = paired(s, b);
                 let z = if dse > 0.0 { d / dse } else { 0.0 };
                 let _ = writeln!(
                     out,
-                    "  - {}: {m:.3} ({d:+.3} ± {dse:.3}, {z:+.1} SE) — {verdict}",
-                    label(scheme)
+                    "  - {}: {:.3} ({d:+.3} ± {dse:.3}, {z:+.1} SE) — {}",
+                    scheme.label(),
+                    s.final_success.0,
+                    verdict(d, dse)
                 );
             }
         }
         out
     }
 
+    /// The ablation table: every failure-branch variant at the ablation's size against
+    /// Owen credit on both branches, paired over seeds.
+    fn ablation_table(&self) -> String {
+        let grid = &self.config.ablation;
+        let mut t = String::new();
+        for &n in &grid.sizes {
+            let owen = grid
+                .schemes
+                .iter()
+                .copied()
+                .find(|s| matches!(s, Scheme::Owen(_)))
+                .expect("the ablation has Owen credit");
+            let _ = writeln!(
+                t,
+                "n = {n}: | failure-branch reward | final success | episodes to {} | final mean R | final success − Owen credit (paired) |\n| --- | ---: | ---: | ---: | ---: |",
+                grid.target
+            );
+            let o = find(&self.ablation, owen, n);
+            for &scheme in &grid.schemes {
+                let s = find(&self.ablation, scheme, n);
+                let (d, dse) = paired(s, o);
+                let cmp = if scheme == owen {
+                    "—".to_string()
+                } else {
+                    format!("{d:+.3} ± {dse:.3} ({})", verdict(d, dse))
+                };
+                let _ = writeln!(
+                    t,
+                    "| {} | {:.3} ± {:.3} | {} | {:.3} ± {:.3} | {cmp} |",
+                    scheme.label(),
+                    s.final_success.0,
+                    s.final_success.1,
+                    s.reach(),
+                    s.final_reward.0,
+                    s.final_reward.1,
+                );
+            }
+        }
+        t.replace("n = 6: | ", "| ")
+            .replace("n = 3: | ", "| ")
+            .replace("n = 10: | ", "| ")
+    }
+
+    /// One fidelity table per task: signals as rows, (size, judge) cells as columns, each
+    /// "all messages / failed episodes' messages".
+    fn fidelity_table(&self, task: &str) -> String {
+        let cells: Vec<&Cell> = self.fidelity.iter().filter(|c| c.task == task).collect();
+        if cells.is_empty() {
+            return String::new();
+        }
+        let mut t = String::from("| signal |");
+        for c in &cells {
+            let _ = write!(t, " n={}, {} |", c.agents, c.judge.label());
+        }
+        t.push_str("\n| --- |");
+        for _ in &cells {
+            t.push_str(" ---: |");
+        }
+        t.push('\n');
+        for (i, s) in SIGNALS.iter().enumerate() {
+            if cells.iter().all(|c| c.corr[i] == (None, None)) {
+                continue;
+            }
+            let _ = write!(t, "| {} |", s.label());
+            for c in &cells {
+                let (a, f) = c.corr[i];
+                let _ = write!(t, " {} / {} |", corr(a), corr(f));
+            }
+            t.push('\n');
+        }
+        let _ = write!(t, "| *failed episodes* |");
+        for c in &cells {
+            let _ = write!(t, " {}/{} |", c.failed, c.episodes);
+        }
+        t.push('\n');
+        t
+    }
+
+    /// Every table, for the terminal.
+    pub fn tables(&self) -> String {
+        let cfg = &self.config;
+        format!(
+            "First task:\n{}\nAblation:\n{}\nChat task:\n{}\nFidelity, first task:\n{}\nFidelity, chat task:\n{}",
+            Self::table(&cfg.main, &self.main, false),
+            self.ablation_table(),
+            Self::table(&cfg.chat, &self.chat, true),
+            self.fidelity_table("pieces"),
+            self.fidelity_table("chat"),
+        )
+    }
+
     /// docs/learning.md.
     pub fn markdown(&self, command: &str) -> String {
         let cfg = &self.config;
-        let tc = &cfg.train;
+        let tc = &cfg.main.train;
+        let cc = &cfg.chat.train;
         let mut md = String::new();
         let _ = writeln!(
             md,
             "# Does credit help training?\n\n\
 <!-- Generated by `{command}`; do not edit by hand. -->\n\n\
-An experiment on a task whose answer is known: do creditflow's signals — Shapley agent \
-credit, Owen message credit, repair-aware failure rewards — make multi-agent policy \
-learning faster than the team reward every message gets today? Everything below comes \
-from one command, seeded and deterministic:\n\n\
+An experiment on two tasks whose answers are known: do creditflow's signals — Shapley \
+agent credit, Owen message credit, failure-branch rewards — make multi-agent policy \
+learning faster than the team reward every message gets today, and which failure-branch \
+reward should be the default? Everything below comes from one command, seeded and \
+deterministic (the thread count does not change a number; only the measured times do):\n\n\
 ```sh\n{command}\n```\n\n\
-The code is `examples/learning/` (environment `env.rs`, reward schemes `schemes.rs`, \
-learner `train.rs`, this report `report.rs`). `-- --quick` runs a reduced version \
-({} seeds, {} episodes per run) and prints the table without touching this file; \
-`-- --quick --json` prints it as JSON; `-- --quick --write` rewrites this file from the \
-reduced run.\n",
-            Config::quick().seeds,
-            Config::quick().train.episodes
+It took {mins:.1} minutes of wall-clock time on {threads} threads ({runs} training runs, \
+{cells} fidelity cells). The code is `crates/creditflow/examples/learning/` (first task \
+`env.rs`, chat task `chat.rs`, reward schemes `schemes.rs`, failure-branch variants \
+`failure.rs`, learners `train.rs`, fidelity `fidelity.rs`, this report `report.rs`). \
+`-- --quick` is a smoke run of seconds that prints the tables and writes nothing; \
+`-- --quick --json` prints them as JSON.\n",
+            mins = self.seconds / 60.0,
+            threads = rayon::current_num_threads(),
+            runs = cfg.runs(),
+            cells = self.fidelity.len(),
         );
         let _ = writeln!(
             md,
-            "## The task\n\n\
+            "## The first task: pieces, sabotage, repairs\n\n\
 n agents speak in turn, {rounds} rounds, each message one action: `contribute`, `echo`, \
 `sabotage`, `repair`, `pass`. Agent i's role is fixed by i mod 3: a **worker** owns a \
 needed piece, a **backup** can supply the same piece as the worker before it (redundant \
@@ -248,33 +409,29 @@ each message with its true helpfulness (+1 a new piece or a fix, −1 a sabotage
 otherwise) plus Gaussian noise σ, clipped to [−1, 1]. **Counterfactual values** v(S) \
 re-run the episode with the same environment random numbers while the agents outside S \
 pass (the others still act on what they see): 2^n reruns, exact Shapley over at most \
-10 agents.\n",
-            rounds = tc.rounds
-        );
-        let _ = writeln!(
-            md,
-            "## The learners (identical for every scheme)\n\n\
-One tabular softmax policy per agent over its observation (own piece missing?, a defect \
-open?, round): {states} states × 5 actions. REINFORCE with a GRPO-style group baseline: \
-each update plays G = {g} episodes with the current policies; a message's advantage is \
-its reward minus the group's mean reward at the same turn (same agent, same round), \
-divided by the standard deviation of all the group's residuals (floored at 10⁻³); the \
-author's logits move by lr · A · (e_a − π) / G, lr = {lr}. Budget: {eps} training \
-episodes per run ({upd} updates). Every {every} updates ({xe} episodes) the policies are \
-evaluated on {ee} fresh episodes (sampled actions; the same evaluation episodes for every \
-scheme at a given seed); the final success rate uses {fe} episodes. \
-**Episodes to target**: training episodes at the first evaluation with success ≥ \
-{target}; mean ± SE over the seeds that reached it, with how many did.\n",
+10 agents.\n\n\
+**Learner** (identical for every scheme): one tabular softmax policy per agent over its \
+observation (own piece missing?, a defect open?, round): {states} states × 5 actions. \
+REINFORCE with a GRPO-style group baseline: each update plays G = {g} episodes; a \
+message's advantage is its reward minus the group's mean reward at the same turn (same \
+agent, same round), divided by the standard deviation of all the group's residuals \
+(floored at 10⁻³); the author's logits move by lr · A · (e_a − π) / G, lr = {lr}. Every \
+episode has n · {rounds} messages, so per-turn and per-rollout averages coincide. \
+Budget: {eps} training episodes per run. Every {every} updates ({xe} episodes) the \
+policies are evaluated on {ee} fresh episodes (the same ones for every scheme at a given \
+seed); the final success rate uses {fe}. **Episodes to target**: training episodes at \
+the first evaluation with success ≥ {target}; mean ± SE over the seeds that reached it, \
+with how many did.\n",
+            rounds = tc.rounds,
             states = 4 * tc.rounds,
             g = tc.group,
             lr = tc.lr,
             eps = tc.episodes,
-            upd = tc.episodes / tc.group,
             every = tc.eval_every,
             xe = tc.eval_every * tc.group,
             ee = tc.eval_episodes,
             fe = tc.final_episodes,
-            target = cfg.target,
+            target = cfg.main.target,
         );
         let _ = writeln!(
             md,
@@ -282,16 +439,17 @@ scheme at a given seed); the final success rate uses {fe} episodes. \
 Each gives every message (turn) one reward; creditflow's come from \
 `creditflow::score_record` on the episode's record (task message, one message per \
 turn with its parents, `outcome` {{reward R, baseline 0, success}}), with default \
-options (exact estimators at these sizes, label first error, η = γ = 0.5).\n\n\
+options (exact estimators or the closed form, label first error, η = γ = 0.5) except \
+`failure_reward` where named.\n\n\
 | scheme | a message's reward |\n| --- | --- |\n\
 | team reward R | R (what everyone uses today) |\n\
 | difference R − R₋ᵢ (env) | R − R(agent i passing), one rerun per agent; not creditflow: the strong baseline |\n\
 | Shapley, measured v(S) | its agent's Shapley credit from the 2^n measured `coalition_values` (`agents[i].credit`) |\n\
 | Shapley, surrogate σ | its agent's Shapley credit from the surrogate over the noisy judge's scores (`agents[i].credit`) |\n\
-| Owen messages σ | its own Owen message credit (`messages[m].credit`), both branches |\n\
-| repair-aware σ | creditflow's training reward `messages[m].reward`: on failure 0 before the first error (earliest negative judge score), −1 at it, +η for later positive messages, −γ for later non-positive messages built on it; on success the Owen credit |\n\n\
-Judge noise σ ∈ {{{noises}}} for the three surrogate schemes. Credits are calibrated so \
-that an episode's credits sum to R − 0.\n",
+| Owen credit σ | `messages[m].reward` with `--failure-reward credit` (the new default): its Owen message credit on both branches |\n\
+| repair schedule σ | `messages[m].reward` with `--failure-reward repair-schedule` (the old default): on failure 0 before the first error (earliest negative judge score), −1 at it, +η for later positive messages, −γ for later non-positive messages built on it; on success the Owen credit |\n\n\
+Judge noise σ ∈ {{{noises}}}. Credits are calibrated so that an episode's credits sum \
+to R − 0.\n",
             noises = NOISES
                 .iter()
                 .map(|x| x.to_string())
@@ -300,86 +458,187 @@ that an episode's credits sum to R − 0.\n",
         );
         let _ = writeln!(
             md,
-            "## Results\n\n\
+            "## Results, first task\n\n\
 {seeds} seeds per cell; mean ± standard error over seeds. Final success: the final \
 policies' success rate. Episodes to {target}: see above (\"not reached\" counts seeds \
 that never got there within the budget of {eps} episodes).\n\n{table}\n\
 ![Learning curves: evaluated success rate against training episodes, mean over seeds with \
-± 1 SE bands, one panel per team size](learning.svg)\n\n\
-### Against the team reward (final success, difference ± its SE)\n\n{cmp}",
-            seeds = cfg.seeds,
-            target = cfg.target,
+± 1 SE bands; top row the first task, bottom row the chat task](learning.svg)\n\n\
+### Against the team reward (final success, difference ± its SE, paired over seeds)\n\n{cmp}",
+            seeds = cfg.main.seeds,
+            target = cfg.main.target,
             eps = tc.episodes,
-            table = self.table(),
-            cmp = self.comparisons(),
+            table = Self::table(&cfg.main, &self.main, false),
+            cmp = Self::comparisons(&cfg.main, &self.main, Scheme::Team),
+        );
+        let _ = writeln!(
+            md,
+            "## Why the repair schedule hurts: the ablation\n\n\
+The first task at n = {sizes}, judge σ = 0.1, {seeds} seeds, the same learner and budget. \
+Every row is Owen credit on success; on failure it is the variant named (`failure.rs`). \
+\"credit, X only\" replaces the Owen credit by one part of the schedule and keeps the \
+credit elsewhere; \"schedule, true t*\" uses the first truly harmful message instead of \
+the earliest negative judge score; \"schedule ÷ M\" divides it by the number of agent \
+messages M (the credits' scale); \"one group mean\" replaces the per-turn baseline by \
+the mean over all the group's messages; the last three are candidate rewards: Owen \
+credit plus the schedule ÷ M, Owen credit plus potential-based shaping ÷ M (Φ = −1/M \
+while the first error is open: −1/M at it, +1/M at the first later positive message \
+built on it), and the schedule's terms scaled by each message's own |credit| \
+(c − |c| at t*, c + η|c| for later positive, c − γ|c| for later non-positive messages \
+built on t*). The last column is paired over seeds (same evaluation episodes).\n\n{table}",
+            sizes = cfg
+                .ablation
+                .sizes
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            seeds = cfg.ablation.seeds,
+            table = self.ablation_table(),
+        );
+        let _ = writeln!(
+            md,
+            "## The second task: a long group chat\n\n\
+n agents (4 to 20) talk in turn in a group chat of M messages, M drawn per episode \
+uniformly in [max(20, 2n), 130]; everyone reads everything, so the records carry no \
+`parents` and creditflow's `prefix` provenance applies. Roles by i mod 4: two of four \
+are **experts** that each know one needed fact, one is a **checker** that can correct a \
+wrong claim, one is **tempted** (knows nothing; its policy starts leaning to wrong \
+claims, logit ln 4). Acts: `answer` (an expert's fact counts only while no wrong claim \
+is open; misled otherwise), `agree` (chit-chat), `claim` (a wrong claim: opens an \
+error), `correct` (a checker retracts the earliest open claim), `skip`. R = facts stated \
+correctly / K when no wrong claim is open at the end, else 0; success iff R = 1. Policies \
+see: own fact missing?, a claim open?, second half of the chat? (8 states). Judges: \
+σ = 0.1, σ = 0.5, and σ = 0.1 **biased** +0.5 towards the first tempted agent (agent 3: \
+its wrong claims look half as bad, its silence looks helpful). Message credit is sampled (`--method permutation \
+--samples 128`): the automatic choice picks the Owen closed form, which at n = 10 over \
+~80 prefix messages costs about 0.5 s per episode, against under 1 ms sampled.\n\n\
+**Learner, per token** (how verl/OpenRLHF-style trainers take creditflow's \
+`token_rewards()`): a message of act a has 12 (answer, claim), 8 (correct), 4 (agree) \
+or 2 (skip) tokens, the act its first token (the rest follow from it and carry no \
+gradient). The message's reward sits on its **last token**, 0 elsewhere; a token's return \
+is the sum of rewards to the end of its turn (γ = 1, a turn is one sample), so each token \
+carries its message's reward. **Advantage per token** = (return − b) / s with b and s \
+the group's mean and standard deviation computed **per rollout first** (each rollout's \
+token mean, then the mean over the G = {g} rollouts). **Length normalisation**: the loss \
+is the token mean within each rollout, then the mean over rollouts, so a rollout of T \
+tokens moves the logits by lr · Σ A · ∇log π / (G · T) and a 130-message chat weighs as \
+much as a 20-message one, lr = {lr} (the best of 5, 20 and 80 for the team reward, \
+Owen credit and the repair schedule alike in a 4-seed trial; the test `chat_lr` \
+reruns it). **Metrics are per rollout**: success rate and mean \
+R over {ee} evaluation rollouts every {every} updates and {fe} at the end; budget {eps} \
+episodes; target success {target}. The last columns give creditflow's cost: \
+milliseconds spent computing the rewards per training episode (one thread, measured: \
+they vary between runs).\n\n{table}\n\
+### Against the team reward (final success, paired over seeds)\n\n{cmp}",
+            g = cc.group,
+            lr = cc.lr,
+            ee = cc.eval_episodes,
+            every = cc.eval_every,
+            fe = cc.final_episodes,
+            eps = cc.episodes,
+            target = cfg.chat.target,
+            table = Self::table(&cfg.chat, &self.chat, true),
+            cmp = Self::comparisons(&cfg.chat, &self.chat, Scheme::Team),
+        );
+        let _ = writeln!(
+            md,
+            "## Credit fidelity (no training needed)\n\n\
+For each signal, the Pearson correlation between a message's reward and its **true \
+counterfactual contribution** R − R(that message replaced by `pass`/`skip`, later agents \
+reacting to what they now see), pooled over every agent message of {k} episodes under \
+the initial policies; each cell is \"all messages / messages of failed episodes\" (– \
+where undefined: a constant signal, or not measured). Agent-level signals give every \
+message of an agent the same number. This needs one rerun per message and no training \
+run, so a user can check a signal on their own simulator. The judges are as above \
+({judges}).\n\n\
+**First task**\n\n{t1}\n**Chat task**\n\n{t2}",
+            k = cfg.fidelity_episodes,
+            judges = CHAT_JUDGES
+                .iter()
+                .map(|j| j.label())
+                .collect::<Vec<_>>()
+                .join("; "),
+            t1 = self.fidelity_table("pieces"),
+            t2 = self.fidelity_table("chat"),
         );
         if command.contains("--quick") {
             md.push_str(
-                "\n> This file came from the reduced run; the discussion below was written for \
-the full run's numbers (`cargo run --release --example learning`).\n",
+                "\n> This file came from the smoke run; the discussion below was written for \
+the full run's numbers (`cargo run --release --example learning -p creditflow`).\n",
             );
         }
         md.push_str(DISCUSSION);
         md
     }
 
-    /// Learning curves, one panel per team size, ± 1 SE bands.
+    /// Learning curves, one panel per (task, team size), ± 1 SE bands: the first task's
+    /// main grid on top, the chat task below.
     pub fn write_svg(&self, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-        let sizes = &self.config.sizes;
-        let (w, h) = (520 * sizes.len() as u32, 560);
+        let cfg = &self.config;
+        let cols = cfg.main.sizes.len().max(cfg.chat.sizes.len());
+        let (w, h) = (520 * cols as u32, 1120);
         let root = SVGBackend::new(path, (w, h)).into_drawing_area();
         root.fill(&WHITE)?;
-        let panels = root.split_evenly((1, sizes.len()));
-        let budget = self.config.train.episodes as f64;
-        for (p, &n) in panels.iter().zip(sizes) {
-            let mut chart = ChartBuilder::on(p)
-                .caption(format!("n = {n} agents"), ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(44)
-                .build_cartesian_2d(0.0..budget, 0.0..1.0)?;
-            chart
-                .configure_mesh()
-                .x_desc("training episodes")
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .y_desc("success rate")
-                .light_line_style(WHITE.mix(0.0))
-                .draw()?;
-            for (k, &scheme) in self.config.schemes.iter().enumerate() {
-                let s = self.find(scheme, n);
-                let c = color(k);
-                let mut band: Vec<(f64, f64)> =
-                    s.x.iter()
-                        .zip(&s.curve)
-                        .map(|(&x, &(m, se))| (x, (m + se).min(1.0)))
-                        .collect();
-                band.extend(
-                    s.x.iter()
-                        .zip(&s.curve)
-                        .rev()
-                        .map(|(&x, &(m, se))| (x, (m - se).max(0.0))),
-                );
-                chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.12).filled())))?;
-                let line = chart.draw_series(LineSeries::new(
-                    s.x.iter().zip(&s.curve).map(|(&x, &(m, _))| (x, m)),
-                    c.stroke_width(2),
-                ))?;
-                line.label(label(scheme)).legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2))
-                });
-            }
-            chart.draw_series(LineSeries::new(
-                [(0.0, self.config.target), (budget, self.config.target)],
-                BLACK.mix(0.3),
-            ))?;
-            if n == sizes[0] {
+        let rows = root.split_evenly((2, cols));
+        let grids = [
+            ("pieces", &cfg.main, &self.main),
+            ("chat", &cfg.chat, &self.chat),
+        ];
+        for (r, (task, grid, summaries)) in grids.iter().enumerate() {
+            let budget = grid.train.episodes as f64;
+            for (c, &n) in grid.sizes.iter().enumerate() {
+                let p = &rows[r * cols + c];
+                let mut chart = ChartBuilder::on(p)
+                    .caption(format!("{task}, n = {n} agents"), ("sans-serif", 20))
+                    .margin(12)
+                    .x_label_area_size(36)
+                    .y_label_area_size(44)
+                    .build_cartesian_2d(0.0..budget, 0.0..1.0)?;
                 chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::LowerRight)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font(("sans-serif", 13))
+                    .configure_mesh()
+                    .x_desc("training episodes")
+                    .x_label_formatter(&|x| format!("{x:.0}"))
+                    .y_desc("success rate")
+                    .light_line_style(WHITE.mix(0.0))
                     .draw()?;
+                for (k, &scheme) in grid.schemes.iter().enumerate() {
+                    let s = find(summaries, scheme, n);
+                    let col = color(k);
+                    let mut band: Vec<(f64, f64)> =
+                        s.x.iter()
+                            .zip(&s.curve)
+                            .map(|(&x, &(m, se))| (x, (m + se).min(1.0)))
+                            .collect();
+                    band.extend(
+                        s.x.iter()
+                            .zip(&s.curve)
+                            .rev()
+                            .map(|(&x, &(m, se))| (x, (m - se).max(0.0))),
+                    );
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(band, col.mix(0.12).filled())))?;
+                    let line = chart.draw_series(LineSeries::new(
+                        s.x.iter().zip(&s.curve).map(|(&x, &(m, _))| (x, m)),
+                        col.stroke_width(2),
+                    ))?;
+                    line.label(scheme.label()).legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 18, y)], col.stroke_width(2))
+                    });
+                }
+                chart.draw_series(LineSeries::new(
+                    [(0.0, grid.target), (budget, grid.target)],
+                    BLACK.mix(0.3),
+                ))?;
+                if c == 0 {
+                    chart
+                        .configure_series_labels()
+                        .position(SeriesLabelPosition::LowerRight)
+                        .background_style(WHITE.mix(0.85))
+                        .border_style(BLACK.mix(0.3))
+                        .label_font(("sans-serif", 12))
+                        .draw()?;
+                }
             }
         }
         root.present()?;
@@ -392,76 +651,5 @@ the full run's numbers (`cargo run --release --example learning`).\n",
 const DISCUSSION: &str = r#"
 ## Discussion
 
-Episodes to reach 0.8 success, team reward ÷ scheme (higher is faster; from the table):
-
-| scheme | n = 3 | n = 6 | n = 10 |
-| --- | ---: | ---: | ---: |
-| difference R − R₋ᵢ (env) | 1.04× | 1.40× | 1.60× |
-| Shapley, measured v(S) | 1.18× | 1.71× | 2.51× |
-| Shapley, surrogate σ=0.1 | 0.79× | 1.53× | 2.25× |
-| Owen messages σ=0.1 | 1.21× | 2.26× | 3.14× |
-| Shapley, surrogate σ=0.5 | 0.66× | 0.96× | 1.27× |
-| Owen messages σ=0.5 | 0.85× | 1.34× | 1.82× |
-| repair-aware σ=0.1 / 0.5 | 0.48× / 0.52× | never / 4 of 20 seeds | 15 / 10 of 20 seeds, no faster |
-
-**Credit helps more as the team grows.** With three agents the team reward is hard to
-beat: it reaches 0.8 in 332 ± 9 episodes, and only measured Shapley (282 ± 5) and
-low-noise Owen credit (274 ± 7) are faster, by about a fifth. With ten agents the team
-reward needs 860 ± 15 episodes and ends at 0.910 ± 0.004; every Shapley or Owen signal
-is faster, low-noise Owen credit 3.1× and measured Shapley 2.5×, and all of them finish
-above 0.93. The team reward gives every message the same advantage, so an agent's
-useful action is rewarded only through its correlation with R, and that correlation
-shrinks as more agents act.
-
-**Shapley beats the difference reward, at a price.** Measured Shapley is faster than
-R − R₋ᵢ at every size (282 vs 318, 312 vs 382, 342 vs 536 episodes). The task has
-redundancy on purpose: a worker and its backup supply the same piece, and when both
-supply it each one's difference reward is 0 (the other covers), while Shapley splits
-the piece's value between them. The price is 2ⁿ reruns per episode (1,024 at n = 10)
-against n for difference rewards; the surrogate needs none, only judge scores.
-
-**Message credit beats agent credit from the same judge.** Owen message credit is faster
-than the surrogate's agent Shapley at every size and noise level (n = 10, σ = 0.1:
-274 vs 382 episodes): an agent speaks twice, and agent credit gives both messages the
-same reward, so a tempted agent that sabotages once and repairs once cannot be told which
-one helped.
-
-**Judge noise eats the gain in small teams.** With σ = 0.5 the surrogate schemes lose
-much of their advantage: Owen credit is slower than the team reward at n = 3 (390 vs 332)
-and still faster at n = 6 and 10; the surrogate's agent Shapley is slower at n = 3, about
-as fast at n = 6 (556 vs 534, with a lower final success) and faster only at n = 10,
-where it trails the difference reward. Even at
-σ = 0.1 the surrogate's agent Shapley is slower than the team reward at n = 3 (420 vs
-332). Part of the reason is calibration: the evaluator's R is graded and stays positive
-when a piece is present, while the judge's sum goes negative when sabotage outweighs the
-contributions, and then creditflow flags `label_outcome_mismatch` and falls back to equal
-shares — every message gets R/M, a rescaled team reward. Under the initial policies that
-happens in 32–34 % of episodes at n = 3, 54–55 % at n = 6 and 59–62 % at n = 10
-(`cargo test --release --example learning -- --ignored --nocapture fallback_rates`).
-
-**Repair-aware rewards alone do not train this task.** Used as the only signal
-(creditflow's `reward` field: repair-aware on failure, Owen on success) they are the
-worst scheme at every size — final success 0.874 / 0.581 / 0.756 against the team
-reward's 0.982 / 0.966 / 0.910 at σ = 0.1 — and plateau at n = 6. By construction of the
-signal (DESIGN §5): on failure the rewards do not depend on R, so a contribution before
-the first error earns 0 and supplying a missing piece is not rewarded; only the first
-error and messages built on it are blamed, so a second, independent sabotage later in
-the episode (its parent is the task, not the first error) earns 0, or +η when the noisy
-judge scores it positive; and the branches live on different scales (−1, 0, +η on
-failure; Owen credits that sum to R over 2n messages on success). The n = 6 plateau is
-consistent with the second point: there a tempted agent speaks last, where nobody can
-repair its sabotage, and it goes unblamed whenever an earlier sabotage was the first
-error (at n = 10 the last speaker is a worker). These rewards are built to localise blame
-and feed preference pairs; a trainer should add an outcome term rather than use them
-alone, and blaming every later harmful message, not only the first error's descendants,
-would be worth trying in creditflow.
-
-**Caveats.** The policies are tabular over a 3-bit observation, the judge knows the true
-helpfulness up to Gaussian noise (real judges are biased, not only noisy), and the task
-is ours. Nothing was tuned per scheme: the learning rate (0.5) was the first value tried;
-the budget was cut from 3,000 to 1,200 episodes after a reduced run of every scheme showed
-them all saturating and for compute; the judge's noise levels and the environment were
-fixed before the full run. The full run takes about 15 CPU-minutes (21 minutes of
-wall-clock time on 2 cores shared with builds); the largest part is the Owen closed form
-over 20 messages (n = 10, about 9 ms per episode).
+(to be written after the full run)
 "#;

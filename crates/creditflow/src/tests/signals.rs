@@ -5,7 +5,7 @@ use super::common::*;
 use crate::csr::NO_AGENT;
 use crate::game::{Level, ModelParams, Surrogate, calibrate};
 use crate::generate::Topology;
-use crate::options::{FirstErrorMethod, ScoreOptions, SignalOptions, Split};
+use crate::options::{FailureReward, FirstErrorMethod, ScoreOptions, SignalOptions, Split};
 use crate::score::{score_episode, score_episode_with_pairs};
 use crate::signals::reward_bound;
 
@@ -175,6 +175,7 @@ fn first_error_by_label_and_repair_rewards() {
         b.episode(0),
         &with_signals(SignalOptions {
             pairs: true,
+            failure_reward: FailureReward::RepairSchedule,
             eta: 0.3,
             gamma: 0.7,
             ..SignalOptions::default()
@@ -242,6 +243,93 @@ fn first_error_by_label_and_repair_rewards() {
 }
 
 #[test]
+fn failure_rewards_credit_credit_plus_schedule_and_repair_schedule() {
+    let ep = parse_episode(FAILED);
+    let b = batch(std::slice::from_ref(&ep));
+    let score = |failure_reward, split| {
+        score_episode_with_pairs(
+            &ep,
+            b.episode(0),
+            &with_signals(SignalOptions {
+                pairs: true,
+                failure_reward,
+                split,
+                eta: 0.3,
+                gamma: 0.7,
+                ..SignalOptions::default()
+            }),
+        )
+        .unwrap()
+    };
+    // `credit`: the reward is the Owen message credit, exactly as on success; the first
+    // error and the preference pairs are still computed.
+    let (out, pairs) = score(FailureReward::Credit, Split::Owen);
+    assert_eq!(out.branch, "failure");
+    assert_eq!(out.first_error.as_ref().map(|f| f.index), Some(3));
+    assert_eq!(pairs.len(), 2);
+    assert!(out.messages.iter().any(|m| m.credit != 0.0));
+    for m in &out.messages {
+        assert_eq!(m.reward, m.credit, "{}", m.id);
+    }
+    let total: f64 = out.messages.iter().map(|m| m.reward).sum();
+    assert_close(
+        total,
+        out.reward - out.baseline,
+        1e-9,
+        "credit conserves R − R0",
+    );
+    // With the label split, the failure branch uses the same split as success: each
+    // agent's rewards sum to its credit.
+    let (out, _) = score(FailureReward::Credit, Split::Label);
+    for a in &out.agents {
+        let s: f64 = out
+            .messages
+            .iter()
+            .filter(|m| m.agent == a.agent)
+            .map(|m| m.reward)
+            .sum();
+        assert_close(
+            s,
+            a.credit,
+            1e-9,
+            &format!("label split, agent {}", a.agent),
+        );
+    }
+    // `credit-plus-schedule` (the default): the credit plus the schedule below divided
+    // by the 6 agent messages.
+    assert_eq!(
+        SignalOptions::default().failure_reward,
+        FailureReward::CreditPlusSchedule
+    );
+    let (out, pairs) = score(FailureReward::CreditPlusSchedule, Split::Owen);
+    assert_eq!(pairs.len(), 2);
+    let schedule = [0.0, 0.0, -1.0, 0.0, 0.3, -0.7];
+    for (m, s) in out.messages.iter().zip(schedule) {
+        assert_close(m.reward, m.credit + s / 6.0, 1e-12, &m.id);
+    }
+    // `repair-schedule`: 0 before the first error (m3), −1 at it, +η for the later
+    // helpful m5, −γ for m6 built on the error, 0 for m4 (before it).
+    let (out, pairs) = score(FailureReward::RepairSchedule, Split::Owen);
+    assert_eq!(pairs.len(), 2);
+    let r: Vec<(&str, f64)> = out
+        .messages
+        .iter()
+        .map(|m| (m.id.as_str(), m.reward))
+        .collect();
+    assert_eq!(
+        r,
+        [
+            ("m1", 0.0),
+            ("m2", 0.0),
+            ("m3", -1.0),
+            ("m4", 0.0),
+            ("m5", 0.3),
+            ("m6", -0.7)
+        ]
+    );
+}
+
+#[test]
 fn first_error_by_counterfactual() {
     let ep = parse_episode(FAILED);
     let b = batch(std::slice::from_ref(&ep));
@@ -297,6 +385,7 @@ fn failure_rewards_are_bounded() {
         for method in [FirstErrorMethod::Label, FirstErrorMethod::Counterfactual] {
             let opts = with_signals(SignalOptions {
                 first_error: method,
+                failure_reward: FailureReward::RepairSchedule,
                 eta: 0.4,
                 gamma: 1.5,
                 ..SignalOptions::default()
