@@ -7,6 +7,9 @@ Writes the traces (ADK-shaped: workflow → agent → call_llm → generate_cont
 a second call; spans of each trace spread over two files, in reverse order) under a
 temporary directory, then runs the import twice: with the default `--memory` and with
 `--memory 16` (spilling). Prints one line per run: traces, episodes, seconds, peak RSS.
+With `--export`, the imported episodes are then scored (`--samples 2`) and the scores
+exported back onto the traces (`export otel`), and the export's time and peak RSS are
+printed (each step a child process measured alone, by `/usr/bin/time`-style rusage).
 """
 
 import argparse
@@ -118,6 +121,7 @@ def main():
     ap.add_argument("--traces", type=int, default=100_000)
     ap.add_argument("--files", type=int, default=100)
     ap.add_argument("--bin", default="target/release/creditflow")
+    ap.add_argument("--export", action="store_true", help="also score and export otel")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         write(d, a.traces, a.files)
@@ -130,6 +134,38 @@ def main():
         ):
             seconds, peak_kib, summary = run(a.bin, d, extra)
             print(f"{label:<22} {seconds:7.2f} s  peak RSS {peak_kib / 1024:7.1f} MiB  | {summary}")
+        if a.export:
+            export(a.bin, d)
+
+
+def measured(cmd):
+    """Runs `cmd` alone in a child that reports its own peak RSS (KiB) and wall time."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "print(p.returncode, time.perf_counter() - t,"
+        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.stderr.write(p.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True)
+    rc, seconds, peak = proc.stdout.split()
+    if rc != "0":
+        sys.exit(proc.stderr)
+    return float(seconds), int(peak)
+
+
+def export(binary, traces):
+    with tempfile.TemporaryDirectory() as w:
+        episodes, scored, out = (os.path.join(w, f) for f in ("e.jsonl", "s.jsonl", "o.jsonl"))
+        measured([binary, "import", traces, "-o", episodes])
+        measured([binary, "score", episodes, "--samples", "2", "-o", scored])
+        size = os.path.getsize(scored)
+        seconds, peak = measured([binary, "export", "otel", scored, "--traces", traces, "-o", out])
+        print(
+            f"export otel            {seconds:7.2f} s  peak RSS {peak / 1024:7.1f} MiB  | "
+            f"scored file {size / 2**20:.0f} MiB, output {os.path.getsize(out) / 2**20:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":
