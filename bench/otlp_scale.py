@@ -10,6 +10,8 @@ temporary directory, then runs the import twice: with the default `--memory` and
 With `--export`, the imported episodes are then scored (`--samples 2`) and the scores
 exported back onto the traces (`export otel`), and the export's time and peak RSS are
 printed (each step a child process measured alone, by `/usr/bin/time`-style rusage).
+`--baseline OTHER_BIN` exports a second time with another build on the same files and
+says whether the outputs are identical (a side-by-side comparison in one run).
 """
 
 import argparse
@@ -122,6 +124,11 @@ def main():
     ap.add_argument("--files", type=int, default=100)
     ap.add_argument("--bin", default="target/release/creditflow")
     ap.add_argument("--export", action="store_true", help="also score and export otel")
+    ap.add_argument(
+        "--baseline",
+        metavar="BIN",
+        help="with --export: also export with this binary, on the same files, side by side",
+    )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         write(d, a.traces, a.files)
@@ -135,7 +142,7 @@ def main():
             seconds, peak_kib, summary = run(a.bin, d, extra)
             print(f"{label:<22} {seconds:7.2f} s  peak RSS {peak_kib / 1024:7.1f} MiB  | {summary}")
         if a.export:
-            export(a.bin, d)
+            export(a.bin, d, a.baseline)
 
 
 def measured(cmd):
@@ -155,17 +162,26 @@ def measured(cmd):
     return float(seconds), int(peak)
 
 
-def export(binary, traces):
+def export(binary, traces, baseline=None):
     with tempfile.TemporaryDirectory() as w:
         episodes, scored, out = (os.path.join(w, f) for f in ("e.jsonl", "s.jsonl", "o.jsonl"))
         measured([binary, "import", traces, "-o", episodes])
         measured([binary, "score", episodes, "--samples", "2", "-o", scored])
         size = os.path.getsize(scored)
-        seconds, peak = measured([binary, "export", "otel", scored, "--traces", traces, "-o", out])
-        print(
-            f"export otel            {seconds:7.2f} s  peak RSS {peak / 1024:7.1f} MiB  | "
-            f"scored file {size / 2**20:.0f} MiB, output {os.path.getsize(out) / 2**20:.0f} MiB"
-        )
+        runs = [("export otel", binary)]
+        if baseline:
+            runs.append(("export otel, baseline", baseline))
+        outputs = []
+        for label, b in runs:
+            seconds, peak = measured([b, "export", "otel", scored, "--traces", traces, "-o", out])
+            print(
+                f"{label:<22} {seconds:7.2f} s  peak RSS {peak / 1024:7.1f} MiB  | "
+                f"scored file {size / 2**20:.0f} MiB, output {os.path.getsize(out) / 2**20:.0f} MiB"
+            )
+            with open(out, "rb") as f:
+                outputs.append(f.read())
+        if len(outputs) == 2:
+            print("outputs identical:", outputs[0] == outputs[1])
 
 
 if __name__ == "__main__":

@@ -453,6 +453,7 @@ fn a_replaced_output_keeps_its_permissions_and_pairs_are_private() {
     );
 }
 
+#[cfg(feature = "parquet")]
 #[test]
 fn parquet_outputs_replace_the_whole_table_set_all_or_nothing() {
     let t = TempDir::new("tableset");

@@ -95,7 +95,13 @@ fn run_in(exe: &Path, n: u64, backend: BackendChoice, dir: &Path) -> Result<()> 
         "end to end: {n} chat-20 episodes (3 agents x 20 messages, prefix), default options, file to file"
     );
     let mut inputs = Vec::new();
-    for ext in ["jsonl", "parquet"] {
+    let formats: &[&str] = if cfg!(feature = "parquet") {
+        &["jsonl", "parquet"]
+    } else {
+        println!("input parquet: not run (built without the `parquet` feature)");
+        &["jsonl"]
+    };
+    for &ext in formats {
         let path = dir.join(format!("chat20-{n}.{ext}"));
         let t = Instant::now();
         let out = Command::new(exe)

@@ -32,17 +32,31 @@ pub const AGENT_CREDIT: &str = "creditflow.agent_credit";
 /// The episode's reward and branch.
 pub const EPISODE: &str = "creditflow.episode";
 
-/// The spans of one trace that records can point at.
+/// The spans of one trace that records can point at. Ids are held as the integers their
+/// normalised hex spells (an OTLP span id is 8 bytes, a trace id 16, never all zero), so
+/// an indexed span costs a few dozen bytes rather than two heap strings per map.
 #[derive(Debug, Default)]
 struct TraceIndex {
     /// Span id → end time.
-    ends: HashMap<String, u64>,
-    /// Agent name → its first agent span (by start time) and that span's start.
-    agents: HashMap<String, (u64, String)>,
-    /// The earliest top-level span.
-    root: Option<(u64, String)>,
-    /// Span id → parent id, to find the top-level spans once all are read.
-    parents: HashMap<String, (Option<String>, u64)>,
+    ends: HashMap<u64, u64>,
+    /// Agent name → the start and id of its first agent span (by start time; the first
+    /// read on a tie).
+    agents: HashMap<String, (u64, u64)>,
+    /// The earliest top-level span: (start, id).
+    root: Option<(u64, u64)>,
+    /// (span, parent or 0, start) of every span, to find the top-level spans once all
+    /// are read; emptied then.
+    spans: Vec<(u64, u64, u64)>,
+}
+
+/// A normalised hex id (what [`wire::normalize_id`] returns) as the integer it spells.
+fn span_key(hex: &str) -> Option<u64> {
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// A span id as OTLP/JSON writes it: 16 lowercase hex digits.
+fn span_hex(id: u64) -> String {
+    format!("{id:016x}")
 }
 
 /// What an export wrote.
@@ -57,9 +71,12 @@ pub struct Exported {
     pub errors: Vec<ImportError>,
 }
 
-/// The trace id of a scored episode's id, when it is one.
-fn trace_of(id: &str) -> Option<String> {
-    wire::normalize_id(id, 16).ok().flatten()
+/// The trace id of a scored episode's id, when it is one: its normalised hex and the
+/// integer the index keys it by.
+fn trace_of(id: &str) -> Option<(String, u128)> {
+    let hex = wire::normalize_id(id, 16).ok().flatten()?;
+    let key = u128::from_str_radix(&hex, 16).ok()?;
+    Some((hex, key))
 }
 
 /// Writes the OTLP/JSON log records for every scored episode of the file `scored_path`
@@ -74,15 +91,15 @@ pub fn export_otel(
     out: &mut dyn Write,
 ) -> Result<Exported, ImportError> {
     let mut result = Exported::default();
-    let mut wanted: HashSet<String> = HashSet::new();
+    let mut wanted: HashSet<u128> = HashSet::new();
     for record in scored::open(scored_path)? {
         if let Ok(Scored::Episode(e)) = record
-            && let Some(trace) = trace_of(&e.id.0)
+            && let Some((_, trace)) = trace_of(&e.id.0)
         {
             wanted.insert(trace);
         }
     }
-    let mut index: HashMap<String, TraceIndex> = HashMap::new();
+    let mut index: HashMap<u128, TraceIndex> = HashMap::new();
     let mut seq = 0u64;
     for source in super::inputs(traces)? {
         let (path, reader) = source.open()?;
@@ -93,36 +110,43 @@ pub fn export_otel(
             &mut result.errors,
             &mut |d, _at, _seq, _errors| {
                 for s in d.spans {
-                    if !wanted.contains(&s.trace) {
+                    let (Ok(trace), Some(span)) =
+                        (u128::from_str_radix(&s.trace, 16), span_key(&s.span))
+                    else {
+                        continue;
+                    };
+                    if !wanted.contains(&trace) {
                         continue;
                     }
-                    let t = index.entry(s.trace.clone()).or_default();
+                    let t = index.entry(trace).or_default();
                     if role(&s) == Role::Agent
                         && let Some(name) = invoked_agent(&s)
                     {
-                        let e = t.agents.entry(name).or_insert((s.start, s.span.clone()));
+                        let e = t.agents.entry(name).or_insert((s.start, span));
                         if s.start < e.0 {
-                            *e = (s.start, s.span.clone());
+                            *e = (s.start, span);
                         }
                     }
-                    t.parents
-                        .insert(s.span.clone(), (s.parent.clone(), s.start));
-                    t.ends.insert(s.span, s.end);
+                    let parent = s.parent.as_deref().and_then(span_key).unwrap_or(0);
+                    t.spans.push((span, parent, s.start));
+                    t.ends.insert(span, s.end);
                 }
                 Ok(())
             },
         )?;
     }
+    drop(wanted);
     for t in index.values_mut() {
-        let mut root: Option<(u64, String)> = None;
-        for (span, (parent, start)) in &t.parents {
-            let top = parent.as_ref().is_none_or(|p| !t.parents.contains_key(p));
-            if top && root.as_ref().is_none_or(|r| (*start, span) < (r.0, &r.1)) {
-                root = Some((*start, span.clone()));
+        let mut root: Option<(u64, u64)> = None;
+        for &(span, parent, start) in &t.spans {
+            let top = parent == 0 || !t.ends.contains_key(&parent);
+            if top && root.is_none_or(|r| (start, span) < r) {
+                root = Some((start, span));
             }
         }
         t.root = root;
-        t.parents = HashMap::new();
+        t.spans = Vec::new();
+        t.ends.shrink_to_fit();
     }
     let mut records = scored::open(scored_path)?;
     while let Some(record) = records.next() {
@@ -155,14 +179,14 @@ pub fn export_otel(
             }
             Ok(Scored::Episode(e)) => e,
         };
-        let Some(trace) = trace_of(&row.id.0) else {
+        let Some((trace, key)) = trace_of(&row.id.0) else {
             result.errors.push(skip(
                 Some(&row.id.0),
                 "the episode id is not a trace id".into(),
             ));
             continue;
         };
-        let Some(t) = index.get(&trace) else {
+        let Some(t) = index.get(&key) else {
             result.errors.push(skip(
                 Some(&row.id.0),
                 format!("no trace {trace} in the --traces input"),
@@ -233,29 +257,30 @@ type RecordsResult = Result<Vec<Value>, (Option<String>, String)>;
 
 fn episode_records(trace: &str, row: &ScoredEpisode, t: &TraceIndex) -> RecordsResult {
     let mut out = Vec::new();
-    let mut span_of_message: HashMap<&str, String> = HashMap::new();
+    let mut span_of_message: HashMap<&str, u64> = HashMap::new();
     for m in &row.messages {
         let id = m.id.0.as_str();
-        let span = wire::normalize_id(id, 8)
+        let (span, end) = wire::normalize_id(id, 8)
             .ok()
             .flatten()
-            .filter(|s| t.ends.contains_key(s))
+            .and_then(|s| span_key(&s))
+            .and_then(|s| Some((s, *t.ends.get(&s)?)))
             .ok_or_else(|| {
                 (
                     Some(id.to_string()),
                     format!("message `{id}` is not a span of trace {trace}"),
                 )
             })?;
-        let end = t.ends[&span];
+        let hex = span_hex(span);
         let extra = vec![attr_str("gen_ai.agent.name", &m.agent)];
         let mut e = extra.clone();
         e.push(attr_f64("creditflow.se", m.se));
-        out.push(record(trace, &span, end, CREDIT, m.credit, e));
-        out.push(record(trace, &span, end, REWARD, m.reward, extra));
+        out.push(record(trace, &hex, end, CREDIT, m.credit, e));
+        out.push(record(trace, &hex, end, REWARD, m.reward, extra));
         span_of_message.insert(id, span);
     }
     if let Some(fe) = &row.first_error
-        && let Some(span) = span_of_message.get(fe.message.0.as_str())
+        && let Some(&span) = span_of_message.get(fe.message.0.as_str())
     {
         let extra = vec![
             attr_str("gen_ai.evaluation.score.label", "first_error"),
@@ -265,16 +290,18 @@ fn episode_records(trace: &str, row: &ScoredEpisode, t: &TraceIndex) -> RecordsR
                 &format!("first error located by creditflow ({})", fe.method),
             ),
         ];
-        out.push(record(trace, span, t.ends[span], FIRST_ERROR, 1.0, extra));
+        out.push(record(
+            trace,
+            &span_hex(span),
+            t.ends[&span],
+            FIRST_ERROR,
+            1.0,
+            extra,
+        ));
     }
-    let root = t.root.as_ref().map(|(_, s)| s.clone());
+    let root = t.root.map(|(_, s)| s);
     for a in &row.agents {
-        let Some(span) = t
-            .agents
-            .get(&a.agent)
-            .map(|(_, s)| s.clone())
-            .or_else(|| root.clone())
-        else {
+        let Some(span) = t.agents.get(&a.agent).map(|&(_, s)| s).or(root) else {
             continue;
         };
         let extra = vec![
@@ -283,18 +310,18 @@ fn episode_records(trace: &str, row: &ScoredEpisode, t: &TraceIndex) -> RecordsR
         ];
         out.push(record(
             trace,
-            &span,
+            &span_hex(span),
             t.ends[&span],
             AGENT_CREDIT,
             a.credit,
             extra,
         ));
     }
-    if let Some(span) = &root {
+    if let Some(span) = root {
         out.push(record(
             trace,
-            span,
-            t.ends[span],
+            &span_hex(span),
+            t.ends[&span],
             EPISODE,
             row.reward,
             vec![attr_str("gen_ai.evaluation.score.label", &row.branch)],
