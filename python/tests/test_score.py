@@ -92,7 +92,14 @@ def test_examples_hand_checked_numbers(examples):
         "agent": "b",
         "method": "label",
     }
+    # R = R0 = 0, so every credit is 0 and the default failure reward
+    # (credit-plus-schedule) is the repair schedule divided by the M = 4 agent messages.
     rewards = {m["id"]: m["reward"] for m in out["ep-19"]["messages"]}
+    assert rewards == {"x": 0.0, "y": -0.25, "z": -0.125, "w": 0.125}
+    # The paper's schedule by name: 0 before t*, -1 at it, +eta after, -gamma built on it.
+    paper = creditflow.score(examples, backend="cpu", failure_reward="repair-schedule")
+    paper = {rec["id"]: rec for rec in paper.to_records()}
+    rewards = {m["id"]: m["reward"] for m in paper["ep-19"]["messages"]}
     assert rewards == {"x": 0.0, "y": -1.0, "z": -0.5, "w": 0.5}
     games = r.games
     assert games["game_id"].to_pylist() == ["glove"] * 3 + ["mobius-1"] * 4

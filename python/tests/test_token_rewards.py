@@ -120,8 +120,9 @@ def test_from_a_result():
         want[episodes.index(e), 2 * i + 1] += np.float32(v)
     assert np.array_equal(out, want)
     assert np.array_equal(out, creditflow.token_rewards(msgs, ends, length=12))
-    # Row sums are each episode's message rewards: ep-19 (failure) -1 + -0.5 + 0.5.
-    assert out[2].sum() == pytest.approx(-1.0, abs=1e-6)
+    # Row sums are each episode's message rewards: ep-19 (failure, every credit 0) gets
+    # the repair schedule / M, (-1 - 0.5 + 0.5) / 4.
+    assert out[2].sum() == pytest.approx(-0.25, abs=1e-6)
     assert out.sum(axis=1)[[0, 1, 3, 4]] == pytest.approx([1.0, 0.8, 0.9, 1.0], abs=1e-6)
 
 
