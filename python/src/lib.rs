@@ -7,6 +7,7 @@
 
 use std::io::Cursor;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::RecordBatch;
@@ -150,9 +151,9 @@ fn on_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyR
 fn interruptible<T: Send>(
     py: Python<'_>,
     threads: Option<usize>,
-    job: impl FnOnce(&AtomicBool) -> T + Send,
+    job: impl FnOnce(&Arc<AtomicBool>) -> T + Send,
 ) -> PyResult<T> {
-    let cancel = AtomicBool::new(false);
+    let cancel = Arc::new(AtomicBool::new(false));
     std::thread::scope(|s| {
         let handle = s.spawn(|| on_pool(threads, || job(&cancel)));
         loop {
@@ -192,13 +193,14 @@ impl creditflow::Sink for Keep<'_> {
 fn run(
     source: impl Source,
     opts: &RunOptions,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<(Vec<ScoredRecord>, Summary), creditflow::Error> {
     let mut keep = Keep {
         kept: Vec::new(),
         cancel,
     };
-    let summary = creditflow::score(source, &mut keep, opts, |_| {})?;
+    // Stopped within about one episode's work of Ctrl-C, not one chunk's.
+    let summary = creditflow::score_cancellable(source, &mut keep, opts, |_| {}, cancel.clone())?;
     Ok((keep.kept, summary))
 }
 
@@ -213,7 +215,8 @@ impl Scored {
     fn new(
         py: Python<'_>,
         threads: Option<usize>,
-        job: impl FnOnce(&AtomicBool) -> Result<(Vec<ScoredRecord>, Summary), creditflow::Error> + Send,
+        job: impl FnOnce(&Arc<AtomicBool>) -> Result<(Vec<ScoredRecord>, Summary), creditflow::Error>
+        + Send,
     ) -> PyResult<Scored> {
         let (records, summary) = interruptible(py, threads, job)?.map_err(py_error)?;
         Ok(Scored { records, summary })

@@ -13,11 +13,14 @@
 
 pub use crate::options::BackendChoice;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::csr::CsrBatch;
-use crate::engine::execute::run_cpu;
+use crate::engine::execute::run_cpu_until;
 use crate::engine::{Estimator, GameBatch, Job, JobResult};
 use crate::error::Error;
-use crate::options::ScoreOptions;
+use crate::options::{ModelParams, SampleOptions, ScoreOptions};
 
 /// A run's backend, resolved on first use.
 #[derive(Debug)]
@@ -32,6 +35,9 @@ pub struct Backend {
     pub fallbacks: (u64, Option<String>),
     /// Why `auto` chose the CPU, once resolved.
     why_cpu: Option<&'static str>,
+    /// Set from another thread to stop the run: CPU jobs not yet started are skipped and
+    /// the chunk is [`Error::Interrupted`].
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Backend {
@@ -43,7 +49,19 @@ impl Backend {
             gpu_jobs: 0,
             fallbacks: (0, None),
             why_cpu: (choice == BackendChoice::Cpu).then_some("--backend cpu"),
+            cancel: None,
         }
+    }
+
+    /// The backend stops at `cancel` (see [`crate::score_cancellable`]).
+    pub fn with_cancel(mut self, cancel: Option<Arc<AtomicBool>>) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     /// True once the run has used (or chosen) a GPU adapter.
@@ -74,6 +92,31 @@ impl Backend {
         jobs: &[Job],
         opts: &ScoreOptions,
     ) -> Result<Vec<JobResult>, Error> {
+        let results = self.execute_all(batch, games, jobs, opts)?;
+        if self.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        Ok(results)
+    }
+
+    fn execute_all(
+        &mut self,
+        batch: &CsrBatch,
+        games: &GameBatch,
+        jobs: &[Job],
+        opts: &ScoreOptions,
+    ) -> Result<Vec<JobResult>, Error> {
+        if self.cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let cancel = self.cancel.clone();
+        let run_cpu = |batch: &CsrBatch,
+                       games: &GameBatch,
+                       jobs: &[Job],
+                       model: &ModelParams,
+                       sampling: &SampleOptions| {
+            run_cpu_until(batch, games, jobs, model, sampling, cancel.as_deref())
+        };
         let (model, sampling) = (&opts.model, &opts.sampling);
         let sampled: Vec<usize> = (0..jobs.len())
             .filter(|&k| jobs[k].estimator == Estimator::Permutation)

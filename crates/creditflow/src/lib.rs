@@ -131,6 +131,7 @@ pub use output::{
 };
 pub use pipeline::{
     KEPT_ERRORS, Progress, Scored, Sink, Source, StageTimes, Summary, Validated, score,
+    score_cancellable,
 };
 pub use rng::record_key;
 pub use score::score_record;

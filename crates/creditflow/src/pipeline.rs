@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -274,16 +276,40 @@ impl StageTimes {
 /// memory is at most d + 1 chunks. Every output byte and every number is the same at
 /// every depth: chunks are cut, scored and written in the same order.
 pub fn score<S: Source>(
+    source: S,
+    sink: &mut (impl Sink + ?Sized),
+    opts: &RunOptions,
+    progress: impl FnMut(Progress),
+) -> Result<Summary, Error> {
+    run_score(source, sink, opts, progress, None)
+}
+
+/// [`score`], stopped from another thread: once `cancel` is set, the CPU skips the
+/// chunk's jobs not yet started (a job in progress finishes), nothing more is written,
+/// and the run returns [`Error::Interrupted`] — within about one job's time, not one
+/// chunk's. (A chunk on the GPU finishes first.) Python's Ctrl-C uses it.
+pub fn score_cancellable<S: Source>(
+    source: S,
+    sink: &mut (impl Sink + ?Sized),
+    opts: &RunOptions,
+    progress: impl FnMut(Progress),
+    cancel: Arc<AtomicBool>,
+) -> Result<Summary, Error> {
+    run_score(source, sink, opts, progress, Some(cancel))
+}
+
+fn run_score<S: Source>(
     mut source: S,
     sink: &mut (impl Sink + ?Sized),
     opts: &RunOptions,
     mut progress: impl FnMut(Progress),
+    cancel: Option<Arc<AtomicBool>>,
 ) -> Result<Summary, Error> {
     opts.validate()?;
     let start = Instant::now();
     let mut run = Run {
         summary: Summary::default(),
-        backend: Backend::new(opts.backend),
+        backend: Backend::new(opts.backend).with_cancel(cancel),
         seen: HashSet::new(),
     };
     if opts.pipeline <= 1 {
@@ -356,6 +382,9 @@ impl Run {
         opts: &RunOptions,
         progress: &mut impl FnMut(Progress),
     ) -> Result<(), Error> {
+        if self.backend.cancelled() {
+            return Err(Error::Interrupted);
+        }
         let t = Instant::now();
         let mut parsed = S::validate(raw, opts);
         if !opts.unique_ids {

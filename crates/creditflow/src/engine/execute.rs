@@ -3,6 +3,8 @@
 //! estimator. Jobs run in parallel (rayon); each result depends only on its job, so the
 //! numbers do not depend on threads or chunking.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rayon::prelude::*;
 
 use super::jobs::{Estimator, GameBatch, Job, JobGame, JobResult, add_linear_part};
@@ -43,8 +45,26 @@ pub fn run_cpu(
     model: &ModelParams,
     sampling: &SampleOptions,
 ) -> Vec<JobResult> {
+    run_cpu_until(batch, games, jobs, model, sampling, None)
+}
+
+/// [`run_cpu`], skipping the jobs not yet started once `cancel` is set: their results
+/// are empty and the caller discards the chunk.
+pub fn run_cpu_until(
+    batch: &dyn EpisodeRows,
+    games: &GameBatch,
+    jobs: &[Job],
+    model: &ModelParams,
+    sampling: &SampleOptions,
+    cancel: Option<&AtomicBool>,
+) -> Vec<JobResult> {
     jobs.par_iter()
-        .map(|job| run_one(batch, games, job, model, sampling))
+        .map(|job| {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return plain(exact_est(Vec::new()));
+            }
+            run_one(batch, games, job, model, sampling)
+        })
         .collect()
 }
 

@@ -3,6 +3,7 @@
 //! shaders against the Rust side, validation, signals, the regression estimator, and the
 //! module graph.
 
+mod cancel;
 mod common;
 mod exact;
 mod gpu;
