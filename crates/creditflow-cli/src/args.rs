@@ -275,10 +275,11 @@ pub struct ExportOtelArgs {
 }
 
 /// The subcommands that take rows of the option table, and which rows.
-const TABLE_USES: [(&str, Use); 3] = [
-    ("score", Use::Score),
-    ("verify", Use::Verify),
-    ("import", Use::Import),
+const TABLE_USES: [(&[&str], Use); 4] = [
+    (&["score"], Use::Score),
+    (&["verify"], Use::Verify),
+    (&["import"], Use::Import),
+    (&["export", "otel"], Use::Export),
 ];
 
 /// One clap argument for a row of the option table.
@@ -308,17 +309,23 @@ fn table_arg(spec: &'static OptionSpec) -> Arg {
 /// table added.
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
-    for (name, use_) in TABLE_USES {
-        cmd = cmd.mut_subcommand(name, |sub| {
-            sub.args(
-                OPTIONS
-                    .iter()
-                    .filter(|spec| spec.taken_by(use_))
-                    .map(table_arg),
-            )
-        });
+    for (path, use_) in TABLE_USES {
+        cmd = with_rows(cmd, path, use_);
     }
     cmd
+}
+
+/// `cmd` with the rows of `use_` added to its subcommand at `path`.
+fn with_rows(cmd: clap::Command, path: &[&str], use_: Use) -> clap::Command {
+    match path {
+        [] => cmd.args(
+            OPTIONS
+                .iter()
+                .filter(|spec| spec.taken_by(use_))
+                .map(table_arg),
+        ),
+        [first, rest @ ..] => cmd.mut_subcommand(*first, |sub| with_rows(sub, rest, use_)),
+    }
 }
 
 /// The settings of a subcommand's matches: each row of the table it takes, as given

@@ -29,7 +29,13 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(a, &sub),
         Command::Gen(a) => cmd::gen_batch::run(a).map(|()| true),
         Command::Import(a) => cmd::import::run(a, &sub).map(|()| true),
-        Command::Export(ExportCommand::Otel(a)) => cmd::export::otel(a).map(|()| true),
+        Command::Export(ExportCommand::Otel(a)) => {
+            let otel = sub
+                .subcommand()
+                .map(|(_, m)| m.clone())
+                .expect("clap requires export's subcommand");
+            cmd::export::otel(a, &otel).map(|()| true)
+        }
         Command::Bench(a) => cmd::bench::run(a).map(|()| true),
         Command::EvalFailures(a) => cmd::eval_failures::run(a).map(|()| true),
         Command::Report(a) => cmd::report::run(a).map(|()| true),

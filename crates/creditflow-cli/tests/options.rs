@@ -334,9 +334,11 @@ fn options_doc() -> String {
          ## `creditflow score` and `creditflow verify`; Python `creditflow.score(...)`\n\n{}\n\
          Python's `score()` also takes `pairs=True` (the command line writes pairs with \
          `--pairs FILE`).\n\n\
-         ## `creditflow import` of traces; Python `creditflow.import_traces(...)`\n\n{}",
+         ## `creditflow import` of traces; Python `creditflow.import_traces(...)`\n\n{}\n\
+         ## `creditflow export otel`\n\n{}",
         options_markdown(Use::Score),
         options_markdown(Use::Import),
+        options_markdown(Use::Export),
     )
 }
 

@@ -670,6 +670,99 @@ fn mutate(v: &mut Value, pick: u64, junk: &Value) {
     *v = junk.clone();
 }
 
+/// `export otel` past its memory: the span index spilled to bucket files (the wanted
+/// trace ids still listed, and not: too many to hold) writes the same documents as the
+/// export held in memory, bucket by bucket, with the same counts and the same errors in
+/// the scored file's order.
+#[test]
+fn export_spilled_writes_the_documents_of_the_export_held_in_memory() {
+    use creditflow::io::otlp::export::export_otel;
+    let bin = env!("CARGO_BIN_EXE_creditflow");
+    let dir = tempdir("export-spill");
+    // 4 recordings × 150 copies under fresh trace ids: 600 traces, one JSON Lines file.
+    let mut lines = String::new();
+    for (f, n) in FIXTURES.iter().enumerate() {
+        let text = std::fs::read_to_string(data(&format!("{n}.json"))).unwrap();
+        let doc = read_json(&data(&format!("{n}.json")));
+        let trace = spans_of(&doc)[0]["traceId"].as_str().unwrap().to_string();
+        let compact =
+            serde_json::to_string(&serde_json::from_str::<Value>(&text).unwrap()).unwrap();
+        for k in 0..150u32 {
+            lines += &compact.replace(&trace, &format!("{:08x}{:024x}", f + 1, k + 1));
+            lines.push('\n');
+        }
+    }
+    let traces = dir.join("traces.jsonl");
+    std::fs::write(&traces, lines).unwrap();
+    let (eps, scored) = (dir.join("e.jsonl"), dir.join("s.jsonl"));
+    for args in [
+        vec![
+            "import",
+            traces.to_str().unwrap(),
+            "-o",
+            eps.to_str().unwrap(),
+        ],
+        vec![
+            "score",
+            eps.to_str().unwrap(),
+            "--samples",
+            "2",
+            "-o",
+            scored.to_str().unwrap(),
+        ],
+    ] {
+        let out = Command::new(bin).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // One scored episode whose trace is not in the input, and one unreadable line.
+    let mut text = std::fs::read_to_string(&scored).unwrap();
+    let first = text.lines().next().unwrap().to_string();
+    let mut stray: Value = serde_json::from_str(&first).unwrap();
+    stray["id"] = json!("ffffffffffffffffffffffffffffffff");
+    text = format!("{}\n{text}{{\"id\": 3\n", stray);
+    std::fs::write(&scored, text).unwrap();
+
+    let export = |memory: usize| {
+        let mut out = Vec::new();
+        let got = export_otel(&scored, std::slice::from_ref(&traces), &mut out, memory).unwrap();
+        let mut docs: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        docs.sort();
+        let errors: Vec<String> = got.errors.iter().map(|e| e.to_string()).collect();
+        (got.spilled, got.episodes, got.records, errors, docs)
+    };
+    let held = export(usize::MAX);
+    assert!(!held.0);
+    assert_eq!(held.1, 600);
+    assert_eq!(held.3.len(), 2, "{:?}", held.3);
+    assert!(
+        held.3[0].contains("no trace ffffffffffffffffffffffffffffffff"),
+        "{:?}",
+        held.3
+    );
+    // 600 wanted ids (24 KB) are listed; the index passes 64 KiB and spills.
+    let listed = export(64 << 10);
+    // 600 ids pass half of 16 KiB: every trace is indexed, and spilled.
+    let unlisted = export(16 << 10);
+    for spilled in [listed, unlisted] {
+        assert!(spilled.0, "the index was not spilled");
+        assert_eq!(spilled.1..=spilled.3.len(), held.1..=held.3.len());
+        assert_eq!(spilled.2, held.2);
+        assert_eq!(spilled.3, held.3, "errors, in the scored file's order");
+        assert!(
+            spilled.4 == held.4,
+            "the documents differ from the export held in memory"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     /// No mutation of a real recording makes the importer panic or fail as a whole: a

@@ -499,6 +499,8 @@ pub enum Use {
     PyScore,
     /// Python's `creditflow.import_traces(...)`.
     PyImport,
+    /// `creditflow export otel`.
+    Export,
 }
 
 /// What values an option takes, and their allowed range.
@@ -1073,7 +1075,7 @@ option_table! {
     reward: Option<f64> = None, Kind::OptNumber { min: ANY.0, max: ANY.1 },
         "outcome.reward of every episode (chat logs: default 0; traces: from the status of the top-level spans, 1 or 0).", [Import, PyImport];
     memory: usize = 512, Kind::Count { min: 1, max: 1 << 40 },
-        "Traces: MiB of grouped spans held in memory before spilling to temporary bucket files.", [Import, PyImport];
+        "Traces: MiB of grouped spans (export: of the span index) held in memory before spilling to temporary bucket files.", [Import, PyImport, Export];
 }
 
 /// Most worker threads per available core (`--threads`, Python's `threads=`): more only

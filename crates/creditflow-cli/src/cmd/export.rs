@@ -6,13 +6,17 @@ use std::path::Path;
 
 use anyhow::Result;
 use creditflow::io::outfile::{Scratch, check_distinct, is_std};
+use creditflow::options::Use;
 
 use super::{output_writer, report_skipped};
 use crate::args::ExportOtelArgs;
 use crate::otlp_http::{self, Endpoint};
 
 /// Runs `creditflow export otel`.
-pub fn otel(args: &ExportOtelArgs) -> Result<()> {
+pub fn otel(args: &ExportOtelArgs, matches: &clap::ArgMatches) -> Result<()> {
+    let memory = crate::args::settings(matches, Use::Export)?
+        .memory
+        .saturating_mul(1 << 20);
     let mut inputs: Vec<(&str, &Path)> = vec![("scored", &args.scored)];
     inputs.extend(args.traces.iter().map(|t| ("--traces", t.as_path())));
     if let Some(o) = &args.output {
@@ -46,7 +50,7 @@ pub fn otel(args: &ExportOtelArgs) -> Result<()> {
     let done = if endpoint.is_some() && args.output.is_none() {
         let s = records.insert(Scratch::new("creditflow-otel-")?);
         let mut w = std::io::BufWriter::new(s.file().try_clone()?);
-        let done = creditflow::io::otlp::export::export_otel(scored, &args.traces, &mut w)?;
+        let done = creditflow::io::otlp::export::export_otel(scored, &args.traces, &mut w, memory)?;
         w.flush()?;
         report_skipped(
             ("export", "exported"),
@@ -57,7 +61,8 @@ pub fn otel(args: &ExportOtelArgs) -> Result<()> {
         done
     } else {
         let mut sink = output_writer(args.output.as_deref())?;
-        let done = creditflow::io::otlp::export::export_otel(scored, &args.traces, &mut sink)?;
+        let done =
+            creditflow::io::otlp::export::export_otel(scored, &args.traces, &mut sink, memory)?;
         report_skipped(
             ("export", "exported"),
             &done.errors,
@@ -89,6 +94,9 @@ pub fn otel(args: &ExportOtelArgs) -> Result<()> {
         if sent.rejected > 0 && args.strict {
             anyhow::bail!("export: {} records rejected by the receiver", sent.rejected);
         }
+    }
+    if done.spilled {
+        eprintln!("export: indexed spans through temporary bucket files (over --memory)");
     }
     eprintln!(
         "exported {} evaluation records for {} episodes{}",
