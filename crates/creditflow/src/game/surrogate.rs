@@ -442,22 +442,6 @@ fn presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64], earli
     agg_presence(params, acc, k)
 }
 
-/// [`presence`] of a message whose parents are a listed row (not every earlier message).
-#[inline(always)]
-fn listed_presence(view: &EpisodeView, params: &ModelParams, m: usize, e: &[f64]) -> f64 {
-    let ps = view.listed_parents(m);
-    if ps.is_empty() {
-        return 1.0;
-    }
-    let x = ps.iter().map(|&p| e[p as usize]);
-    let acc = match params.aggregate {
-        Aggregate::Mean => x.fold(0.0, |a, b| a + b),
-        Aggregate::Min => x.fold(f64::INFINITY, f64::min),
-        Aggregate::Max => x.fold(f64::NEG_INFINITY, f64::max),
-    };
-    agg_presence(params, acc, ps.len())
-}
-
 /// The full evaluation behind [`Surrogate::value_with`] and [`value_of`], on scratch `e`
 /// (one per message) and `group_max` (one per group). O(messages + listed parents).
 fn evaluate(
@@ -592,21 +576,8 @@ impl Evaluator for Surrogate<'_> {
     /// recompute changed children from their parents. O(messages + listed parents).
     fn add(&mut self, player: usize) -> f64 {
         if self.chat {
-            self.add_chat(player)
-        } else if self.track_to > 0 {
-            self.add_general::<true>(player)
-        } else {
-            self.add_general::<false>(player)
+            return self.add_chat(player);
         }
-    }
-}
-
-impl Surrogate<'_> {
-    /// [`Evaluator::add`] off the chat path. `EARLIER`: some message's parents are every
-    /// earlier message, so the running aggregate is kept up to the last of them; without
-    /// (a DAG of listed rows) the walk reads listed rows only, with no flag to check.
-    #[inline(always)]
-    fn add_general<const EARLIER: bool>(&mut self, player: usize) -> f64 {
         let mut lo = usize::MAX;
         for &m in self.members(player) {
             let m = m as usize;
@@ -620,7 +591,7 @@ impl Surrogate<'_> {
         let linear = params.aggregate == Aggregate::Mean;
         // The running aggregate is read by messages of every earlier parent only: keep it
         // up to the last of them.
-        let limit = if EARLIER { self.track_to } else { 0 };
+        let limit = self.track_to;
         let Surrogate {
             view,
             e,
@@ -644,19 +615,14 @@ impl Surrogate<'_> {
         let track = !lin_scores.is_empty();
         for m in lo..n {
             let old = e[m];
-            let acc = if EARLIER && m < limit { earlier[m] } else { 0.0 };
+            let acc = if m < limit { earlier[m] } else { 0.0 };
             // (The flag first: it is rarely set and predictable; presence is not.)
-            let new = if dirty[m] || (EARLIER && m < limit && view.earlier[m] == 1 && present[m])
-            {
+            let new = if dirty[m] || (m < limit && view.earlier[m] == 1 && present[m]) {
                 // New messages, messages of every earlier parent, and (min/max) listed
                 // children of changed messages: recompute.
                 dirty[m] = false;
                 pending[m] = 0.0;
-                if EARLIER {
-                    presence(view, &params, m, e, acc)
-                } else {
-                    listed_presence(view, &params, m, e)
-                }
+                presence(view, &params, m, e, acc)
             } else if pending[m] != 0.0 {
                 let d = pending[m];
                 pending[m] = 0.0;
@@ -664,7 +630,7 @@ impl Surrogate<'_> {
             } else {
                 old
             };
-            if EARLIER && m < limit {
+            if m < limit {
                 earlier[m + 1] = agg_join(params.aggregate, acc, new);
             }
             if new == old {
