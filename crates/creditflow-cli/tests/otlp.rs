@@ -761,6 +761,17 @@ fn export_spilled_writes_the_documents_of_the_export_held_in_memory() {
             "the documents differ from the export held in memory"
         );
     }
+    // The bucket files went with the export.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("creditflow-export-")
+        })
+        .collect();
+    assert!(left.is_empty(), "spill directories left behind: {left:?}");
 }
 
 proptest! {
