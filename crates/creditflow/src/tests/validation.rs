@@ -741,3 +741,37 @@ fn structural_episodes_are_flagged_and_credit_flows_back_from_the_answer() {
         "{v}"
     );
 }
+
+/// A scored episode whose numbers are not all finite (a Parquet file can hold NaN and
+/// infinities, JSON cannot) is refused, naming the field — every float field in turn.
+#[test]
+fn a_scored_episode_with_a_non_finite_number_names_its_field() {
+    use crate::io::scored::ScoredEpisode;
+    let good: ScoredEpisode = serde_json::from_str(
+        r#"{"id": "e", "branch": "failure", "reward": 0.5, "baseline": 0.1,
+            "method": "exact", "agents": [{"agent": "a", "credit": 0.4, "se": 0.0}],
+            "messages": [{"id": "m1", "agent": "a", "index": 1, "credit": 0.4,
+                          "se": 0.0, "reward": 0.3}]}"#,
+    )
+    .unwrap();
+    assert_eq!(good.check(), Ok(()));
+    type Set = fn(&mut ScoredEpisode, f64);
+    let fields: [(&str, Set); 7] = [
+        ("reward", |e, x| e.reward = x),
+        ("baseline", |e, x| e.baseline = x),
+        ("messages[0].credit", |e, x| e.messages[0].credit = x),
+        ("messages[0].se", |e, x| e.messages[0].se = x),
+        ("messages[0].reward", |e, x| e.messages[0].reward = x),
+        ("agents[0].credit", |e, x| e.agents[0].credit = x),
+        ("agents[0].se", |e, x| e.agents[0].se = x),
+    ];
+    for (field, set) in fields {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut bad = good.clone();
+            set(&mut bad, x);
+            let (got, why) = bad.check().unwrap_err();
+            assert_eq!(got, field, "{x}");
+            assert!(why.contains("must be finite"), "{why}");
+        }
+    }
+}

@@ -158,8 +158,9 @@ impl ScoredEpisode {
         self.branch == "failure"
     }
 
-    /// Checks what serde cannot: the branch's name and that message positions are
-    /// distinct. Returns the offending field and why.
+    /// Checks what serde cannot: the branch's name, that message positions are distinct
+    /// and within the limit, and that every number is finite. Returns the offending
+    /// field and why.
     pub(crate) fn check(&self) -> Result<(), (String, String)> {
         if self.branch != "success" && self.branch != "failure" {
             return Err((
@@ -199,10 +200,25 @@ impl ScoredEpisode {
                 ),
             ));
         }
-        for (i, a) in self.agents.iter().enumerate() {
-            if !(a.credit.is_finite() && a.se.is_finite()) {
-                return Err((format!("agents[{i}].credit"), "must be finite".into()));
+        // JSON cannot hold a non-finite number, a Parquet file can: each is an error
+        // naming its field, never a null in an export or a NaN in a report.
+        let finite = |field: String, x: f64| {
+            if x.is_finite() {
+                Ok(())
+            } else {
+                Err((field, format!("must be finite, found {x}")))
             }
+        };
+        finite("reward".into(), self.reward)?;
+        finite("baseline".into(), self.baseline)?;
+        for (i, m) in self.messages.iter().enumerate() {
+            finite(format!("messages[{i}].credit"), m.credit)?;
+            finite(format!("messages[{i}].se"), m.se)?;
+            finite(format!("messages[{i}].reward"), m.reward)?;
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            finite(format!("agents[{i}].credit"), a.credit)?;
+            finite(format!("agents[{i}].se"), a.se)?;
         }
         Ok(())
     }
