@@ -363,6 +363,25 @@ fn the_end_to_end_bench_times_score_file_to_file_stage_by_stage() {
             "{r:?}"
         );
     }
+    // The host's share per input: CPU time of a --samples 2 run, per episode.
+    let host: Vec<f64> = stdout
+        .lines()
+        .filter(|l| l.contains(": host work (score --samples 2 --backend cpu -j 1): "))
+        .map(|l| {
+            let per = l.split(" s CPU, ").nth(1).expect(l);
+            per.split_whitespace().next().unwrap().parse().expect(l)
+        })
+        .collect();
+    let measured = if cfg!(target_os = "linux") {
+        formats
+    } else {
+        0
+    };
+    assert_eq!(host.len(), measured, "{stdout}");
+    assert!(
+        host.iter().all(|&us| us >= 0.0 && us.is_finite()),
+        "{host:?}"
+    );
     // Inputs stay in --dir; outputs are removed.
     let mut left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -4,7 +4,9 @@
 //! child process of this binary (process start, reading, writing and the summary
 //! included), on the GPU, on the CPU with every core and on the CPU with 2 threads. Each
 //! row gives the wall time, episodes/s, marginals/s and the busy time of each stage from
-//! the run's summary (`stages:`), and the overlap: busy time over wall time.
+//! the run's summary (`stages:`), and the overlap: busy time over wall time. Last, the
+//! host's share: `score --samples 2 --backend cpu -j 1` (everything but estimation, near
+//! enough), as CPU microseconds per episode.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -196,7 +198,52 @@ fn run_in(exe: &Path, n: u64, backend: BackendChoice, dir: &Path) -> Result<()> 
     println!(
         "(stage columns: busy seconds from the run's summary; reading overlaps the other stages, so overlap = busy / wall can exceed 1; marginals = permutations x {PLAYERS} message players)"
     );
+    // The host's share: everything but estimation, as CPU time of one thread.
+    for (ext, input) in &inputs {
+        let output = dir.join(format!("host.{ext}"));
+        let before = children_cpu_seconds();
+        let out = Command::new(exe)
+            .arg("score")
+            .arg(input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--samples", "2", "--backend", "cpu", "-j", "1"])
+            .output()?;
+        let after = children_cpu_seconds();
+        for (_, p) in creditflow_outputs(&output) {
+            let _ = std::fs::remove_file(p);
+        }
+        if !out.status.success() {
+            println!(
+                "{ext}: host-only run failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            continue;
+        }
+        match before.zip(after) {
+            Some((b, a)) => println!(
+                "{ext}: host work (score --samples 2 --backend cpu -j 1): {:.2} s CPU, {:.1} us.core per episode (target <= 20)",
+                a - b,
+                (a - b) / n as f64 * 1e6
+            ),
+            None => println!(
+                "{ext}: host work: CPU time not measured on this system (Linux /proc only)"
+            ),
+        }
+    }
     Ok(())
+}
+
+/// CPU seconds (user + system) of this process's waited-for children, from
+/// `/proc/self/stat` (Linux; clock ticks of 1/100 s, the USER_HZ of every Linux ABI).
+fn children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces): the 3rd field on.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // cutime and cstime are the 16th and 17th fields.
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<u64>().ok();
+    Some((ticks(16)? + ticks(17)?) as f64 / 100.0)
 }
 
 /// The files a `score -o OUT` run wrote (the §6 tables beside a Parquet output).
