@@ -47,7 +47,11 @@ fn parents(ep: &InputRecord) -> BTreeMap<String, Vec<String>> {
         .map(|m| {
             (
                 id(m).to_string(),
-                m.parents.iter().flatten().map(|p| p.0.clone()).collect(),
+                m.parents
+                    .iter()
+                    .flat_map(|p| p.iter())
+                    .map(String::from)
+                    .collect(),
             )
         })
         .collect()
@@ -104,9 +108,9 @@ fn recordings_match_their_truth_files() {
         // Message order is start-time order and parents point backwards.
         let ids: Vec<&str> = messages(&ep).iter().map(id).collect();
         for (k, m) in messages(&ep).iter().enumerate() {
-            for p in m.parents.as_ref().unwrap() {
-                let j = ids.iter().position(|x| *x == p.0).unwrap();
-                assert!(j < k, "{name}: parent {} of {} comes later", p.0, ids[k]);
+            for p in m.parents.as_ref().unwrap().iter() {
+                let j = ids.iter().position(|x| *x == p).unwrap();
+                assert!(j < k, "{name}: parent {} of {} comes later", p, ids[k]);
             }
         }
         // The recorded final text, where content capture put it on the span.
@@ -1578,7 +1582,7 @@ fn a_concurrent_trace_lists_no_parents_and_one_past_the_limit_is_too_large() {
     // never every earlier message spelled out.
     let ids: usize = messages(&ep)
         .iter()
-        .map(|m| m.parents.as_ref().map_or(0, Vec::len))
+        .map(|m| m.parents.as_ref().map_or(0, |p| p.len()))
         .sum();
     assert!(ids < 20_000, "{ids} parent ids");
     let line = serde_json::to_string(&ep).unwrap();

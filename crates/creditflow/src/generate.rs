@@ -113,7 +113,7 @@ pub fn episode(opts: &GenOptions, i: u64) -> InputRecord {
     let mut messages = vec![InputMessage {
         id: Some(Id::from("m0")),
         agent: None,
-        parents: Some(Vec::new()),
+        parents: Some(Default::default()),
         text: Some(Value::String("task".to_string())),
         ..InputMessage::default()
     }];

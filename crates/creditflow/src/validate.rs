@@ -333,12 +333,12 @@ fn validate_episode(
                 let mut out = Vec::with_capacity(ps.len());
                 for (k, p) in ps.iter().enumerate() {
                     let field = || format!("messages[{i}].parents[{k}]");
-                    let pi = match index_of.get(p.0.as_str()) {
+                    let pi = match index_of.get(p) {
                         Some(&pi) if pi as usize >= i => {
                             return Err(ctx.err(
                                 field(),
                                 ErrorKind::ForwardParent,
-                                format!("parent {:?} is not earlier than message {id:?} (a cycle or a break of causal order)", p.0),
+                                format!("parent {:?} is not earlier than message {id:?} (a cycle or a break of causal order)", p),
                             ));
                         }
                         Some(&pi) => pi,
@@ -346,7 +346,7 @@ fn validate_episode(
                             return Err(ctx.err(
                                 field(),
                                 ErrorKind::UnknownParent,
-                                format!("parent {:?} names no message of this episode", p.0),
+                                format!("parent {:?} names no message of this episode", p),
                             ));
                         }
                     };
@@ -357,7 +357,7 @@ fn validate_episode(
                         return Err(ctx.err(
                             field(),
                             ErrorKind::DuplicateId,
-                            format!("parent {:?} is listed twice", p.0),
+                            format!("parent {:?} is listed twice", p),
                         ));
                     }
                     listed[pi as usize] = i as u32 + 1;

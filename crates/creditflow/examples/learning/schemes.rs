@@ -402,7 +402,7 @@ pub fn input_record(
     messages.push(InputMessage {
         id: Some(Id::from("m0")),
         agent: None,
-        parents: Some(Vec::new()),
+        parents: Some(Default::default()),
         text: Some(serde_json::Value::String("task".into())),
         ..InputMessage::default()
     });

@@ -337,14 +337,8 @@ impl<'a> Columns<'a> {
 
     fn message(&self, row: usize) -> InputMessage {
         let parents = self.parents.range(row).map(|r| {
-            r.map(|k| {
-                Id(self
-                    .parent_ids
-                    .get(k)
-                    .map(Cow::into_owned)
-                    .unwrap_or_default())
-            })
-            .collect()
+            r.map(|k| self.parent_ids.get(k).unwrap_or_default())
+                .collect()
         });
         let alternatives = self.alternatives.range(row).map(|r| {
             r.map(|k| Alternative {

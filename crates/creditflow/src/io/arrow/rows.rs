@@ -126,8 +126,8 @@ impl RowsBuilder {
             self.agent.append_option(m.agent.as_ref());
             match &m.parents {
                 Some(ps) => {
-                    for p in ps {
-                        self.parents.values().append_value(&p.0);
+                    for p in ps.iter() {
+                        self.parents.values().append_value(p);
                     }
                     self.parents.append(true);
                 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::wire::{Eval, Span};
 use super::{Outcome, TraceOptions};
 use crate::options::Provenance;
-use crate::schema::{Id, InputMessage, InputOutcome, InputRecord};
+use crate::schema::{Id, IdList, InputMessage, InputOutcome, InputRecord};
 use crate::validate::MAX_MESSAGES;
 
 /// Model-call operations (`gen_ai.operation.name`): the GenAI conventions' and the ones
@@ -811,15 +811,15 @@ fn build_messages(
         let s = &spans[m.span];
         let list = match (&parents[k], k) {
             (Some(p), _) => Some(p.iter().map(|&j| id(j)).collect()),
-            (None, 0) => Some(Vec::new()),
+            (None, 0) => Some(IdList::default()),
             (None, _) => match opts.provenance {
                 Provenance::Prefix => None,
                 Provenance::Chain => Some(if k > 1 {
-                    vec![id(0), id(k - 1)]
+                    [id(0), id(k - 1)].into_iter().collect()
                 } else {
-                    vec![id(0)]
+                    [id(0)].into_iter().collect()
                 }),
-                Provenance::None => Some(Vec::new()),
+                Provenance::None => Some(IdList::default()),
             },
         };
         let name = match m.role {
