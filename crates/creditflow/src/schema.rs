@@ -62,7 +62,7 @@ impl AsRef<str> for Id {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct IdList {
     text: String,
-    ends: Vec<u32>,
+    ends: Vec<usize>,
 }
 
 impl IdList {
@@ -78,8 +78,8 @@ impl IdList {
 
     /// The `k`-th id.
     pub fn get(&self, k: usize) -> Option<&str> {
-        let end = *self.ends.get(k)? as usize;
-        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        let end = *self.ends.get(k)?;
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
         Some(&self.text[start..end])
     }
 
@@ -91,8 +91,7 @@ impl IdList {
     /// Appends an id.
     pub fn push(&mut self, id: &str) {
         self.text.push_str(id);
-        self.ends
-            .push(u32::try_from(self.text.len()).expect("a parents list is shorter than a line"));
+        self.ends.push(self.text.len());
     }
 }
 

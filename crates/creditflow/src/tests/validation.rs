@@ -775,3 +775,34 @@ fn a_scored_episode_with_a_non_finite_number_names_its_field() {
         }
     }
 }
+
+/// A `parents` row is held as one string and the ends of its ids: read from strings and
+/// integers like [`crate::schema::Id`], written back as an array of strings, and a bad
+/// element refused with `Id`'s own words.
+#[test]
+fn a_parents_row_reads_and_writes_like_a_list_of_ids() {
+    use crate::schema::{IdList, InputMessage};
+    let m: InputMessage =
+        serde_json::from_str(r#"{"agent": "a", "parents": ["m0", 7, "", "m12"]}"#).unwrap();
+    let p = m.parents.as_ref().unwrap();
+    assert_eq!(p.len(), 4);
+    assert_eq!(p.iter().collect::<Vec<_>>(), ["m0", "7", "", "m12"]);
+    assert_eq!(
+        (p.get(2), p.get(3), p.get(4)),
+        (Some(""), Some("m12"), None)
+    );
+    assert_eq!(serde_json::to_string(p).unwrap(), r#"["m0","7","","m12"]"#);
+    assert_eq!(p, &["m0", "7", "", "m12"].into_iter().collect::<IdList>());
+    let empty: InputMessage = serde_json::from_str(r#"{"agent": "a", "parents": []}"#).unwrap();
+    assert!(empty.parents.unwrap().is_empty());
+    for bad in [r#"["m0", 1.5]"#, r#"["m0", null]"#, r#"[["m0"]]"#] {
+        let text = format!(r#"{{"agent": "a", "parents": {bad}}}"#);
+        let e = serde_json::from_str::<InputMessage>(&text).unwrap_err();
+        assert!(
+            e.to_string().contains("expected a string or integer id"),
+            "{bad}: {e}"
+        );
+    }
+    let e = serde_json::from_str::<InputMessage>(r#"{"agent": "a", "parents": "m0"}"#).unwrap_err();
+    assert!(e.to_string().contains("a list of message ids"), "{e}");
+}
