@@ -9,7 +9,9 @@
 //! (if message credit is wanted) its message game have at most
 //! [`AUTO_EXACT_PLAYERS`] players; else the closed form where it applies (linear link,
 //! `mean` aggregate, no redundancy groups, and for the Owen value a state table within
-//! bounds); else permutation sampling. Measured coalition values are enumerated exactly.
+//! bounds and, past [`AUTO_CLOSED_FORM_FLOOR`] steps, a cost of at most
+//! [`AUTO_CLOSED_FORM_COST`] times the permutations it replaces); else permutation
+//! sampling. Measured coalition values are enumerated exactly.
 //! A Möbius game uses its closed form, a table game enumeration.
 //!
 //! A sampled surrogate job of a nonlinear model (link ≠ linear, aggregate ≠ `mean`, or
@@ -30,9 +32,13 @@ use crate::engine::Control;
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::error::{ErrorKind, RecordError};
 use crate::estimate::control::{
-    COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, Pilot, closed_form_overhead, pilot,
+    COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, Pilot, closed_form_overhead,
+    closed_form_steps, pilot,
 };
-use crate::estimate::{AUTO_EXACT_PLAYERS, closed_form, exact, regression};
+use crate::estimate::{
+    AUTO_CLOSED_FORM_COST, AUTO_CLOSED_FORM_FLOOR, AUTO_EXACT_PLAYERS, closed_form, exact,
+    regression,
+};
 use crate::game::{Evaluator, Level, surrogate};
 use crate::model::{Episode, Game, GameForm};
 use crate::options::{Aggregate, ControlVariate, MessageCreditKind, Method, Players, ScoreOptions};
@@ -363,7 +369,15 @@ impl JobList {
                     && opts.sampling.budget.is_none_or(fits)
                 {
                     Estimator::Exact
-                } else if closed_ok {
+                } else if closed_ok
+                    && (!owen_path
+                        || closed_form_steps(&view) <= AUTO_CLOSED_FORM_FLOOR
+                        || closed_form_overhead(
+                            &view,
+                            if want_msgs { np } else { a },
+                            crate::estimate::permutation::pair_budget(&opts.sampling) as f64,
+                        ) <= AUTO_CLOSED_FORM_COST)
+                {
                     Estimator::ClosedForm
                 } else {
                     Estimator::Permutation

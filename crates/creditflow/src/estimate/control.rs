@@ -69,10 +69,14 @@ pub const CLOSED_FORM_STEP: f64 = 5.5;
 /// The adding back of β·φ(v_lin) is paid once per job, whatever the permutations: on a
 /// 130-message chat it costs about three times 1,024 permutations.
 pub fn closed_form_overhead(view: &EpisodeView, players: usize, pairs: f64) -> f64 {
-    let m = view.len() as f64;
     let eval = (view.len() + view.listed_parent_count()) as f64;
-    let closed = CLOSED_FORM_STEP * closed_form::owen_states(view) as f64 * m;
-    closed / (pairs * 2.0 * players as f64 * eval).max(1.0)
+    closed_form_steps(view) / (pairs * 2.0 * players as f64 * eval).max(1.0)
+}
+
+/// The Owen closed form's cost in walk steps: [`closed_form::owen_states`] states, each
+/// a pass over the messages, [`CLOSED_FORM_STEP`] steps per visit.
+pub fn closed_form_steps(view: &EpisodeView) -> f64 {
+    CLOSED_FORM_STEP * closed_form::owen_states(view) as f64 * view.len() as f64
 }
 
 /// The residual game v − β·v_lin, evaluated incrementally along the same coalitions.

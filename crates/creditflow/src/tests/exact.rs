@@ -439,3 +439,40 @@ fn exact_refuses_more_than_twenty_players_and_closed_form_refuses_nonlinear_game
         "{method}"
     );
 }
+
+/// `--method auto` weighs the Owen closed form's cost: an episode whose closed form costs
+/// many times the permutations it replaces (10 agents × 80 messages) is sampled; a chat
+/// of a few agents (4 × 130), and any small episode even at 32 permutations, keeps its
+/// exact closed form.
+#[test]
+fn auto_samples_where_the_closed_form_costs_many_times_the_permutations() {
+    use crate::estimate::control::{closed_form_overhead, closed_form_steps};
+    use crate::estimate::{AUTO_CLOSED_FORM_COST, AUTO_CLOSED_FORM_FLOOR};
+    let method = |agents: u32, messages: u32, samples: u64| {
+        let eps = generated(Topology::Prefix, agents, messages, 0.0, 3, 1);
+        let b = batch(&eps);
+        let view = b.episode(0);
+        let ratio =
+            closed_form_overhead(&view, view.meta.player_count as usize, samples as f64 / 2.0);
+        let steps = closed_form_steps(&view);
+        let mut opts = ScoreOptions::default();
+        opts.sampling.samples = samples;
+        let out = score_episode(&eps[0], view, &opts).unwrap();
+        (out.method, steps, ratio)
+    };
+    let (m, steps, ratio) = method(10, 80, 1024);
+    assert!(
+        steps > AUTO_CLOSED_FORM_FLOOR && ratio > AUTO_CLOSED_FORM_COST,
+        "{steps} {ratio}"
+    );
+    assert_eq!(m, "permutation");
+    let (m, _, ratio) = method(4, 130, 1024);
+    assert!(ratio <= AUTO_CLOSED_FORM_COST, "{ratio}");
+    assert_eq!(m, "closed-form");
+    let (m, steps, ratio) = method(4, 14, 32);
+    assert!(
+        steps <= AUTO_CLOSED_FORM_FLOOR && ratio > AUTO_CLOSED_FORM_COST,
+        "{steps} {ratio}"
+    );
+    assert_eq!(m, "closed-form");
+}
