@@ -312,33 +312,72 @@ fn load_bucket(path: &Path, wanted: &HashSet<u128>) -> std::io::Result<HashMap<u
     Ok(index)
 }
 
-/// A scored episode waiting in a bucket file: its position in the scored file, where it
-/// is (for errors), and the record.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Waiting {
+/// A scored episode to export: its position in the scored file (from 1), where it is
+/// (for errors), its trace id (normalised hex, and the integer the index keys it by),
+/// and the record.
+struct Found {
     seq: u64,
     at: String,
+    trace: String,
+    key: u128,
     episode: Box<ScoredEpisode>,
 }
 
-/// The episodes of a bucket file, in the order written.
-fn waiting(path: &Path) -> Result<impl Iterator<Item = Result<Waiting, ImportError>>, ImportError> {
-    let io = |source| ImportError::Io {
+impl Found {
+    /// One line of a bucket file: the trace id's 32 hex digits, a space, then `[seq, at,
+    /// episode]` as JSON, so a bucket's trace ids are read without the records.
+    fn write_line(&self, w: &mut impl Write) -> std::io::Result<()> {
+        write!(w, "{} ", self.trace)?;
+        serde_json::to_writer(&mut *w, &(self.seq, &self.at, &self.episode))?;
+        w.write_all(b"\n")
+    }
+}
+
+/// The lines of a bucket file of episodes ([`Found::write_line`]), in the order written:
+/// each line's trace hex, its key, and the rest of the line.
+fn bucket_lines(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<(String, u128, String), ImportError>>, ImportError> {
+    let io = |path: &Path, source| ImportError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
+    let file = File::open(path).map_err(|e| io(path, e))?;
     let path = path.to_path_buf();
     Ok(BufReader::new(file).lines().map(move |line| {
-        let line = line.map_err(|source| ImportError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_str(&line).map_err(|source| ImportError::Json {
-            at: Location::file(&path),
-            source,
-        })
+        let mut line = line.map_err(|e| io(&path, e))?;
+        let key = line
+            .get(..32)
+            .filter(|_| line.as_bytes().get(32) == Some(&b' '))
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| {
+                io(
+                    &path,
+                    std::io::Error::other("a bucket line without its trace id"),
+                )
+            })?;
+        let rest = line.split_off(33);
+        line.truncate(32);
+        Ok((line, key, rest))
     }))
+}
+
+/// Every record of the scored file, in order: an exportable episode goes to `f` (with
+/// the error list), anything else to `errors`.
+fn each_exportable(
+    scored_path: &Path,
+    errors: &mut Vec<(u64, ImportError)>,
+    mut f: impl FnMut(Found, &mut Vec<(u64, ImportError)>) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let mut records = scored::open(scored_path)?;
+    let mut seq = 0u64;
+    while let Some(record) = records.next() {
+        seq += 1;
+        if let Some(found) = exportable(record, records.location(), seq, errors) {
+            f(found, errors)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the OTLP/JSON log records for every scored episode of the file `scored_path`
@@ -417,25 +456,9 @@ pub fn export_otel(
             for t in index.values_mut() {
                 t.finish();
             }
-            let mut records = scored::open(scored_path)?;
-            let mut seq = 0u64;
-            while let Some(record) = records.next() {
-                seq += 1;
-                let at = records.location();
-                if let Some((trace, key, row)) = exportable(record, &at, seq, &mut errors) {
-                    emit(
-                        &trace,
-                        key,
-                        &row,
-                        &at,
-                        seq,
-                        &index,
-                        out,
-                        &mut result,
-                        &mut errors,
-                    )?;
-                }
-            }
+            each_exportable(scored_path, &mut errors, |found, errors| {
+                emit(&found, &index, out, &mut result, errors)
+            })?;
         }
         Some(mut spill) => {
             let mut episodes = Vec::with_capacity(BUCKETS);
@@ -446,18 +469,11 @@ pub fn export_otel(
                     .map_err(|e| spill.io(e))?;
                 episodes.push(BufWriter::new(f));
             }
-            let mut records = scored::open(scored_path)?;
-            let mut seq = 0u64;
-            while let Some(record) = records.next() {
-                seq += 1;
-                let at = records.location();
-                if let Some((_, key, episode)) = exportable(record, &at, seq, &mut errors) {
-                    let w = &mut episodes[bucket_of(key)];
-                    serde_json::to_writer(&mut *w, &Waiting { seq, at, episode })
-                        .map_err(|e| spill.io(e.into()))?;
-                    w.write_all(b"\n").map_err(|e| spill.io(e))?;
-                }
-            }
+            each_exportable(scored_path, &mut errors, |found, _| {
+                found
+                    .write_line(&mut episodes[bucket_of(found.key)])
+                    .map_err(|e| spill.io(e))
+            })?;
             for w in spill.spans.iter_mut().chain(&mut episodes) {
                 w.flush().map_err(|source| ImportError::Io {
                     path: spill.dir.path().to_path_buf(),
@@ -468,29 +484,27 @@ pub fn export_otel(
             for b in 0..BUCKETS {
                 let path = spill.dir.path().join(format!("e{b}"));
                 let mut keys = HashSet::new();
-                for w in waiting(&path)? {
-                    if let Some((_, key)) = trace_of(&w?.episode.id.0) {
-                        keys.insert(key);
-                    }
+                for line in bucket_lines(&path)? {
+                    keys.insert(line?.1);
                 }
                 let index = load_bucket(&spill.dir.path().join(format!("s{b}")), &keys)
                     .map_err(|e| spill.io(e))?;
                 drop(keys);
-                for w in waiting(&path)? {
-                    let w = w?;
-                    if let Some((trace, key)) = trace_of(&w.episode.id.0) {
-                        emit(
-                            &trace,
-                            key,
-                            &w.episode,
-                            &w.at,
-                            w.seq,
-                            &index,
-                            out,
-                            &mut result,
-                            &mut errors,
-                        )?;
-                    }
+                for line in bucket_lines(&path)? {
+                    let (trace, key, rest) = line?;
+                    let (seq, at, episode) =
+                        serde_json::from_str(&rest).map_err(|source| ImportError::Json {
+                            at: Location::file(&path),
+                            source,
+                        })?;
+                    let found = Found {
+                        seq,
+                        at,
+                        trace,
+                        key,
+                        episode,
+                    };
+                    emit(&found, &index, out, &mut result, &mut errors)?;
                 }
             }
         }
@@ -500,15 +514,15 @@ pub fn export_otel(
     Ok(result)
 }
 
-/// A scored record as an episode to export (its trace's hex and key), or its error.
+/// A scored record (the `seq`-th, at `at`) as an episode to export, or its error.
 fn exportable(
     record: Result<Scored, scored::ScoredError>,
-    at: &str,
+    at: String,
     seq: u64,
     errors: &mut Vec<(u64, ImportError)>,
-) -> Option<(String, u128, Box<ScoredEpisode>)> {
+) -> Option<Found> {
     let skip = |id: Option<&str>, why: String| ImportError::Trace {
-        at: at.to_string(),
+        at: at.clone(),
         trace: id.unwrap_or("?").to_string(),
         span: None,
         field: "id".into(),
@@ -548,27 +562,35 @@ fn exportable(
         ));
         return None;
     };
-    Some((trace, key, row))
+    Some(Found {
+        seq,
+        at,
+        trace,
+        key,
+        episode: row,
+    })
 }
 
 /// Writes one episode's document, or records why it cannot be exported.
-#[allow(clippy::too_many_arguments)]
 fn emit(
-    trace: &str,
-    key: u128,
-    row: &ScoredEpisode,
-    at: &str,
-    seq: u64,
+    found: &Found,
     index: &HashMap<u128, TraceIndex>,
     out: &mut dyn Write,
     result: &mut Exported,
     errors: &mut Vec<(u64, ImportError)>,
 ) -> Result<(), ImportError> {
+    let Found {
+        seq,
+        ref at,
+        ref trace,
+        key,
+        episode: ref row,
+    } = *found;
     let Some(t) = index.get(&key) else {
         errors.push((
             seq,
             ImportError::Trace {
-                at: at.to_string(),
+                at: at.clone(),
                 trace: row.id.0.clone(),
                 span: None,
                 field: "id".into(),
@@ -600,8 +622,8 @@ fn emit(
         Err((span, message)) => errors.push((
             seq,
             ImportError::Trace {
-                at: at.to_string(),
-                trace: trace.to_string(),
+                at: at.clone(),
+                trace: trace.clone(),
                 span,
                 field: "messages".into(),
                 message,
