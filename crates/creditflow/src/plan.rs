@@ -24,6 +24,8 @@
 //! under the `mean` aggregate, [`COST_OWN`] otherwise) and the share of the time its
 //! closed form takes ([`closed_form_overhead`]), is below plain sampling's. The record's
 //! `method` is then `permutation+cv`.
+//!
+//! [`closed_form_overhead`]: crate::estimate::control::closed_form_overhead
 
 use std::ops::Range;
 
@@ -32,8 +34,8 @@ use crate::engine::Control;
 use crate::engine::{Estimator, GameBatch, Job, JobGame};
 use crate::error::{ErrorKind, RecordError};
 use crate::estimate::control::{
-    COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, Pilot, closed_form_overhead,
-    closed_form_steps, pilot,
+    COST_OWN, COST_SHARED, Controlled, PILOT_PAIRS, Pilot, closed_form_steps, pilot,
+    sampling_steps,
 };
 use crate::estimate::{
     AUTO_CLOSED_FORM_COST, AUTO_CLOSED_FORM_FLOOR, AUTO_EXACT_PLAYERS, closed_form, exact,
@@ -131,9 +133,8 @@ fn control(view: EpisodeView, job: &Job, opts: &ScoreOptions) -> Option<Control>
     if job.estimator != Estimator::Permutation {
         return None;
     }
-    if job.game != JobGame::SurrogateMessages
-        && closed_form::owen_states(&view) > closed_form::MAX_OWEN_STATES
-    {
+    let states = closed_form::owen_states(&view);
+    if job.game != JobGame::SurrogateMessages && states > closed_form::MAX_OWEN_STATES {
         return None;
     }
     let game = Controlled::new(view, opts.model, level, 0.0);
@@ -142,7 +143,8 @@ fn control(view: EpisodeView, job: &Job, opts: &ScoreOptions) -> Option<Control>
     }
     let cost = if game.shared() { COST_SHARED } else { COST_OWN };
     let pairs = crate::estimate::permutation::pair_budget(&job.sampling(&opts.sampling)) as f64;
-    let overhead = closed_form_overhead(&view, game.players(), pairs);
+    let overhead =
+        closed_form_steps(&view, states) / sampling_steps(&view, game.players(), pairs);
     if opts.control_variate == ControlVariate::Auto && overhead >= 1.0 {
         // The closed form alone outlasts plain sampling: no pilot needed to say no.
         return None;
@@ -352,12 +354,13 @@ impl JobList {
         let owen_path = !want_msgs || owen;
         let a = view.active_agents.len();
         let np = view.meta.player_count as usize;
-        let closed_ok = opts.model.is_linear()
-            && closed_form::applies(&view)
-            && if owen_path {
-                closed_form::owen_states(&view) <= closed_form::MAX_OWEN_STATES
-            } else {
-                a <= exact::MAX_EXACT_PLAYERS || opts.players == Players::Messages
+        let linear = opts.model.is_linear() && closed_form::applies(&view);
+        // The Owen closed form's state count, where it would be the one computed.
+        let owen_states = (linear && owen_path).then(|| closed_form::owen_states(&view));
+        let closed_ok = linear
+            && match owen_states {
+                Some(states) => states <= closed_form::MAX_OWEN_STATES,
+                None => a <= exact::MAX_EXACT_PLAYERS || opts.players == Players::Messages,
             };
         // Exact enumeration evaluates 2^n coalitions of the largest game it enumerates.
         let exact_n = if want_msgs { a.max(np) } else { a };
@@ -370,13 +373,14 @@ impl JobList {
                 {
                     Estimator::Exact
                 } else if closed_ok
-                    && (!owen_path
-                        || closed_form_steps(&view) <= AUTO_CLOSED_FORM_FLOOR
-                        || closed_form_overhead(
-                            &view,
-                            if want_msgs { np } else { a },
-                            crate::estimate::permutation::pair_budget(&opts.sampling) as f64,
-                        ) <= AUTO_CLOSED_FORM_COST)
+                    && owen_states.is_none_or(|states| {
+                        let steps = closed_form_steps(&view, states);
+                        let pairs = crate::estimate::permutation::pair_budget(&opts.sampling);
+                        let players = if want_msgs { np } else { a };
+                        steps <= AUTO_CLOSED_FORM_FLOOR
+                            || steps / sampling_steps(&view, players, pairs as f64)
+                                <= AUTO_CLOSED_FORM_COST
+                    })
                 {
                     Estimator::ClosedForm
                 } else {

@@ -68,15 +68,27 @@ pub const CLOSED_FORM_STEP: f64 = 5.5;
 /// adds per pair, each touching every message and listed parent), in the walk's steps.
 /// The adding back of β·φ(v_lin) is paid once per job, whatever the permutations: on a
 /// 130-message chat it costs about three times 1,024 permutations.
+#[cfg_attr(
+    not(any(test, feature = "internals")),
+    expect(dead_code, reason = "the plan reuses its two parts; tests and cv_accuracy read it whole")
+)]
 pub fn closed_form_overhead(view: &EpisodeView, players: usize, pairs: f64) -> f64 {
-    let eval = (view.len() + view.listed_parent_count()) as f64;
-    closed_form_steps(view) / (pairs * 2.0 * players as f64 * eval).max(1.0)
+    closed_form_steps(view, closed_form::owen_states(view)) / sampling_steps(view, players, pairs)
 }
 
-/// The Owen closed form's cost in walk steps: [`closed_form::owen_states`] states, each
-/// a pass over the messages, [`CLOSED_FORM_STEP`] steps per visit.
-pub fn closed_form_steps(view: &EpisodeView) -> f64 {
-    CLOSED_FORM_STEP * closed_form::owen_states(view) as f64 * view.len() as f64
+/// The Owen closed form's cost in walk steps, for `states` =
+/// [`closed_form::owen_states`]: each state a pass over the messages,
+/// [`CLOSED_FORM_STEP`] steps per visit.
+pub fn closed_form_steps(view: &EpisodeView, states: usize) -> f64 {
+    CLOSED_FORM_STEP * states as f64 * view.len() as f64
+}
+
+/// Plain sampling's cost in walk steps (at least 1): `pairs` antithetic pairs of
+/// `players` players, 2 × players adds per pair, each touching every message and listed
+/// parent.
+pub fn sampling_steps(view: &EpisodeView, players: usize, pairs: f64) -> f64 {
+    let eval = (view.len() + view.listed_parent_count()) as f64;
+    (pairs * 2.0 * players as f64 * eval).max(1.0)
 }
 
 /// The residual game v − β·v_lin, evaluated incrementally along the same coalitions.

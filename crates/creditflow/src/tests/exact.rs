@@ -454,7 +454,7 @@ fn auto_samples_where_the_closed_form_costs_many_times_the_permutations() {
         let view = b.episode(0);
         let ratio =
             closed_form_overhead(&view, view.meta.player_count as usize, samples as f64 / 2.0);
-        let steps = closed_form_steps(&view);
+        let steps = closed_form_steps(&view, closed_form::owen_states(&view));
         let mut opts = ScoreOptions::default();
         opts.sampling.samples = samples;
         let out = score_episode(&eps[0], view, &opts).unwrap();
