@@ -15,11 +15,28 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_creditflow"))
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A test's scratch directory, removed when the test ends (passed or failed).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("creditflow-report-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 fn example() -> PathBuf {
@@ -137,7 +154,6 @@ fn batch_and_episode_pages_hold_every_message() {
         "a failed episode's reward strip"
     );
     assert!(!one.contains("id=\"batch\""));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -148,7 +164,6 @@ fn sample_caps_the_embedded_episodes() {
     let drawn = data(&page)["episodes"].as_array().unwrap().clone();
     assert_eq!(drawn.len(), 2);
     assert_eq!(drawn[0]["branch"], "failure");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -171,7 +186,6 @@ fn gold_labels_give_accuracy_and_a_gold_mark() {
     let one = report(&dir, &s, "one.html", &["--gold", g, "--episode", "ep-19"]);
     assert!(one.contains("class=\"gold\""));
     assert!(one.contains("the first error matches"));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -214,7 +228,6 @@ fn bad_scored_input_names_file_line_and_field_and_leaves_the_output() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("same file"));
     assert_eq!(std::fs::read_to_string(&page).unwrap(), "precious");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[cfg(feature = "parquet")]
@@ -248,7 +261,6 @@ fn parquet_scored_output_draws_the_same_page() {
         "{err}"
     );
     assert!(!dir.join("c.html").exists());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[cfg(not(feature = "parquet"))]
@@ -401,7 +413,6 @@ fn pages_render_in_a_headless_browser() {
             "{name}: only {colours} colours in the screenshot"
         );
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Episodes imported from traces read like the trace: titled by their root operation,
