@@ -7,7 +7,9 @@
 # SCALE the size of the standard batches (default 1). It prints the Vulkan adapters, then
 # `creditflow bench`: the standard workloads (mobius-64, chat-20, chat-130, dag-32) on the
 # CPU with CPU_THREADS threads (default 2, the reference machine of docs/benchmarks.md)
-# and on the GPU, with their ratios; then chat-20 at 10^4 episodes on the GPU alone; then
+# and on the GPU, with their ratios; then chat-20 at 10^4 episodes on the GPU alone; the
+# chat kernels side by side (workgroup-memory state, one subgroup per walk, one workgroup
+# per walk); then
 # `creditflow verify` (CPU and GPU field by field, DESIGN §4's tolerance) on generated
 # chat-20, chat-130 and dag-32 batches and Möbius games (n = 64) with every record
 # sampled, at pipeline depths 1 and 4; then `creditflow bench --end-to-end` at
@@ -36,6 +38,16 @@ RAYON_NUM_THREADS=$threads "$bin" bench --scale "$scale"
 gpu_scale=${GPU_SCALE:-10}
 echo "== chat-20 at 1024 x $gpu_scale episodes x 1024 permutations, GPU only"
 "$bin" bench --scale "$gpu_scale" --backend gpu --only chat-20
+
+# The chat kernels side by side, GPU only: the default choice (chat-20 in workgroup-memory
+# state, chat-130 in one subgroup per walk where the adapter has subgroups of one size),
+# then chats in one subgroup per walk, then in one workgroup per walk.
+for only in chat-20 chat-130; do
+    echo "== $only kernels: default | CREDITFLOW_GPU_LOCAL=0 (subgroup walk) | + CREDITFLOW_GPU_SUBGROUPS=0 (workgroup walk)"
+    "$bin" bench --scale "$gpu_scale" --backend gpu --only "$only"
+    CREDITFLOW_GPU_LOCAL=0 "$bin" bench --scale "$gpu_scale" --backend gpu --only "$only"
+    CREDITFLOW_GPU_LOCAL=0 CREDITFLOW_GPU_SUBGROUPS=0 "$bin" bench --scale "$gpu_scale" --backend gpu --only "$only"
+done
 
 echo "== verify: CPU and GPU on the same samples"
 tmp=$(mktemp -d)

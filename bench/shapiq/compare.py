@@ -179,12 +179,12 @@ def cf_evals(p: int, n: int) -> int:
 class Game:
     """One SOUM with its export and its exact Shapley values."""
 
-    def __init__(self, n: int, order: int | None, seed: int):
+    def __init__(self, n: int, order: int | None, seed: int, n_basis: int = N_BASIS, tag: str = ""):
         self.n, self.order, self.seed = n, order, seed
-        self.id = f"n{n}-{order_tag(order)}-s{seed}"
+        self.id = f"n{n}-{tag or order_tag(order)}-s{seed}"
         self.soum = SOUM(
             n=n,
-            n_basis_games=N_BASIS,
+            n_basis_games=n_basis,
             max_interaction_size=order,
             random_state=game_seed(n, order, seed),
         )

@@ -2,6 +2,8 @@
 # Regenerates docs/shapiq.md: creditflow vs shapiq 1.8.0 on shapiq's SOUM games.
 #
 #   bash bench/shapiq/run.sh            # from anywhere; about 10 minutes on 2 cores
+#   bash bench/shapiq/run.sh --blackbox # the regression against shapiq's six
+#                                       # regression-type approximators (docs/shapiq-blackbox.md)
 #
 # Creates bench/shapiq/.venv with Python 3.12 (pyenv's 3.12.1, else python3.12 on PATH;
 # PYTHON=/path/to/python3.12 overrides), installs the pinned requirements, builds the
@@ -62,6 +64,14 @@ echo "run.sh: load average $load1 on $(nproc) cores (timings are fairer on an id
 
 # One thread everywhere: BLAS for shapiq's regressions, -j 1 for creditflow (in compare.py).
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+if [[ "${1:-}" == "--blackbox" ]]; then
+    # creditflow's regression against all six of shapiq's regression-type approximators.
+    shift
+    nice -n 10 "$venv/bin/python" "$here/blackbox.py" \
+        --bin target/release/creditflow --out bench/shapiq/out --doc docs/shapiq-blackbox.md "$@"
+    echo "run.sh: wrote docs/shapiq-blackbox.md" >&2
+    exit 0
+fi
 nice -n 10 "$venv/bin/python" "$here/compare.py" \
     --bin target/release/creditflow --out bench/shapiq/out --doc docs/shapiq.md "$@"
 echo "run.sh: wrote docs/shapiq.md" >&2

@@ -17,8 +17,9 @@
 // non-negative f32) and Q (a tree reduction): O(M / lanes + log lanes) steps per add, and
 // all lanes work on the same step's state, held in workgroup memory. No state carries
 // from one add to the next but the presence flags, so nothing drifts. Lane 0 writes the
-// marginal. The slice lookup and loop check are shared/jobs.wgsl, the walk order and the
-// pair mean shared/pairs.wgsl, `link` shared/surrogate.wgsl.
+// marginal. The walk itself is shared/chat.wgsl (shared with sample_chat_subgroup, which
+// scans by subgroup shuffles); the slice lookup and loop check are shared/jobs.wgsl, the
+// walk order and the pair mean shared/pairs.wgsl, `link` shared/surrogate.wgsl.
 //
 // A controlled slice (`Slice::control`, DESIGN 4) walks the residual game
 // v - beta * v_lin, v_lin = sum of q_m * e_m, over v's own presences (CONTROL_SHARED, the
@@ -56,52 +57,13 @@ fn st(i: u32, x: u32) {
     scratch[i] = x;
 }
 
-// True when message m is a root (no parents).
-fn is_root(g: SurrogateGame, m: u32) -> bool {
-    return m == 0u || words[g.earlier + m] == 0u;
-}
-
-// The factor of S_m in a present non-root message's presence (mean: the sum's (1 - alpha)/m).
-fn slope(m: u32, mean: bool) -> f32 {
-    if (!mean) {
-        return 1.0 - config.alpha;
-    }
-    return (1.0 - config.alpha) / f32(m);
-}
-
-// Presence of message m (lane-local) from S_m, the running aggregate before it.
-fn chat_presence(g: SurrogateGame, m: u32, s: f32, mean: bool) -> f32 {
-    if (present[m] == 0u) {
-        return 0.0;
-    }
-    if (is_root(g, m)) {
-        return 1.0;
-    }
-    return config.alpha + slope(m, mean) * s;
-}
-
 // S before this lane's first message (lane `lane` owns messages m0..m1) for the mean's
 // maps (`mean`) or the max's, by composing the lane's maps and a Hillis-Steele scan over
 // the lanes. Uniform control flow.
 fn scan_start(g: SurrogateGame, lane: u32, m0: u32, m1: u32, mean: bool) -> f32 {
-    // This lane's run of maps, composed in message order: x -> a * x + b.
-    var a = 1.0;
-    var b = 0.0;
-    for (var m = m0; m < m1; m += 1u) {
-        var am = 1.0;
-        var bm = 0.0;
-        if (present[m] == 1u) {
-            if (is_root(g, m)) {
-                am = select(0.0, 1.0, mean);
-                bm = 1.0;
-            } else {
-                am = select(1.0 - config.alpha, 1.0 + slope(m, mean), mean);
-                bm = config.alpha;
-            }
-        }
-        b = am * b + bm;
-        a = am * a;
-    }
+    let own = lane_map(g, m0, m1, mean);
+    let a = own.x;
+    let b = own.y;
     workgroupBarrier();
     scan_a[lane] = a;
     scan_b[lane] = b;
@@ -142,61 +104,6 @@ fn lane_sum(lane: u32, part: f32) -> f32 {
     return total;
 }
 
-// (v, dv_lin) of the coalition whose presence flags are in `present`, computed by the
-// whole workgroup (lane `lane` owns messages m0..m1): dv_lin is v_lin's change since the
-// previous call (`lin_prev`), 0 unless the slice is controlled (`ctl`). Uniform control
-// flow.
-fn value_of_present(g: SurrogateGame, lane: u32, m0: u32, m1: u32, ctl: u32) -> vec2<f32> {
-    let mean = config.aggregate != AGGREGATE_MAX;
-    var s = scan_start(g, lane, m0, m1, mean);
-    for (var i = lane; i < g.groups; i += WORKGROUP_SIZE) {
-        atomicStore(&gmax[i], 0u);
-    }
-    workgroupBarrier();
-    var part_lin = 0.0;
-    for (var m = m0; m < m1; m += 1u) {
-        let x = chat_presence(g, m, s, mean);
-        if (present[m] == 1u) {
-            let group = words[g.group_of + m];
-            atomicMax(&gmax[group], bitcast<u32>(x));
-            if (ctl == CONTROL_SHARED) {
-                part_lin += bitcast<f32>(words[g.scores + group]) * (x - lin_prev[m]);
-                lin_prev[m] = x;
-            }
-        }
-        if (mean) {
-            s = s + x;
-        } else {
-            s = max(s, x);
-        }
-    }
-    workgroupBarrier();
-    var part = 0.0;
-    for (var i = lane; i < g.groups; i += WORKGROUP_SIZE) {
-        part += bitcast<f32>(words[g.scores + i]) * bitcast<f32>(atomicLoad(&gmax[i]));
-    }
-    let q = lane_sum(lane, part);
-    var d_lin = 0.0;
-    if (ctl == CONTROL_SHARED) {
-        d_lin = lane_sum(lane, part_lin);
-    } else if (ctl == CONTROL_OWN) {
-        // v_lin's own presences: the mean's maps over the same flags.
-        var s_lin = scan_start(g, lane, m0, m1, true);
-        var part_own = 0.0;
-        for (var m = m0; m < m1; m += 1u) {
-            let x = chat_presence(g, m, s_lin, true);
-            if (present[m] == 1u) {
-                let q = bitcast<f32>(words[g.scores + words[g.group_of + m]]);
-                part_own += q * (x - lin_prev[m]);
-                lin_prev[m] = x;
-            }
-            s_lin = s_lin + x;
-        }
-        d_lin = lane_sum(lane, part_own);
-    }
-    return vec2<f32>(link(q), d_lin);
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -208,41 +115,5 @@ fn main(
     if (t >= config.pair_threads) {
         return;
     }
-    let s = slices[slice_of(t)];
-    let g = games[s.game];
-    let k = t - s.thread_first;
-    let n = s.players;
-    let nm = g.messages;
-    let perm = s.perm_offset + k * n;
-    let dir = config.walk;
-    let per = (nm + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
-    let m0 = min(lane * per, nm);
-    let m1 = min(m0 + per, nm);
-
-    // The empty coalition: environment messages only.
-    for (var m = m0; m < m1; m += 1u) {
-        present[m] = select(0u, 1u, words[g.owners + m] == NO_AGENT);
-        lin_prev[m] = 0.0;
-    }
-    workgroupBarrier();
-    let ctl = s.control;
-    var prev = value_of_present(g, lane, m0, m1, ctl);
-    for (var i = 0u; i < n; i += 1u) {
-        let p = walk_player(perm, n, i, dir);
-        for (var m = m0; m < m1; m += 1u) {
-            if (words[g.owners + m] == p) {
-                present[m] = 1u;
-            }
-        }
-        let v = value_of_present(g, lane, m0, m1, ctl);
-        var d = v.x - prev.x;
-        if (ctl != CONTROL_NONE) {
-            d = d - s.beta * v.y;
-        }
-        if (lane == 0u) {
-            store_marginal(perm, p, dir, d);
-        }
-        prev = v;
-    }
-    check_loops(STATUS_SAMPLE);
+    walk_chat(t, lane, WORKGROUP_SIZE);
 }

@@ -38,6 +38,8 @@ const CONTROL_OWN: u32 = 2u;
 const STATUS_DRAW: u32 = 1u;
 const STATUS_SAMPLE: u32 = 2u;
 const STATUS_REDUCE: u32 = 4u;
+// sample_chat_subgroup ran in a subgroup of another size than it was built for.
+const STATUS_SUBGROUP: u32 = 8u;
 
 // Per dispatch: the seed, the thread counts and the surrogate model.
 struct Config {

@@ -35,6 +35,9 @@ pub(super) struct Pipelines {
     pub sample_surrogate_local: Option<Pipeline>,
     /// Built unless `CREDITFLOW_GPU_CHAT` is `0`.
     pub sample_chat: Option<Pipeline>,
+    /// Built where the adapter offers subgroups of one size ([`subgroup_width`]), unless
+    /// `CREDITFLOW_GPU_CHAT` or `CREDITFLOW_GPU_SUBGROUPS` is `0`.
+    pub sample_chat_subgroup: Option<Pipeline>,
     pub sample_mobius: Pipeline,
     pub sample_table: Pipeline,
     pub reduce: Pipeline,
@@ -62,6 +65,9 @@ pub struct Gpu {
     /// built); [`Gpu::use_kernels`].
     pub(super) use_local: bool,
     pub(super) use_chat: bool,
+    /// Whether chat chunks run `sample_chat_subgroup` (when built) rather than
+    /// `sample_chat`; [`Gpu::use_subgroups`].
+    pub(super) use_subgroups: bool,
 }
 
 /// A query set of [`TIMESTAMPS`] timestamps and the buffer it resolves into.
@@ -130,6 +136,28 @@ pub(super) fn scoped<T>(
 }
 
 fn build(device: &wgpu::Device, k: &Kernel) -> Pipeline {
+    build_with(device, k, &[])
+}
+
+/// The subgroup size `sample_chat_subgroup` is built for: the adapter's, where it offers
+/// wgpu's `SUBGROUP` feature with a single subgroup size (a workgroup of that many lanes
+/// is then exactly one subgroup) that a workgroup may hold; `None` otherwise, or when
+/// `CREDITFLOW_GPU_SUBGROUPS` is `0`.
+fn subgroup_width(adapter: &wgpu::Adapter) -> Option<u32> {
+    let info = adapter.get_info();
+    let limits = adapter.limits();
+    let width = info.subgroup_min_size;
+    (adapter.features().contains(wgpu::Features::SUBGROUP)
+        && width == info.subgroup_max_size
+        && width.is_power_of_two()
+        && (2..=limits.max_compute_invocations_per_workgroup).contains(&width)
+        && width <= limits.max_compute_workgroup_size_x
+        && std::env::var("CREDITFLOW_GPU_SUBGROUPS").as_deref() != Ok("0"))
+    .then_some(width)
+}
+
+/// [`build`] with values for the kernel's pipeline-overridable constants.
+fn build_with(device: &wgpu::Device, k: &Kernel, constants: &[(&str, f64)]) -> Pipeline {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(k.name),
         source: wgpu::ShaderSource::Wgsl(Cow::Owned(k.module_source())),
@@ -167,7 +195,10 @@ fn build(device: &wgpu::Device, k: &Kernel) -> Pipeline {
         layout: Some(&pipeline_layout),
         module: &module,
         entry_point: Some("main"),
-        compilation_options: Default::default(),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants,
+            ..Default::default()
+        },
         cache: None,
     });
     Pipeline { layout, pipeline }
@@ -213,7 +244,11 @@ impl Gpu {
         };
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let subgroups = subgroup_width(&adapter);
+        let mut features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        if subgroups.is_some() {
+            features |= wgpu::Features::SUBGROUP;
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("creditflow"),
@@ -226,6 +261,7 @@ impl Gpu {
         let local_memory = limits.max_compute_workgroup_storage_size
             >= crate::kernels::types::LOCAL_WORDS * 4
             && std::env::var("CREDITFLOW_GPU_LOCAL").as_deref() != Ok("0");
+        let chat = std::env::var("CREDITFLOW_GPU_CHAT").as_deref() != Ok("0");
         let start = Instant::now();
         let pipelines = scoped(&device, "shader compilation", || Pipelines {
             loop_probe: build(&device, &kernels::LOOP_PROBE),
@@ -235,8 +271,14 @@ impl Gpu {
             sample_surrogate: build(&device, &kernels::SAMPLE_SURROGATE),
             sample_surrogate_local: local_memory
                 .then(|| build(&device, &kernels::SAMPLE_SURROGATE_LOCAL)),
-            sample_chat: (std::env::var("CREDITFLOW_GPU_CHAT").as_deref() != Ok("0"))
-                .then(|| build(&device, &kernels::SAMPLE_CHAT)),
+            sample_chat: chat.then(|| build(&device, &kernels::SAMPLE_CHAT)),
+            sample_chat_subgroup: subgroups.filter(|_| chat).map(|width| {
+                build_with(
+                    &device,
+                    &kernels::SAMPLE_CHAT_SUBGROUP,
+                    &[("SUBGROUP_WIDTH", f64::from(width))],
+                )
+            }),
             sample_mobius: build(&device, &kernels::SAMPLE_MOBIUS),
             sample_table: build(&device, &kernels::SAMPLE_TABLE),
             reduce: build(&device, &kernels::REDUCE),
@@ -277,6 +319,7 @@ impl Gpu {
             times: GpuTimes::default(),
             use_local: true,
             use_chat: true,
+            use_subgroups: true,
         };
         // Some drivers stop loops early without a word (llvmpipe: 65535 iterations per
         // invocation in all). Measure the cap once, and plan every job within it.
@@ -304,10 +347,15 @@ impl Gpu {
         &self.info
     }
 
-    /// One line naming the adapter, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)`.
+    /// One line naming the adapter, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu,
+    /// subgroups of 8)`: the subgroup size where chats are walked one subgroup each.
     pub fn describe(&self) -> String {
+        let subgroups = match self.subgroup_width() {
+            Some(w) => format!(", subgroups of {w}"),
+            None => String::new(),
+        };
         format!(
-            "{} ({:?}, {:?})",
+            "{} ({:?}, {:?}{subgroups})",
             self.info.name, self.info.backend, self.info.device_type
         )
     }
@@ -325,6 +373,21 @@ impl Gpu {
     pub fn use_kernels(&mut self, local: bool, chat: bool) {
         self.use_local = local;
         self.use_chat = chat;
+    }
+
+    #[cfg_attr(not(any(test, feature = "internals")), expect(dead_code, reason = "serves the GPU tests: known answers, stream digests, kernel and chunk choices"))]
+    /// Whether chat chunks run `sample_chat_subgroup` (one subgroup per walk: on by
+    /// default, where the device built it) or `sample_chat` (one workgroup per walk).
+    pub fn use_subgroups(&mut self, on: bool) {
+        self.use_subgroups = on;
+    }
+
+    /// The subgroup size `sample_chat_subgroup` runs with, where the device built it.
+    pub fn subgroup_width(&self) -> Option<u32> {
+        self.pipelines
+            .sample_chat_subgroup
+            .as_ref()
+            .map(|_| self.info.subgroup_min_size)
     }
 
     /// Where the time of the estimate chunks went since the last call (or since the device

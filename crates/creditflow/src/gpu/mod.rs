@@ -116,6 +116,13 @@ pub enum GpuError {
         "the GPU driver stopped loops early in {0}; results discarded (use the CPU path for jobs this large)"
     )]
     LoopCap(String),
+    /// `sample_chat_subgroup` found a subgroup of another size than the adapter reported;
+    /// the chunk's results were discarded. `CREDITFLOW_GPU_SUBGROUPS=0` walks chats
+    /// without subgroups.
+    #[error(
+        "the GPU ran sample_chat_subgroup in a subgroup of another size than the adapter reported; results discarded (set CREDITFLOW_GPU_SUBGROUPS=0)"
+    )]
+    SubgroupSize,
     /// The chunk's games do not fit the u32 indices of a game batch.
     #[error(transparent)]
     Overflow(#[from] crate::csr::Overflow),

@@ -11,7 +11,7 @@ use super::buffers::{read_back, upload};
 use super::device::{Gpu, Pipeline, TIMESTAMPS, scoped};
 use crate::kernels::draw_permutations::StreamDigest;
 use crate::kernels::types::{
-    BoundedCase, Config, KatCase, Moments, STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, Slice,
+    BoundedCase, Config, KatCase, Moments, STATUS_DRAW, STATUS_REDUCE, STATUS_SAMPLE, STATUS_SUBGROUP, Slice,
 };
 use crate::csr::CsrBatch;
 use crate::engine::{self, Chunk, GameBatch, Job, JobResult, JobShape, Kind, encode};
@@ -177,6 +177,7 @@ impl Gpu {
             .as_ref()
             .filter(|_| stage == Stage::Estimate);
         let (use_local, use_chat) = (self.use_local, self.use_chat);
+        let use_subgroups = self.use_subgroups;
         let read_len = match stage {
             Stage::Draw => s.perms as usize,
             Stage::Estimate => s.moments as usize,
@@ -271,7 +272,11 @@ impl Gpu {
                         (Some(local), _) if chunk.local && use_local => (local, true),
                         (_, Some(chat)) if chunk.chat && use_chat => {
                             per_pair_workgroup = true;
-                            (chat, true)
+                            // One subgroup per walk where the device has it.
+                            match &p.sample_chat_subgroup {
+                                Some(sub) if use_subgroups => (sub, true),
+                                _ => (chat, true),
+                            }
                         }
                         _ => (&p.sample_surrogate, true),
                     },
@@ -348,6 +353,9 @@ impl Gpu {
                 }
                 t.kernels = Some(k);
             }
+        }
+        if status & STATUS_SUBGROUP != 0 {
+            return Err(GpuError::SubgroupSize);
         }
         if status != 0 {
             let mut kernels = Vec::new();

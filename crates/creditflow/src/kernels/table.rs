@@ -28,6 +28,7 @@ pub const SURROGATE_WGSL: &str = include_str!("../../shaders/shared/surrogate.wg
 /// `shaders/shared/walk_surrogate.wgsl`: one walk of a pair's permutation over the
 /// surrogate (reads the kernel's bindings and its `ld` / `st` state space).
 pub const WALK_SURROGATE_WGSL: &str = include_str!("../../shaders/shared/walk_surrogate.wgsl");
+pub const CHAT_WGSL: &str = include_str!("../../shaders/shared/chat.wgsl");
 
 /// The CPU twin of a kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +173,7 @@ pub const SAMPLE_SURROGATE_LOCAL: Kernel = Kernel {
 /// of affine maps per added player); the same bindings as [`SAMPLE_SURROGATE`].
 pub const SAMPLE_CHAT: Kernel = Kernel {
     name: "sample_chat",
-    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL],
+    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL, CHAT_WGSL],
     source: include_str!("../../shaders/sample_chat.wgsl"),
     bindings: SAMPLING_BINDINGS,
     twin: Twin::Oracle(
@@ -182,6 +183,17 @@ pub const SAMPLE_CHAT: Kernel = Kernel {
 };
 
 /// Möbius marginals: config, slices, games, words, perms, scratch, marginals, status.
+pub const SAMPLE_CHAT_SUBGROUP: Kernel = Kernel {
+    name: "sample_chat_subgroup",
+    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL, CHAT_WGSL],
+    source: include_str!("../../shaders/sample_chat_subgroup.wgsl"),
+    bindings: SAMPLING_BINDINGS,
+    twin: Twin::Oracle(
+        "sample_surrogate",
+        "sample_chat's walk with the running aggregate scanned by subgroup shuffles; the twin walks the messages one at a time",
+    ),
+};
+
 pub const SAMPLE_MOBIUS: Kernel = Kernel {
     name: "sample_mobius",
     shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL],
@@ -245,7 +257,7 @@ pub const REDUCE: Kernel = Kernel {
     not(any(test, feature = "internals")),
     expect(dead_code, reason = "the table is read by the shader tests and the twins")
 )]
-pub const KERNELS: [Kernel; 11] = [
+pub const KERNELS: [Kernel; 12] = [
     LOOP_PROBE,
     PHILOX_KAT,
     DRAW_BOUNDED,
@@ -253,6 +265,7 @@ pub const KERNELS: [Kernel; 11] = [
     SAMPLE_SURROGATE,
     SAMPLE_SURROGATE_LOCAL,
     SAMPLE_CHAT,
+    SAMPLE_CHAT_SUBGROUP,
     SAMPLE_MOBIUS,
     SAMPLE_TABLE,
     REDUCE,

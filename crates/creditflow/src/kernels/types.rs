@@ -47,6 +47,9 @@ pub const STATUS_DRAW: u32 = 1;
 pub const STATUS_SAMPLE: u32 = 2;
 /// Status bit: `reduce` had a loop cut short.
 pub const STATUS_REDUCE: u32 = 4;
+/// Status bit: `sample_chat_subgroup` ran in a subgroup of another size than it was
+/// built for (never expected: it is built only for an adapter with one subgroup size).
+pub const STATUS_SUBGROUP: u32 = 8;
 
 /// Per dispatch: the seed, the thread counts and the surrogate model (WGSL `Config`,
 /// bound as a uniform).

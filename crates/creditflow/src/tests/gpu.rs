@@ -672,9 +672,16 @@ mod on_a_device {
         let mut worst = 0f64;
         gpu.set_chunk_limits(TINY);
         // Every surrogate kernel: workgroup-memory state (small episodes), the cooperative
-        // chat walk, and one thread per walk over global scratch.
-        for (local, chat) in [(true, true), (false, true), (false, false)] {
+        // chat walk (one subgroup per walk where the device has subgroups, one workgroup
+        // otherwise), and one thread per walk over global scratch.
+        for (local, chat, subgroups) in [
+            (true, true, true),
+            (false, true, true),
+            (false, true, false),
+            (false, false, false),
+        ] {
             gpu.use_kernels(local, chat);
+            gpu.use_subgroups(subgroups);
             for model in models() {
                 // Plain and controlled jobs (the residual game v − β·v_lin) alike.
                 let mut jobs = jobs.clone();
@@ -685,6 +692,7 @@ mod on_a_device {
             }
         }
         gpu.use_kernels(true, true);
+        gpu.use_subgroups(true);
         gpu.set_chunk_limits(ChunkLimits::CPU);
         let model = ModelParams::default();
         let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
@@ -694,6 +702,66 @@ mod on_a_device {
             "largest |gpu - cpu| / scale: {worst:.3e} (tolerance atol {:.0e})",
             TOLERANCE.atol
         );
+    }
+
+    #[test]
+    fn gpu_chat_walks_in_one_subgroup_agree_with_walks_in_one_workgroup() {
+        let Some(mut gpu) =
+            device("gpu_chat_walks_in_one_subgroup_agree_with_walks_in_one_workgroup")
+        else {
+            return;
+        };
+        // Built wherever the adapter offers subgroups of one size. CI's lavapipe does
+        // (subgroups of 8), so there the kernel must have been built.
+        let info = gpu.adapter_info().clone();
+        if std::env::var("CREDITFLOW_REQUIRE_GPU").is_ok_and(|v| v == "1")
+            && info.name.contains("llvmpipe")
+            && info.backend == wgpu::Backend::Vulkan
+            && std::env::var("CREDITFLOW_GPU_SUBGROUPS").as_deref() != Ok("0")
+            && std::env::var("CREDITFLOW_GPU_CHAT").as_deref() != Ok("0")
+        {
+            assert!(
+                gpu.subgroup_width().is_some(),
+                "{}: lavapipe offers subgroups, sample_chat_subgroup was not built",
+                gpu.describe()
+            );
+        }
+        let Some(width) = gpu.subgroup_width() else {
+            crate::tests::skipped(
+                "GPU test gpu_chat_walks_in_one_subgroup_agree_with_walks_in_one_workgroup",
+                &format!("{} has no subgroups of one size", gpu.describe()),
+            );
+            return;
+        };
+        let eps = episodes();
+        let b = batch(&eps);
+        let games = game_batch(&[]);
+        let jobs = surrogate_jobs(&b);
+        let s = samples(40);
+        gpu.set_chunk_limits(TINY);
+        gpu.use_kernels(false, true);
+        let mut worst = 0f64;
+        for model in models() {
+            let mut jobs = jobs.clone();
+            jobs.extend(controlled_jobs(&surrogate_jobs(&b), &model));
+            gpu.use_subgroups(false);
+            let workgroup = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            gpu.use_subgroups(true);
+            let subgroup = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            let cpu = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            compare(&b, &games, &jobs, &model, &cpu, &subgroup);
+            worst = worst.max(compare(&b, &games, &jobs, &model, &workgroup, &subgroup));
+        }
+        gpu.use_kernels(true, true);
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+        // The two kernels split the messages into lanes differently (8 against 64 on
+        // lavapipe), so their f32 roundings differ: equal numbers would mean one kernel ran
+        // twice.
+        assert!(
+            worst > 0.0,
+            "identical numbers: sample_chat_subgroup did not run"
+        );
+        eprintln!("subgroups of {width}: largest |subgroup - workgroup| / scale {worst:.3e}");
     }
 
     #[test]
