@@ -76,7 +76,10 @@ fn main(
     if (t >= config.pair_threads) {
         return;
     }
-    if (width != SUBGROUP_WIDTH) {
+    // The lanes that share this subgroup (all of them unless the driver split the
+    // workgroup into partial subgroups).
+    let members = subgroupAdd(1u);
+    if (width != SUBGROUP_WIDTH || members != SUBGROUP_WIDTH) {
         // The workgroup is not one full subgroup: the scan would be wrong. Never expected
         // (the pipeline is built for the adapter's one subgroup size); reported, not hidden.
         atomicOr(&status[0], STATUS_SUBGROUP);

@@ -382,6 +382,18 @@ impl Gpu {
         self.use_subgroups = on;
     }
 
+    /// Rebuilds `sample_chat_subgroup` for `width` lanes whatever the adapter's subgroup
+    /// size: the test that a wrong size is an error and never a wrong number. Restore
+    /// with the adapter's own size.
+    #[cfg(test)]
+    pub(crate) fn rebuild_subgroup_kernel(&mut self, width: u32) {
+        self.pipelines.sample_chat_subgroup = Some(build_with(
+            &self.device,
+            &kernels::SAMPLE_CHAT_SUBGROUP,
+            &[("SUBGROUP_WIDTH", f64::from(width))],
+        ));
+    }
+
     /// The subgroup size `sample_chat_subgroup` runs with, where the device built it.
     pub fn subgroup_width(&self) -> Option<u32> {
         self.pipelines

@@ -752,6 +752,17 @@ mod on_a_device {
             compare(&b, &games, &jobs, &model, &cpu, &subgroup);
             worst = worst.max(compare(&b, &games, &jobs, &model, &workgroup, &subgroup));
         }
+        // A workgroup of twice the subgroup size is two subgroups: the kernel must say so,
+        // not return the numbers of a scan over half the lanes.
+        gpu.rebuild_subgroup_kernel(2 * width);
+        let model = ModelParams::default();
+        let got = gpu.run_jobs(&b, &games, &jobs, &model, &s);
+        gpu.rebuild_subgroup_kernel(width);
+        assert!(
+            matches!(got, Err(crate::gpu::GpuError::SubgroupSize)),
+            "a workgroup of {} lanes in subgroups of {width}: {got:?}",
+            2 * width
+        );
         gpu.use_kernels(true, true);
         gpu.set_chunk_limits(ChunkLimits::CPU);
         // The two kernels split the messages into lanes differently (8 against 64 on
