@@ -11,32 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::util::TempDir;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_creditflow"))
 }
 
 /// A test's scratch directory, removed when the test ends (passed or failed).
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn temp_dir(name: &str) -> TempDir {
-    let d = std::env::temp_dir().join(format!("creditflow-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TempDir(d)
+    TempDir::new(&format!("report-{name}"))
 }
 
 fn example() -> PathBuf {
@@ -110,10 +93,10 @@ fn scored_messages(path: &Path) -> Vec<(String, Vec<(u64, String)>)> {
 #[test]
 fn batch_and_episode_pages_hold_every_message() {
     let dir = temp_dir("pages");
-    let s = scored(&dir, "scored.jsonl");
+    let s = scored(dir.path(), "scored.jsonl");
     let episodes = scored_messages(&s);
     assert!(episodes.len() >= 4, "the example has episodes");
-    let batch = report(&dir, &s, "batch.html", &[]);
+    let batch = report(dir.path(), &s, "batch.html", &[]);
     let blob = data(&batch);
     let drawn = blob["episodes"].as_array().unwrap();
     assert_eq!(drawn.len(), episodes.len(), "a small batch is drawn whole");
@@ -143,7 +126,7 @@ fn batch_and_episode_pages_hold_every_message() {
     assert!(ep17["messages"][0]["agent"].is_null());
     assert_eq!(ep17["messages"][1]["score"], 0.6);
 
-    let one = report(&dir, &s, "episode.html", &["--episode", "ep-19"]);
+    let one = report(dir.path(), &s, "episode.html", &["--episode", "ep-19"]);
     let blob = data(&one);
     assert_eq!(blob["episodes"].as_array().unwrap().len(), 1);
     assert_eq!(blob["episodes"][0]["id"], "ep-19");
@@ -159,8 +142,8 @@ fn batch_and_episode_pages_hold_every_message() {
 #[test]
 fn sample_caps_the_embedded_episodes() {
     let dir = temp_dir("sample");
-    let s = scored(&dir, "scored.jsonl");
-    let page = report(&dir, &s, "batch.html", &["--sample", "2"]);
+    let s = scored(dir.path(), "scored.jsonl");
+    let page = report(dir.path(), &s, "batch.html", &["--sample", "2"]);
     let drawn = data(&page)["episodes"].as_array().unwrap().clone();
     assert_eq!(drawn.len(), 2);
     assert_eq!(drawn[0]["branch"], "failure");
@@ -169,7 +152,7 @@ fn sample_caps_the_embedded_episodes() {
 #[test]
 fn gold_labels_give_accuracy_and_a_gold_mark() {
     let dir = temp_dir("gold");
-    let s = scored(&dir, "scored.jsonl");
+    let s = scored(dir.path(), "scored.jsonl");
     let gold = dir.join("gold.jsonl");
     std::fs::write(
         &gold,
@@ -177,13 +160,18 @@ fn gold_labels_give_accuracy_and_a_gold_mark() {
     )
     .unwrap();
     let g = gold.to_str().unwrap();
-    let page = report(&dir, &s, "batch.html", &["--gold", g]);
+    let page = report(dir.path(), &s, "batch.html", &["--gold", g]);
     assert!(page.contains("Gold labels"));
     assert!(
         page.contains("<td>100.0%</td>"),
         "the example's first error is the gold one"
     );
-    let one = report(&dir, &s, "one.html", &["--gold", g, "--episode", "ep-19"]);
+    let one = report(
+        dir.path(),
+        &s,
+        "one.html",
+        &["--gold", g, "--episode", "ep-19"],
+    );
     assert!(one.contains("class=\"gold\""));
     assert!(one.contains("the first error matches"));
 }
@@ -191,7 +179,7 @@ fn gold_labels_give_accuracy_and_a_gold_mark() {
 #[test]
 fn bad_scored_input_names_file_line_and_field_and_leaves_the_output() {
     let dir = temp_dir("bad");
-    let s = scored(&dir, "scored.jsonl");
+    let s = scored(dir.path(), "scored.jsonl");
     let mut text = std::fs::read_to_string(&s).unwrap();
     text.push_str("{\"id\":\"z\",\"branch\":\"success\",\"reward\":\"high\",\"method\":\"exact\",\"agents\":[],\"messages\":[]}\n");
     let lines = text.lines().count();
@@ -234,10 +222,10 @@ fn bad_scored_input_names_file_line_and_field_and_leaves_the_output() {
 #[test]
 fn parquet_scored_output_draws_the_same_page() {
     let dir = temp_dir("parquet");
-    let s = scored(&dir, "scored.jsonl");
-    let p = scored(&dir, "scored.parquet");
-    let from_jsonl = data(&report(&dir, &s, "a.html", &[]));
-    let from_parquet = data(&report(&dir, &p, "b.html", &[]));
+    let s = scored(dir.path(), "scored.jsonl");
+    let p = scored(dir.path(), "scored.parquet");
+    let from_jsonl = data(&report(dir.path(), &s, "a.html", &[]));
+    let from_parquet = data(&report(dir.path(), &p, "b.html", &[]));
     assert_eq!(from_jsonl, from_parquet);
     assert!(from_parquet["episodes"].as_array().unwrap().len() >= 4);
     assert_eq!(from_parquet["batch"]["errors"], 1);
@@ -364,10 +352,10 @@ fn pages_render_in_a_headless_browser() {
         return;
     };
     let dir = temp_dir("browser");
-    let s = scored(&dir, "scored.jsonl");
+    let s = scored(dir.path(), "scored.jsonl");
     let episodes = scored_messages(&s);
-    report(&dir, &s, "batch.html", &[]);
-    report(&dir, &s, "episode.html", &["--episode", "ep-19"]);
+    report(dir.path(), &s, "batch.html", &[]);
+    report(dir.path(), &s, "episode.html", &["--episode", "ep-19"]);
     for (name, only) in [("batch.html", None), ("episode.html", Some("ep-19"))] {
         let page = dir.join(name);
         let profile = dir.join(format!("profile-{name}"));
@@ -488,9 +476,9 @@ fn traces_are_titled_by_their_root_operation_and_messages_by_span_name() {
 #[test]
 fn a_batch_page_reads_without_hovering() {
     let dir = temp_dir("readable");
-    let s = scored(&dir, "scored.jsonl");
+    let s = scored(dir.path(), "scored.jsonl");
     let html = report(
-        &dir,
+        dir.path(),
         &s,
         "batch.html",
         &["--trace-url", "http://localhost:16686/trace/{trace_id}"],
