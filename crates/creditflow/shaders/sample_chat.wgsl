@@ -39,23 +39,10 @@
 @group(0) @binding(6) var<storage, read_write> marginals: array<f32>;
 @group(0) @binding(7) var<storage, read_write> status: array<atomic<u32>>;
 
-var<workgroup> present: array<u32, CHAT_MAX_MESSAGES>;
-var<workgroup> gmax: array<atomic<u32>, CHAT_MAX_MESSAGES>;
+// The scan's and the sum's lanes (shared/chat.wgsl holds the walk's own arrays).
 var<workgroup> scan_a: array<f32, WORKGROUP_SIZE>;
 var<workgroup> scan_b: array<f32, WORKGROUP_SIZE>;
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
-// Controlled slices: each message's v_lin presence in the previous coalition (written
-// and read by the lane that owns the message only).
-var<workgroup> lin_prev: array<f32, CHAT_MAX_MESSAGES>;
-
-// shared/surrogate.wgsl's state accessors (its `link` is all this kernel uses of it).
-fn ld(i: u32) -> u32 {
-    return scratch[i];
-}
-
-fn st(i: u32, x: u32) {
-    scratch[i] = x;
-}
 
 // S before this lane's first message (lane `lane` owns messages m0..m1) for the mean's
 // maps (`mean`) or the max's, by composing the lane's maps and a Hillis-Steele scan over

@@ -24,21 +24,6 @@
 // Lanes of the workgroup: the adapter's subgroup size, set when the pipeline is built.
 override SUBGROUP_WIDTH: u32 = 32u;
 
-var<workgroup> present: array<u32, CHAT_MAX_MESSAGES>;
-var<workgroup> gmax: array<atomic<u32>, CHAT_MAX_MESSAGES>;
-// Controlled slices: each message's v_lin presence in the previous coalition (written
-// and read by the lane that owns the message only).
-var<workgroup> lin_prev: array<f32, CHAT_MAX_MESSAGES>;
-
-// shared/surrogate.wgsl's state accessors (its `link` is all this kernel uses of it).
-fn ld(i: u32) -> u32 {
-    return scratch[i];
-}
-
-fn st(i: u32, x: u32) {
-    scratch[i] = x;
-}
-
 // S before this lane's first message, by a scan of the lanes' composed maps through
 // subgroup shuffles. Uniform control flow (every lane shuffles at every step).
 fn scan_start(g: SurrogateGame, lane: u32, m0: u32, m1: u32, mean: bool) -> f32 {

@@ -1,10 +1,28 @@
 // The walk of one chat pair by a workgroup of lanes, shared by sample_chat (a workgroup of
 // WORKGROUP_SIZE lanes: scans and sums through workgroup memory) and sample_chat_subgroup
 // (one subgroup: scans by shuffles, sums by subgroupAdd). Each kernel declares the
-// bindings and workgroup arrays this file reads (`config`, `words`, `present`, `gmax`,
-// `lin_prev`) and defines `scan_start(g, lane, m0, m1, mean)` (S before the lane's first
-// message) and `lane_sum(lane, part)` (the sum over lanes), both in uniform control flow.
-// The method is described at the top of sample_chat.wgsl.
+// bindings this file reads (`config`, `slices`, `games`, `words`, `scratch`) and defines
+// `scan_start(g, lane, m0, m1, mean)` (S before the lane's first message) and
+// `lane_sum(lane, part)` (the sum over lanes), both in uniform control flow. The method
+// is described at the top of sample_chat.wgsl.
+
+// Per message: its presence flag (written and read by the lane that owns the message).
+var<workgroup> present: array<u32, CHAT_MAX_MESSAGES>;
+// Per redundancy group: the max presence (the bits of a non-negative f32), shared by all
+// lanes.
+var<workgroup> gmax: array<atomic<u32>, CHAT_MAX_MESSAGES>;
+// Controlled slices: each message's v_lin presence in the previous coalition (written
+// and read by the lane that owns the message only).
+var<workgroup> lin_prev: array<f32, CHAT_MAX_MESSAGES>;
+
+// shared/surrogate.wgsl's state accessors (its `link` is all the chat kernels use of it).
+fn ld(i: u32) -> u32 {
+    return scratch[i];
+}
+
+fn st(i: u32, x: u32) {
+    scratch[i] = x;
+}
 
 // True when message m is a root (no parents).
 fn is_root(g: SurrogateGame, m: u32) -> bool {
