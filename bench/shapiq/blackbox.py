@@ -42,6 +42,8 @@ from compare import (  # noqa: E402
     machine,
     mean_se,
     mse,
+    order_name,
+    run_shapiq,
     sh,
 )
 from shapiq import (  # noqa: E402
@@ -84,29 +86,10 @@ CFR = "creditflow regression"
 EXACT = 1e-25
 
 
-def order_name(order: int | None) -> str:
-    return f"≤{order}" if order else "unbounded"
-
-
 def basis_count(n: int, order: int | None, seed: int) -> int:
     """The game's number of basis games, uniform in BASIS, fixed by the game."""
     rng = np.random.default_rng([n, order or 0, seed, 7])
     return int(rng.integers(BASIS[0], BASIS[1] + 1))
-
-
-def run_one(name: str, game: Game, budget: int, seed: int) -> tuple[float, float, int]:
-    counted = {"evals": 0}
-
-    def f(coalitions: np.ndarray) -> np.ndarray:
-        counted["evals"] += np.atleast_2d(coalitions).shape[0]
-        return game.soum(coalitions)
-
-    t = time.perf_counter()
-    iv = SHAPIQ[name](game.n, seed).approximate(budget, f)
-    wall = time.perf_counter() - t
-    est = np.array([iv[(i,)] for i in range(game.n)])
-    assert counted["evals"] <= budget, (name, game.id, budget, counted)
-    return mse(est, game.exact), wall, counted["evals"]
 
 
 def main() -> None:
@@ -197,15 +180,16 @@ def main() -> None:
                         continue
                     try:
                         runs = [
-                            run_one(name, g, budget, s) for g, s in zip(games, seeds, strict=True)
+                            run_shapiq(name, g, budget, s, SHAPIQ)
+                            for g, s in zip(games, seeds, strict=True)
                         ]
                     except (ValueError, AssertionError) as e:  # e.g. OddSHAP below its floor
                         cell[name] = {"error": str(e)[:200]}
                         continue
                     cell[name] = {
-                        "mse": [r[0] for r in runs],
-                        "wall": statistics.median(r[1] for r in runs),
-                        "evals": max(r[2] for r in runs),
+                        "mse": [r["mse"] for r in runs],
+                        "wall": statistics.median(r["wall"] for r in runs),
+                        "evals": max(r["evals"] for r in runs),
                     }
                 row["cells"][str(mult)] = cell
                 print(

@@ -69,7 +69,7 @@ SVARM_MULTS = {16: (5, 20, 100, 500), 32: (5, 20, 100), 64: (5, 20), 128: ()}
 
 
 def order_name(order: int | None) -> str:
-    return "≤3" if order == 3 else "unbounded"
+    return f"≤{order}" if order else "unbounded"
 
 
 def order_tag(order: int | None) -> str:
@@ -272,7 +272,12 @@ class Creditflow:
 # --------------------------------------------------------------------------- shapiq
 
 
-def run_shapiq(name: str, game: Game, budget: int, seed: int) -> dict:
+def run_shapiq(
+    name: str, game: Game, budget: int, seed: int, approximators: dict | None = None
+) -> dict:
+    """One shapiq approximator (`approximators[name]`, SHAPIQ by default) on `game` at
+    `budget`: its MSE, wall time, counted evaluations (asserted ≤ budget), its own
+    reported budget and the time spent in the game."""
     n = game.n
     counted = {"evals": 0, "time": 0.0}
 
@@ -284,7 +289,7 @@ def run_shapiq(name: str, game: Game, budget: int, seed: int) -> dict:
         return v
 
     t = time.perf_counter()
-    approx = SHAPIQ[name](n, seed)
+    approx = (approximators or SHAPIQ)[name](n, seed)
     iv = approx.approximate(budget, f)
     wall = time.perf_counter() - t
     est = np.array([iv[(i,)] for i in range(n)])
