@@ -156,6 +156,15 @@ fn subgroup_width(adapter: &wgpu::Adapter) -> Option<u32> {
     .then_some(width)
 }
 
+/// `sample_chat_subgroup` built for workgroups of `width` lanes (its `SUBGROUP_WIDTH`).
+fn build_chat_subgroup(device: &wgpu::Device, width: u32) -> Pipeline {
+    build_with(
+        device,
+        &kernels::SAMPLE_CHAT_SUBGROUP,
+        &[("SUBGROUP_WIDTH", f64::from(width))],
+    )
+}
+
 /// [`build`] with values for the kernel's pipeline-overridable constants.
 fn build_with(device: &wgpu::Device, k: &Kernel, constants: &[(&str, f64)]) -> Pipeline {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -272,13 +281,9 @@ impl Gpu {
             sample_surrogate_local: local_memory
                 .then(|| build(&device, &kernels::SAMPLE_SURROGATE_LOCAL)),
             sample_chat: chat.then(|| build(&device, &kernels::SAMPLE_CHAT)),
-            sample_chat_subgroup: subgroups.filter(|_| chat).map(|width| {
-                build_with(
-                    &device,
-                    &kernels::SAMPLE_CHAT_SUBGROUP,
-                    &[("SUBGROUP_WIDTH", f64::from(width))],
-                )
-            }),
+            sample_chat_subgroup: subgroups
+                .filter(|_| chat)
+                .map(|width| build_chat_subgroup(&device, width)),
             sample_mobius: build(&device, &kernels::SAMPLE_MOBIUS),
             sample_table: build(&device, &kernels::SAMPLE_TABLE),
             reduce: build(&device, &kernels::REDUCE),
@@ -387,11 +392,7 @@ impl Gpu {
     /// with the adapter's own size.
     #[cfg(test)]
     pub(crate) fn rebuild_subgroup_kernel(&mut self, width: u32) {
-        self.pipelines.sample_chat_subgroup = Some(build_with(
-            &self.device,
-            &kernels::SAMPLE_CHAT_SUBGROUP,
-            &[("SUBGROUP_WIDTH", f64::from(width))],
-        ));
+        self.pipelines.sample_chat_subgroup = Some(build_chat_subgroup(&self.device, width));
     }
 
     /// The subgroup size `sample_chat_subgroup` runs with, where the device built it.
