@@ -8,12 +8,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::csr::CsrBuilder;
+use crate::csr::{CsrBatch, CsrBuilder};
+use crate::engine::JobResult;
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, RecordError};
 use crate::finish::{finish_episode, finish_game};
@@ -187,10 +188,9 @@ pub type Scored = Result<(OutRecord, Vec<serde_json::Value>), RecordError>;
 /// the columnar reader (`io::arrow::ArrowSource`, feature `arrow`) reads Arrow record
 /// batches and Parquet.
 ///
-/// Reading and validating are two steps so that a pipelined run ([`score`]) reads the
-/// next chunk on a thread of its own (I/O, decoding; no thread pool) while the calling
-/// thread validates, estimates, finishes and writes the current one (on the rayon pool
-/// it runs in).
+/// A pipelined run ([`score`]) reads and validates the next chunks on a thread of its
+/// own (validation on the rayon pool) while other threads estimate the current one and
+/// finish and write the one before.
 pub trait Source: Send {
     /// A chunk as read, before validation.
     type Raw: Send;
@@ -263,6 +263,16 @@ impl StageTimes {
     pub fn total(&self) -> Duration {
         self.read + self.validate + self.plan + self.estimate + self.finish + self.write
     }
+
+    /// Adds another thread's stage times.
+    fn add(&mut self, other: &StageTimes) {
+        self.read += other.read;
+        self.validate += other.validate;
+        self.plan += other.plan;
+        self.estimate += other.estimate;
+        self.finish += other.finish;
+        self.write += other.write;
+    }
 }
 
 /// The streaming run: reads, validates, plans, estimates and finishes the records of
@@ -271,10 +281,13 @@ impl StageTimes {
 /// with it. `progress` is called after each chunk is scored and written, with what it
 /// covered (input bytes or rows, and records).
 ///
-/// With `opts.pipeline` = d ≥ 2 a thread of its own reads (and decodes) up to d − 1
-/// chunks ahead while this thread validates, estimates, finishes and writes: input
-/// memory is at most d + 1 chunks. Every output byte and every number is the same at
-/// every depth: chunks are cut, scored and written in the same order.
+/// With `opts.pipeline` = d ≥ 2 the run is three stages on three threads: one reads,
+/// decodes and validates up to d − 1 chunks ahead, one flattens, plans and estimates
+/// (the CPU pool or the device), and this thread finishes and writes, so that chunk
+/// k + 1 is read while chunk k is estimated and chunk k − 1 is written. At most d + 1
+/// chunks are in flight (d − 2 queued, one in each stage). Every output byte and every
+/// number is the same at every depth: chunks are cut, scored and written in the same
+/// order.
 pub fn score<S: Source>(
     source: S,
     sink: &mut (impl Sink + ?Sized),
@@ -307,56 +320,94 @@ fn run_score<S: Source>(
 ) -> Result<Summary, Error> {
     opts.validate()?;
     let start = Instant::now();
-    let mut run = Run {
-        summary: Summary::default(),
-        backend: Backend::new(opts.backend).with_cancel(cancel),
-        seen: HashSet::new(),
-    };
+    let mut summary = Summary::default();
+    let stop = cancel.clone();
+    let cancelled = move || stop.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+    let mut backend = Backend::new(opts.backend).with_cancel(cancel);
+    let mut seen = HashSet::new();
+    let mut times = StageTimes::default();
     if opts.pipeline <= 1 {
         loop {
+            if cancelled() {
+                return Err(Error::Interrupted);
+            }
             let t = Instant::now();
             let next = source.read(opts)?;
-            run.summary.stages.read += t.elapsed();
+            times.read += t.elapsed();
             let Some((raw, input)) = next else { break };
-            run.chunk::<S>(raw, input, sink, opts, &mut progress)?;
+            let parsed = validate_chunk::<S>(raw, opts, &mut seen, &mut times);
+            let chunk = estimate_chunk(parsed, input, S::locate, &mut backend, opts, &mut times)?;
+            write_chunk(chunk, S::locate, sink, opts, &mut summary, &mut times, &mut progress)?;
         }
     } else {
+        // Three stages on three threads, handing chunks on in input order: reading and
+        // validating chunk k + 1, estimating chunk k (the CPU pool or the device), and,
+        // on this thread, finishing and writing chunk k − 1.
         std::thread::scope(|scope| -> Result<(), Error> {
-            let (tx, rx) = std::sync::mpsc::sync_channel(opts.pipeline - 2);
+            let (to_estimate, validated) = std::sync::mpsc::sync_channel(opts.pipeline - 2);
+            let (to_write, estimated) = std::sync::mpsc::sync_channel(0);
             let reader = scope.spawn(move || {
-                let mut busy = Duration::ZERO;
+                let mut times = StageTimes::default();
                 loop {
                     let t = Instant::now();
                     let next = source.read(opts);
-                    busy += t.elapsed();
+                    times.read += t.elapsed();
+                    let next = match next {
+                        Ok(Some((raw, input))) => {
+                            Ok(Some((validate_chunk::<S>(raw, opts, &mut seen, &mut times), input)))
+                        }
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(e),
+                    };
                     let last = !matches!(next, Ok(Some(_)));
                     // A closed channel: the run stopped (an error, --strict, Ctrl-C).
-                    if tx.send(next).is_err() || last {
-                        return busy;
+                    if to_estimate.send(next).is_err() || last {
+                        return times;
                     }
                 }
             });
+            let backend = &mut backend;
+            let estimator = scope.spawn(move || {
+                let mut times = StageTimes::default();
+                while let Ok(next) = validated.recv() {
+                    let next = match next {
+                        Ok(Some((parsed, input))) => {
+                            estimate_chunk(parsed, input, S::locate, backend, opts, &mut times)
+                                .map(Some)
+                        }
+                        other => other.map(|_| None),
+                    };
+                    let last = !matches!(next, Ok(Some(_)));
+                    if to_write.send(next).is_err() || last {
+                        break;
+                    }
+                }
+                times
+            });
             let result = (|| {
-                // The reader sends until the end or its first error.
-                while let Ok(next) = rx.recv() {
-                    let Some((raw, input)) = next? else { break };
-                    run.chunk::<S>(raw, input, sink, opts, &mut progress)?;
+                // The estimator sends until the end or its first error.
+                while let Ok(next) = estimated.recv() {
+                    let Some(chunk) = next? else { break };
+                    if cancelled() {
+                        return Err(Error::Interrupted);
+                    }
+                    write_chunk(chunk, S::locate, sink, opts, &mut summary, &mut times, &mut progress)?;
                 }
                 Ok(())
             })();
-            drop(rx);
+            drop(estimated);
+            match estimator.join() {
+                Ok(busy) => times.add(&busy),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
             match reader.join() {
-                Ok(busy) => run.summary.stages.read += busy,
+                Ok(busy) => times.add(&busy),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
             result
         })?;
     }
-    let Run {
-        mut summary,
-        backend,
-        ..
-    } = run;
+    summary.stages = times;
     summary.elapsed = start.elapsed();
     summary.backend = backend.describe();
     summary.backend_why = backend.why_cpu().map(str::to_string);
@@ -365,56 +416,54 @@ fn run_score<S: Source>(
     Ok(summary)
 }
 
-/// The state of one run on the calling thread.
-struct Run {
-    summary: Summary,
-    backend: Backend,
-    seen: HashSet<u128>,
+/// One chunk as read, validated and its duplicate ids marked.
+fn validate_chunk<S: Source>(
+    raw: S::Raw,
+    opts: &RunOptions,
+    seen: &mut HashSet<u128>,
+    times: &mut StageTimes,
+) -> Validated {
+    let t = Instant::now();
+    let mut parsed = S::validate(raw, opts);
+    if !opts.unique_ids {
+        mark_duplicates(&mut parsed, seen, S::locate);
+    }
+    times.validate += t.elapsed();
+    parsed
 }
 
-impl Run {
-    /// One chunk as read: validated, scored, tallied and written.
-    fn chunk<S: Source>(
-        &mut self,
-        raw: S::Raw,
-        input: u64,
-        sink: &mut (impl Sink + ?Sized),
-        opts: &RunOptions,
-        progress: &mut impl FnMut(Progress),
-    ) -> Result<(), Error> {
-        if self.backend.cancelled() {
-            return Err(Error::Interrupted);
-        }
-        let t = Instant::now();
-        let mut parsed = S::validate(raw, opts);
-        if !opts.unique_ids {
-            mark_duplicates(&mut parsed, &mut self.seen, S::locate);
-        }
-        self.summary.stages.validate += t.elapsed();
-        let records = parsed.len() as u64;
-        let results = score_chunk(
-            &mut parsed,
-            S::locate,
-            &mut self.backend,
-            opts,
-            &mut self.summary.stages,
-        )?;
-        let t = Instant::now();
-        if let Some(k) = tally(&mut self.summary, &results, opts.strict) {
-            // Under --strict: the records before the first bad one, then its error.
-            let mut results = results;
-            let rest = results.split_off(k);
-            sink.write(results)?;
-            let Some(Err(e)) = rest.into_iter().next() else {
-                unreachable!("the record that stopped the run is an error")
-            };
-            return Err(Error::Record(e));
-        }
+/// One chunk finished, counted into the summary and handed to the sink. Under
+/// `--strict` the records before the first bad one are written, then the run fails
+/// with it.
+fn write_chunk(
+    chunk: Estimated,
+    locate: fn(RecordError) -> RecordError,
+    sink: &mut (impl Sink + ?Sized),
+    opts: &RunOptions,
+    summary: &mut Summary,
+    times: &mut StageTimes,
+    progress: &mut impl FnMut(Progress),
+) -> Result<(), Error> {
+    let input = chunk.input;
+    let records = chunk.parsed.len() as u64;
+    let t = Instant::now();
+    let results = finish_chunk(chunk, locate, opts);
+    times.finish += t.elapsed();
+    let t = Instant::now();
+    if let Some(k) = tally(summary, &results, opts.strict) {
+        // Under --strict: the records before the first bad one, then its error.
+        let mut results = results;
+        let rest = results.split_off(k);
         sink.write(results)?;
-        progress(Progress { input, records });
-        self.summary.stages.write += t.elapsed();
-        Ok(())
+        let Some(Err(e)) = rest.into_iter().next() else {
+            unreachable!("the record that stopped the run is an error")
+        };
+        return Err(Error::Record(e));
     }
+    sink.write(results)?;
+    progress(Progress { input, records });
+    times.write += t.elapsed();
+    Ok(())
 }
 
 /// Duplicate record ids, in input order: the later record is the bad one. A bad record
@@ -450,15 +499,32 @@ fn mark_duplicates(
     }
 }
 
-/// One chunk's records scored: flattened into one CSR batch, planned, estimated on the
-/// backend and finished, in input order.
-fn score_chunk(
-    parsed: &mut Validated,
+/// One chunk flattened, planned and estimated, waiting to be finished.
+struct Estimated {
+    parsed: Validated,
+    /// Each record's episode in `batch` (valid episodes only).
+    slot: Vec<Option<usize>>,
+    plans: Vec<Option<Plan>>,
+    list: JobList,
+    batch: CsrBatch,
+    results: Vec<JobResult>,
+    /// The input the chunk covered (for `progress`).
+    input: u64,
+}
+
+/// One chunk's records flattened into one CSR batch, planned, and their jobs executed on
+/// the backend (a record too large to flatten or plan becomes its error).
+fn estimate_chunk(
+    mut parsed: Validated,
+    input: u64,
     locate: fn(RecordError) -> RecordError,
     backend: &mut Backend,
     opts: &RunOptions,
     stages: &mut StageTimes,
-) -> Result<Vec<Scored>, Error> {
+) -> Result<Estimated, Error> {
+    if backend.cancelled() {
+        return Err(Error::Interrupted);
+    }
     let t = Instant::now();
     // One CSR batch for the chunk's episodes.
     let mut builder = CsrBuilder::new();
@@ -513,7 +579,35 @@ fn score_chunk(
     let t = Instant::now();
     let job_results = backend.execute(&batch, &list.games, &list.jobs, &sopts)?;
     stages.estimate += t.elapsed();
-    let t = Instant::now();
+    Ok(Estimated {
+        parsed,
+        slot,
+        plans,
+        list,
+        batch,
+        results: job_results,
+        input,
+    })
+}
+
+/// Every record of an estimated chunk finished from its plan and its jobs' results, in
+/// parallel, in input order (an error of the finish step placed the way the source
+/// places its errors).
+fn finish_chunk(
+    chunk: Estimated,
+    locate: fn(RecordError) -> RecordError,
+    opts: &RunOptions,
+) -> Vec<Scored> {
+    let Estimated {
+        parsed,
+        slot,
+        plans,
+        list,
+        batch,
+        results: job_results,
+        ..
+    } = chunk;
+    let sopts = opts.score;
     // Finish: every record from its plan and its jobs' results.
     let results: Vec<Scored> = parsed
         .par_iter()
@@ -541,15 +635,14 @@ fn score_chunk(
         .collect();
     // An error of the finish step (the record was valid before it) is placed the way the
     // source places its errors.
-    stages.finish += t.elapsed();
-    Ok(results
+    results
         .into_iter()
         .zip(parsed.iter())
         .map(|(r, p)| match r {
             Err(e) if p.is_ok() => Err(locate(e)),
             r => r,
         })
-        .collect())
+        .collect()
 }
 
 /// Counts one chunk's results into the summary; under `strict`, the position of the

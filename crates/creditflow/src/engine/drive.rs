@@ -16,23 +16,70 @@ use crate::estimate::permutation::{ADAPTIVE_ROUND, SampleOptions, pair_budget};
 use crate::estimate::{McEstimate, exact};
 use crate::game::ModelParams;
 
+/// How a backend runs the chunks of a sampling round, in two steps so that a device can
+/// work on one chunk while the host lays out and launches the next (double buffering):
+/// [`drive`] starts chunk k + 1 before it finishes chunk k, and finishes the chunks in
+/// the order it started them. A chunk's pairs depend on its plan only, never on the rows
+/// of the chunks before it, so the numbers are the same whatever the overlap.
+pub trait ChunkRunner {
+    /// What a backend hands back when a chunk is started.
+    type Error: From<PlanError>;
+    /// A started chunk.
+    type Started;
+    /// Launches one chunk (lays it out, and on a device uploads and submits it).
+    fn start(&mut self, plan: &ChunkPlan, shapes: &[JobShape]) -> Result<Self::Started, Self::Error>;
+    /// Folds a started chunk's pairs into `rows` (one [`RowState`] per row thread of the
+    /// chunk, in row-thread order), waiting for it where it still runs.
+    fn finish(
+        &mut self,
+        plan: &ChunkPlan,
+        shapes: &[JobShape],
+        started: Self::Started,
+        rows: &mut [RowState],
+    ) -> Result<(), Self::Error>;
+}
+
+/// A [`ChunkRunner`] of one closure that runs a chunk start to finish (no overlap).
+pub struct Serial<F>(pub F);
+
+impl<F, E> ChunkRunner for Serial<F>
+where
+    F: FnMut(&ChunkPlan, &[JobShape], &mut [RowState]) -> Result<(), E>,
+    E: From<PlanError>,
+{
+    type Error = E;
+    type Started = ();
+    fn start(&mut self, _: &ChunkPlan, _: &[JobShape]) -> Result<(), E> {
+        Ok(())
+    }
+    fn finish(
+        &mut self,
+        plan: &ChunkPlan,
+        shapes: &[JobShape],
+        (): (),
+        rows: &mut [RowState],
+    ) -> Result<(), E> {
+        (self.0)(plan, shapes, rows)
+    }
+}
+
 /// The rounds both backends run: one round of all pairs, or (adaptive) rounds of
 /// [`ADAPTIVE_ROUND`] pairs with the stopping rule of `permutation` checked between
-/// rounds on the f64 row states. For each planned chunk, `run_chunk(plan, shapes, rows)`
-/// must fold the chunk's pairs into `rows` (one [`RowState`] per row thread of the
-/// chunk, in row-thread order). Returns the estimates per job, a controlled job's
-/// completed with β·φ(v_lin) ([`add_linear_part`], in f64 on the CPU for both backends).
+/// rounds on the f64 row states. Each planned chunk goes through `runner` (see
+/// [`ChunkRunner`]: at most two chunks started and not finished, folded in plan order).
+/// Returns the estimates per job, a controlled job's completed with β·φ(v_lin)
+/// ([`add_linear_part`], in f64 on the CPU for both backends).
 ///
 /// Panics when a job names a record or game that does not exist (a caller bug).
-pub fn drive<E: From<PlanError>>(
+pub fn drive<R: ChunkRunner>(
     batch: &CsrBatch,
     games: &GameBatch,
     jobs: &[Job],
     model: &ModelParams,
     sampling: &SampleOptions,
     limits: &ChunkLimits,
-    mut run_chunk: impl FnMut(&ChunkPlan, &[JobShape], &mut [RowState]) -> Result<(), E>,
-) -> Result<Vec<JobResult>, E> {
+    runner: &mut R,
+) -> Result<Vec<JobResult>, R::Error> {
     let shapes: Vec<JobShape> = jobs
         .iter()
         .map(|j| JobShape::new(batch, games, j))
@@ -62,18 +109,18 @@ pub fn drive<E: From<PlanError>>(
                 k1: k1.min(budgets[job]) as u32,
             })
             .collect();
-        for plan in chunks::plan(&requests, &shapes, limits)? {
-            let mut rows: Vec<RowState> = Vec::with_capacity(plan.sizes.row_threads as usize);
-            for part in &plan.parts {
-                rows.extend_from_slice(&states[part.job]);
+        let plans = chunks::plan(&requests, &shapes, limits)?;
+        // Chunk k + 1 is started before chunk k is folded in; the chunks are folded in
+        // plan order (a job split over chunks merges them in order).
+        let mut in_flight: Option<(&ChunkPlan, R::Started)> = None;
+        for plan in &plans {
+            let started = runner.start(plan, &shapes)?;
+            if let Some((before, s)) = in_flight.replace((plan, started)) {
+                fold(runner, before, &shapes, s, &mut states)?;
             }
-            run_chunk(&plan, &shapes, &mut rows)?;
-            let mut at = 0;
-            for part in &plan.parts {
-                let r = states[part.job].len();
-                states[part.job].copy_from_slice(&rows[at..at + r]);
-                at += r;
-            }
+        }
+        if let Some((before, s)) = in_flight {
+            fold(runner, before, &shapes, s, &mut states)?;
         }
         for &job in &active {
             pairs[job] = k1.min(budgets[job]);
@@ -115,6 +162,29 @@ pub fn drive<E: From<PlanError>>(
             add_linear_part(&view, model.alpha, job, result);
         });
     Ok(results)
+}
+
+/// Finishes a started chunk into the job states: their rows gathered in row-thread
+/// order, folded by the runner, scattered back.
+fn fold<R: ChunkRunner>(
+    runner: &mut R,
+    plan: &ChunkPlan,
+    shapes: &[JobShape],
+    started: R::Started,
+    states: &mut [Vec<RowState>],
+) -> Result<(), R::Error> {
+    let mut rows: Vec<RowState> = Vec::with_capacity(plan.sizes.row_threads as usize);
+    for part in &plan.parts {
+        rows.extend_from_slice(&states[part.job]);
+    }
+    runner.finish(plan, shapes, started, &mut rows)?;
+    let mut at = 0;
+    for part in &plan.parts {
+        let r = states[part.job].len();
+        states[part.job].copy_from_slice(&rows[at..at + r]);
+        at += r;
+    }
+    Ok(())
 }
 
 /// The digests of [`super::twins::permutation_digests`] with `draw(chunk)` producing a chunk's

@@ -5,7 +5,7 @@
 
 use super::chunks::{ChunkLimits, PlanError};
 use super::encode::{self, Chunk};
-use super::drive::{digest_with, drive, exact_with};
+use super::drive::{Serial, digest_with, drive, exact_with};
 use super::execute::sampled_game;
 use super::jobs::{GameBatch, Job, JobGame, JobResult, JobShape, Kind};
 use crate::kernels::draw_permutations::{self, StreamDigest};
@@ -46,12 +46,12 @@ pub fn run_jobs_with_limits(
         model,
         sampling,
         limits,
-        |plan, shapes, rows| {
+        &mut Serial(|plan: &_, shapes: &[_], rows: &mut [_]| {
             let chunk = encode::encode(plan, batch, games, jobs, shapes, model, sampling);
             let (_perms, marginals) = run_chunk(&chunk, batch, games, jobs, shapes, model);
             reduce::reduce(&chunk.config, &chunk.slices, &chunk.words, &marginals, rows);
             Ok::<(), PlanError>(())
-        },
+        }),
     )
 }
 

@@ -56,7 +56,9 @@ pub(super) struct Buffers {
     pub marginals: Slot,
     pub moments: Slot,
     pub status: Slot,
-    pub staging: Slot,
+    /// Two staging buffers: one chunk's results are read back from one while the next
+    /// chunk's are copied into the other.
+    pub staging: [Slot; 2],
 }
 
 impl Default for Buffers {
@@ -74,7 +76,10 @@ impl Default for Buffers {
             marginals: Slot::new("marginals", U::STORAGE | U::COPY_SRC),
             moments: Slot::new("moments", U::STORAGE | U::COPY_SRC),
             status: Slot::new("status", U::STORAGE | U::COPY_SRC | U::COPY_DST),
-            staging: Slot::new("staging", U::MAP_READ | U::COPY_DST),
+            staging: [
+                Slot::new("staging", U::MAP_READ | U::COPY_DST),
+                Slot::new("staging (second)", U::MAP_READ | U::COPY_DST),
+            ],
         }
     }
 }
@@ -103,11 +108,13 @@ pub(super) fn upload<T: Pod>(
 }
 
 /// Reads the first `len` elements of a mapped-read `staging` buffer once the submitted
-/// work is done: map, wait, copy out, unmap.
+/// work is done (submission `index` and those before it, or all of it): map, wait, copy
+/// out, unmap.
 pub(super) fn read_back<T: Pod>(
     device: &wgpu::Device,
     staging: &wgpu::Buffer,
     len: usize,
+    index: Option<wgpu::SubmissionIndex>,
 ) -> Result<Vec<T>, GpuError> {
     let bytes = (len * size_of::<T>()) as u64;
     if bytes == 0 {
@@ -119,7 +126,10 @@ pub(super) fn read_back<T: Pod>(
         let _ = tx.send(r);
     });
     device
-        .poll(wgpu::PollType::wait_indefinitely())
+        .poll(wgpu::PollType::Wait {
+            submission_index: index,
+            timeout: None,
+        })
         .map_err(|e| GpuError::Readback(e.to_string()))?;
     rx.recv()
         .map_err(|e| GpuError::Readback(e.to_string()))?

@@ -68,6 +68,10 @@ pub struct Gpu {
     /// Whether chat chunks run `sample_chat_subgroup` (when built) rather than
     /// `sample_chat`; [`Gpu::use_subgroups`].
     pub(super) use_subgroups: bool,
+    /// Whether the estimate rounds overlap one chunk's kernels with the next chunk's
+    /// layout and upload and the previous one's readback (two staging buffers); on unless
+    /// `CREDITFLOW_GPU_OVERLAP` is `0`; [`Gpu::overlap_chunks`].
+    pub(super) overlap: bool,
 }
 
 /// A query set of [`TIMESTAMPS`] timestamps and the buffer it resolves into.
@@ -325,6 +329,7 @@ impl Gpu {
             use_local: true,
             use_chat: true,
             use_subgroups: true,
+            overlap: std::env::var("CREDITFLOW_GPU_OVERLAP").as_deref() != Ok("0"),
         };
         // Some drivers stop loops early without a word (llvmpipe: 65535 iterations per
         // invocation in all). Measure the cap once, and plan every job within it.
@@ -385,6 +390,14 @@ impl Gpu {
     /// default, where the device built it) or `sample_chat` (one workgroup per walk).
     pub fn use_subgroups(&mut self, on: bool) {
         self.use_subgroups = on;
+    }
+
+    #[cfg_attr(not(any(test, feature = "internals")), expect(dead_code, reason = "serves the GPU tests: known answers, stream digests, kernel and chunk choices"))]
+    /// Whether estimate chunks are double-buffered (chunk k + 1 laid out, uploaded and
+    /// submitted before chunk k is read back; on by default) or run one after another.
+    /// The numbers are the same either way; tests compare the two.
+    pub fn overlap_chunks(&mut self, on: bool) {
+        self.overlap = on;
     }
 
     /// Rebuilds `sample_chat_subgroup` for `width` lanes whatever the adapter's subgroup

@@ -101,25 +101,16 @@ impl Gpu {
         sampling: &SampleOptions,
     ) -> Result<Vec<JobResult>, GpuError> {
         let limits = self.limits;
-        engine::drive::drive(
+        let mut runner = Estimates {
+            gpu: self,
             batch,
             games,
             jobs,
             model,
             sampling,
-            &limits,
-            |plan, shapes, rows| {
-                check_players(plan, shapes)?;
-                let start = Instant::now();
-                let chunk = encode::encode(plan, batch, games, jobs, shapes, model, sampling);
-                self.times.encode += start.elapsed().as_secs_f64();
-                let moments: Vec<Moments> = self.run_chunk(&chunk, Stage::Estimate)?;
-                for (r, m) in rows.iter_mut().zip(&moments) {
-                    r.merge(m);
-                }
-                Ok::<(), GpuError>(())
-            },
-        )
+            next: 0,
+        };
+        engine::drive::drive(batch, games, jobs, model, sampling, &limits, &mut runner)
     }
 
     #[cfg_attr(not(any(test, feature = "internals")), expect(dead_code, reason = "serves the GPU tests: known answers, stream digests, kernel and chunk choices"))]
@@ -160,11 +151,21 @@ impl Gpu {
     }
 
     /// Uploads one chunk, runs its kernels and reads back the permutations (`Draw`), the
-    /// row moments (`Estimate`) or the coalition values (`Exact`). An estimate chunk runs
-    /// draw, the sampling kernel once per walk (forwards, then reversed) and reduce, each
-    /// stage in its own compute pass so that timestamp queries (where offered) time them
-    /// apart; host time goes to [`Gpu::take_times`].
+    /// row moments (`Estimate`) or the coalition values (`Exact`): [`Gpu::submit_chunk`]
+    /// then [`Gpu::collect`], nothing overlapped.
     fn run_chunk<T: Pod>(&mut self, chunk: &Chunk, stage: Stage) -> Result<Vec<T>, GpuError> {
+        let submitted = self.submit_chunk(chunk, stage, 0)?;
+        self.collect(submitted)
+    }
+
+    /// Uploads one chunk and submits its kernels, their results copied into staging
+    /// buffer `slot` (0 or 1: a chunk can run while the one before it is read back from
+    /// the other). An estimate chunk runs draw, the sampling kernel once per walk
+    /// (forwards, then reversed) and reduce, each stage in its own compute pass so that
+    /// timestamp queries (where offered) time them apart; host time goes to
+    /// [`Gpu::take_times`]. The device buffers are shared by both slots: the queue runs
+    /// submissions in order, so the next chunk's uploads land after this one's kernels.
+    fn submit_chunk(&mut self, chunk: &Chunk, stage: Stage, slot: usize) -> Result<Submitted, GpuError> {
         let start = Instant::now();
         let s = chunk.sizes;
         let cap = self.limits.max_binding_bytes.max(16);
@@ -183,9 +184,13 @@ impl Gpu {
             Stage::Estimate => s.moments as usize,
             Stage::Exact => s.perms as usize,
         };
-        let read_bytes = (read_len * size_of::<T>()) as u64;
+        let element = match stage {
+            Stage::Estimate => size_of::<Moments>(),
+            Stage::Draw | Stage::Exact => 4,
+        };
+        let read_bytes = (read_len * element) as u64;
         let stamp_bytes = stamps.map_or(0, |_| 8 * TIMESTAMPS as u64);
-        scoped(device, "a chunk", || -> Result<(), GpuError> {
+        let submitted = scoped(device, "a chunk", || -> Result<_, GpuError> {
             let config_bytes = size_of_val(&chunk.config) as u64;
             let config = b.config.ensure(device, config_bytes, cap).clone();
             let config_reversed = b.config_reversed.ensure(device, config_bytes, cap).clone();
@@ -203,8 +208,7 @@ impl Gpu {
                 .ensure(device, s.moments * size_of::<Moments>() as u64, cap)
                 .clone();
             let status = b.status.ensure(device, 4, cap).clone();
-            let staging = b
-                .staging
+            let staging = b.staging[slot]
                 .ensure(device, read_bytes + 4 + stamp_bytes, u64::MAX)
                 .clone();
             upload(queue, &config, &[chunk.config])?;
@@ -329,21 +333,40 @@ impl Gpu {
                 encoder.resolve_query_set(&t.set, 0..TIMESTAMPS, &t.resolve, 0);
                 encoder.copy_buffer_to_buffer(&t.resolve, 0, &staging, read_bytes + 4, stamp_bytes);
             }
-            queue.submit([encoder.finish()]);
-            Ok(())
+            let index = queue.submit([encoder.finish()]);
+            Ok((staging, index))
         })??;
-        let submitted = Instant::now();
-        let staging = self.buffers.staging.ensure(device, 0, u64::MAX).clone();
-        let words = size_of::<T>() / 4 * read_len;
-        let stamp_words = (stamp_bytes / 4) as usize;
-        let mut raw: Vec<u32> = read_back(device, &staging, words + 1 + stamp_words)?;
+        if stage == Stage::Estimate {
+            let t = &mut self.times;
+            t.chunks += 1;
+            t.upload += start.elapsed().as_secs_f64();
+        }
+        Ok(Submitted {
+            staging: submitted.0,
+            index: submitted.1,
+            stage,
+            words: read_bytes as usize / 4,
+            stamp_words: (stamp_bytes / 4) as usize,
+        })
+    }
+
+    /// Waits for a submitted chunk (that submission only: a chunk submitted after it
+    /// keeps running), reads its results back and checks its status word.
+    fn collect<T: Pod>(&mut self, chunk: Submitted) -> Result<Vec<T>, GpuError> {
+        let waiting = Instant::now();
+        let Submitted {
+            staging,
+            index,
+            stage,
+            words,
+            stamp_words,
+        } = chunk;
+        let mut raw: Vec<u32> = read_back(&self.device, &staging, words + 1 + stamp_words, Some(index))?;
         let ticks: Vec<u32> = raw.split_off(words + 1);
         let status = raw.pop().unwrap_or(0);
         if stage == Stage::Estimate {
             let t = &mut self.times;
-            t.chunks += 1;
-            t.upload += (submitted - start).as_secs_f64();
-            t.wait += submitted.elapsed().as_secs_f64();
+            t.wait += waiting.elapsed().as_secs_f64();
             if let Some(stamps) = &self.timestamps {
                 let at = |i: usize| ticks[2 * i] as u64 | (ticks[2 * i + 1] as u64) << 32;
                 let mut k = t.kernels.unwrap_or_default();
@@ -459,7 +482,80 @@ impl Gpu {
                 Ok(staging)
             },
         )??;
-        read_back(device, &staging, out_len)
+        read_back(device, &staging, out_len, None)
+    }
+}
+
+/// A chunk submitted to the device and not yet read back.
+struct Submitted {
+    /// The staging buffer its results are copied into.
+    staging: wgpu::Buffer,
+    /// Its submission, waited for alone.
+    index: wgpu::SubmissionIndex,
+    stage: Stage,
+    /// Result words (u32) before the status word, and timestamp words after it.
+    words: usize,
+    stamp_words: usize,
+}
+
+/// A chunk of [`Estimates`] once started: submitted (double-buffered), or only laid out
+/// (submitted when it is finished).
+enum Started {
+    Submitted(Submitted),
+    Encoded(Chunk),
+}
+
+/// The estimate rounds on the device, double-buffered: chunk k + 1 is laid out, uploaded
+/// and submitted (into the other staging buffer) before chunk k is waited for and read
+/// back, so the host's work on one chunk overlaps the kernels of the other.
+struct Estimates<'a> {
+    gpu: &'a mut Gpu,
+    batch: &'a CsrBatch,
+    games: &'a GameBatch,
+    jobs: &'a [Job],
+    model: &'a ModelParams,
+    sampling: &'a SampleOptions,
+    /// The staging slot of the next chunk started.
+    next: usize,
+}
+
+impl engine::drive::ChunkRunner for Estimates<'_> {
+    type Error = GpuError;
+    type Started = Started;
+
+    fn start(&mut self, plan: &engine::ChunkPlan, shapes: &[JobShape]) -> Result<Started, GpuError> {
+        check_players(plan, shapes)?;
+        let start = Instant::now();
+        let chunk = encode::encode(plan, self.batch, self.games, self.jobs, shapes, self.model, self.sampling);
+        self.gpu.times.encode += start.elapsed().as_secs_f64();
+        if !self.gpu.overlap {
+            return Ok(Started::Encoded(chunk));
+        }
+        let slot = self.next;
+        self.next = 1 - slot;
+        Ok(Started::Submitted(self.gpu.submit_chunk(
+            &chunk,
+            Stage::Estimate,
+            slot,
+        )?))
+    }
+
+    fn finish(
+        &mut self,
+        _: &engine::ChunkPlan,
+        _: &[JobShape],
+        started: Started,
+        rows: &mut [crate::kernels::reduce::RowState],
+    ) -> Result<(), GpuError> {
+        let moments: Vec<Moments> = match started {
+            Started::Submitted(submitted) => self.gpu.collect(submitted)?,
+            // Without overlap a chunk is submitted only once the one before it is read.
+            Started::Encoded(chunk) => self.gpu.run_chunk(&chunk, Stage::Estimate)?,
+        };
+        for (r, m) in rows.iter_mut().zip(&moments) {
+            r.merge(m);
+        }
+        Ok(())
     }
 }
 

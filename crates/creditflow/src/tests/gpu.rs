@@ -776,6 +776,47 @@ mod on_a_device {
     }
 
     #[test]
+    fn gpu_double_buffered_chunks_give_the_numbers_of_chunks_run_one_at_a_time() {
+        let Some(mut gpu) =
+            device("gpu_double_buffered_chunks_give_the_numbers_of_chunks_run_one_at_a_time")
+        else {
+            return;
+        };
+        let eps = generated(Topology::Dag, 3, 6, 0.2, 7, 3);
+        let b = batch(&eps);
+        let gs = general_games();
+        let games = game_batch(&gs);
+        let mut jobs = surrogate_jobs(&b);
+        jobs.extend(game_jobs(&gs));
+        let model = ModelParams::default();
+        gpu.set_chunk_limits(TINY);
+        // A fixed budget (one round of many chunks) and adaptive rounds.
+        for s in [
+            samples(40),
+            SampleOptions {
+                target_se: Some(0.02),
+                max_samples: 400,
+                seed: 3,
+                ..SampleOptions::default()
+            },
+        ] {
+            gpu.overlap_chunks(false);
+            gpu.take_times();
+            let serial = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            let chunks = gpu.take_times().chunks;
+            gpu.overlap_chunks(true);
+            let overlapped = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            assert_eq!(gpu.take_times().chunks, chunks);
+            assert!(chunks >= 4, "only {chunks} chunks: nothing overlapped");
+            // Bit for bit: each chunk's results come from its own staging buffer.
+            assert_eq!(overlapped, serial, "{s:?}");
+            let cpu = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
+            compare(&b, &games, &jobs, &model, &cpu, &overlapped);
+        }
+        gpu.set_chunk_limits(ChunkLimits::CPU);
+    }
+
+    #[test]
     fn gpu_exact_enumeration_matches_the_cpu_for_every_aggregate_and_link() {
         let Some(mut gpu) =
             device("gpu_exact_enumeration_matches_the_cpu_for_every_aggregate_and_link")
