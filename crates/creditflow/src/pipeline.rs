@@ -3,11 +3,13 @@
 //! chunk's episodes into one CSR batch, plans every record, executes the chunk's jobs,
 //! finishes every record in parallel (rayon), and hands the results in input order to a
 //! [`Sink`]. It knows no format: the readers and writers live in [`crate::io`]. Memory is
-//! bounded by the chunk, whatever the input's length.
+//! bounded by the chunk, whatever the input's length. With `--pipeline` ≥ 2 reading,
+//! planning, estimating and writing run on threads of their own, on consecutive chunks.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -281,10 +283,10 @@ impl StageTimes {
 /// with it. `progress` is called after each chunk is scored and written, with what it
 /// covered (input bytes or rows, and records).
 ///
-/// With `opts.pipeline` = d ≥ 2 the run is three stages on three threads: one reads,
-/// decodes and validates up to d − 1 chunks ahead, one flattens, plans and estimates
-/// (the CPU pool or the device), and this thread finishes and writes, so that chunk
-/// k + 1 is read while chunk k is estimated and chunk k − 1 is written. At most d + 1
+/// With `opts.pipeline` = d ≥ 2 the run is four stages on four threads: one reads,
+/// decodes and validates up to d − 1 chunks ahead, one flattens and plans, one estimates
+/// (the CPU pool or the device), and this thread finishes and writes, so that the device
+/// runs chunk k while chunk k + 1 is planned and chunk k − 1 is written. At most d + 2
 /// chunks are in flight (d − 2 queued, one in each stage). Every output byte and every
 /// number is the same at every depth: chunks are cut, scored and written in the same
 /// order.
@@ -336,16 +338,19 @@ fn run_score<S: Source>(
             times.read += t.elapsed();
             let Some((raw, input)) = next else { break };
             let parsed = validate_chunk::<S>(raw, opts, &mut seen, &mut times);
-            let chunk = estimate_chunk(parsed, input, S::locate, &mut backend, opts, &mut times)?;
+            let planned = plan_chunk(parsed, input, S::locate, opts, &mut times);
+            let chunk = estimate_chunk(planned, &mut backend, opts, &mut times)?;
             write_chunk(chunk, S::locate, sink, opts, &mut summary, &mut times, &mut progress)?;
         }
     } else {
-        // Three stages on three threads, handing chunks on in input order: reading and
-        // validating chunk k + 1, estimating chunk k (the CPU pool or the device), and,
-        // on this thread, finishing and writing chunk k − 1.
+        // Four stages on four threads, handing chunks on in input order: reading and
+        // validating chunk k + 2, flattening and planning chunk k + 1, estimating chunk
+        // k (the CPU pool or the device), and, on this thread, finishing and writing
+        // chunk k − 1.
         std::thread::scope(|scope| -> Result<(), Error> {
-            let (to_estimate, validated) = std::sync::mpsc::sync_channel(opts.pipeline - 2);
-            let (to_write, estimated) = std::sync::mpsc::sync_channel(0);
+            let (to_plan, validated) = sync_channel(opts.pipeline - 2);
+            let (to_estimate, planned) = sync_channel(0);
+            let (to_write, estimated) = sync_channel(0);
             let reader = scope.spawn(move || {
                 let mut times = StageTimes::default();
                 loop {
@@ -361,28 +366,17 @@ fn run_score<S: Source>(
                     };
                     let last = !matches!(next, Ok(Some(_)));
                     // A closed channel: the run stopped (an error, --strict, Ctrl-C).
-                    if to_estimate.send(next).is_err() || last {
+                    if to_plan.send(next).is_err() || last {
                         return times;
                     }
                 }
             });
+            let planner = stage(scope, validated, to_estimate, |(parsed, input), times| {
+                Ok(plan_chunk(parsed, input, S::locate, opts, times))
+            });
             let backend = &mut backend;
-            let estimator = scope.spawn(move || {
-                let mut times = StageTimes::default();
-                while let Ok(next) = validated.recv() {
-                    let next = match next {
-                        Ok(Some((parsed, input))) => {
-                            estimate_chunk(parsed, input, S::locate, backend, opts, &mut times)
-                                .map(Some)
-                        }
-                        other => other.map(|_| None),
-                    };
-                    let last = !matches!(next, Ok(Some(_)));
-                    if to_write.send(next).is_err() || last {
-                        break;
-                    }
-                }
-                times
+            let estimator = stage(scope, planned, to_write, |chunk, times| {
+                estimate_chunk(chunk, backend, opts, times)
             });
             let result = (|| {
                 // The estimator sends until the end or its first error.
@@ -395,14 +389,13 @@ fn run_score<S: Source>(
                 }
                 Ok(())
             })();
+            // Closing the channel stops the stages upstream, each at its next send.
             drop(estimated);
-            match estimator.join() {
-                Ok(busy) => times.add(&busy),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-            match reader.join() {
-                Ok(busy) => times.add(&busy),
-                Err(panic) => std::panic::resume_unwind(panic),
+            for busy in [estimator.join(), planner.join(), reader.join()] {
+                match busy {
+                    Ok(busy) => times.add(&busy),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
             result
         })?;
@@ -414,6 +407,41 @@ fn run_score<S: Source>(
     summary.gpu_fallbacks = backend.fallbacks.clone();
     summary.gpu_jobs = backend.gpu_jobs;
     Ok(summary)
+}
+
+/// What flows between the stages of a pipelined run: a chunk, the end of the input
+/// (`None`), or the error that ended the run.
+type Handed<T> = Result<Option<T>, Error>;
+
+/// A middle stage of the pipelined run on a thread of its own: each chunk received goes
+/// through `step` and is sent on, in order. The end of the input or the first error is
+/// sent on and ends the stage, as does a closed channel downstream. Returns the stage's
+/// busy times.
+fn stage<'scope, A, B>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    input: Receiver<Handed<A>>,
+    output: SyncSender<Handed<B>>,
+    mut step: impl FnMut(A, &mut StageTimes) -> Result<B, Error> + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, StageTimes>
+where
+    A: Send + 'scope,
+    B: Send + 'scope,
+{
+    scope.spawn(move || {
+        let mut times = StageTimes::default();
+        while let Ok(next) = input.recv() {
+            let next = match next {
+                Ok(Some(chunk)) => step(chunk, &mut times).map(Some),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            let last = !matches!(next, Ok(Some(_)));
+            if output.send(next).is_err() || last {
+                break;
+            }
+        }
+        times
+    })
 }
 
 /// One chunk as read, validated and its duplicate ids marked.
@@ -444,8 +472,8 @@ fn write_chunk(
     times: &mut StageTimes,
     progress: &mut impl FnMut(Progress),
 ) -> Result<(), Error> {
-    let input = chunk.input;
-    let records = chunk.parsed.len() as u64;
+    let input = chunk.planned.input;
+    let records = chunk.planned.parsed.len() as u64;
     let t = Instant::now();
     let results = finish_chunk(chunk, locate, opts);
     times.finish += t.elapsed();
@@ -499,32 +527,33 @@ fn mark_duplicates(
     }
 }
 
-/// One chunk flattened, planned and estimated, waiting to be finished.
-struct Estimated {
+/// One chunk flattened and planned, waiting to be estimated.
+struct Planned {
     parsed: Validated,
     /// Each record's episode in `batch` (valid episodes only).
     slot: Vec<Option<usize>>,
     plans: Vec<Option<Plan>>,
     list: JobList,
     batch: CsrBatch,
-    results: Vec<JobResult>,
     /// The input the chunk covered (for `progress`).
     input: u64,
 }
 
-/// One chunk's records flattened into one CSR batch, planned, and their jobs executed on
-/// the backend (a record too large to flatten or plan becomes its error).
-fn estimate_chunk(
+/// One chunk estimated, waiting to be finished: its plan and its jobs' results.
+struct Estimated {
+    planned: Planned,
+    results: Vec<JobResult>,
+}
+
+/// One chunk's records flattened into one CSR batch and planned (a record too large to
+/// flatten or plan becomes its error).
+fn plan_chunk(
     mut parsed: Validated,
     input: u64,
     locate: fn(RecordError) -> RecordError,
-    backend: &mut Backend,
     opts: &RunOptions,
     stages: &mut StageTimes,
-) -> Result<Estimated, Error> {
-    if backend.cancelled() {
-        return Err(Error::Interrupted);
-    }
+) -> Planned {
     let t = Instant::now();
     // One CSR batch for the chunk's episodes.
     let mut builder = CsrBuilder::new();
@@ -575,19 +604,32 @@ fn estimate_chunk(
         })
         .collect();
     stages.plan += t.elapsed();
-    // Estimate: one job list, on the CPU or (permutation jobs) the GPU.
-    let t = Instant::now();
-    let job_results = backend.execute(&batch, &list.games, &list.jobs, &sopts)?;
-    stages.estimate += t.elapsed();
-    Ok(Estimated {
+    Planned {
         parsed,
         slot,
         plans,
         list,
         batch,
-        results: job_results,
         input,
-    })
+    }
+}
+
+/// A planned chunk's jobs executed: one job list, on the CPU or (permutation jobs) the
+/// GPU.
+fn estimate_chunk(
+    planned: Planned,
+    backend: &mut Backend,
+    opts: &RunOptions,
+    stages: &mut StageTimes,
+) -> Result<Estimated, Error> {
+    if backend.cancelled() {
+        return Err(Error::Interrupted);
+    }
+    let t = Instant::now();
+    let list = &planned.list;
+    let results = backend.execute(&planned.batch, &list.games, &list.jobs, &opts.score)?;
+    stages.estimate += t.elapsed();
+    Ok(Estimated { planned, results })
 }
 
 /// Every record of an estimated chunk finished from its plan and its jobs' results, in
@@ -599,13 +641,16 @@ fn finish_chunk(
     opts: &RunOptions,
 ) -> Vec<Scored> {
     let Estimated {
-        parsed,
-        slot,
-        plans,
-        list,
-        batch,
+        planned:
+            Planned {
+                parsed,
+                slot,
+                plans,
+                list,
+                batch,
+                ..
+            },
         results: job_results,
-        ..
     } = chunk;
     let sopts = opts.score;
     // Finish: every record from its plan and its jobs' results.
