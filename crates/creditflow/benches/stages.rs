@@ -1,6 +1,7 @@
 //! Criterion benchmarks, one group per stage of the data flow plus end to end, each
 //! parameterised by episodes, messages per episode or samples:
-//! read + validate → flatten (CSR) → sample + evaluate → reduce → end to end.
+//! read + validate → flatten (CSR) → sample + evaluate → encode (the kernels' layout) →
+//! reduce → end to end.
 //! Run with `cargo bench`; `creditflow bench` prints the headline marginals/s.
 
 #![expect(
@@ -129,6 +130,86 @@ fn sample_evaluate(c: &mut Criterion) {
     g.finish();
 }
 
+/// Laying out the chunks the kernels read (GPU and CPU twins alike): 2,000 Möbius games
+/// (n = 64, 200 terms) and 1,024 chat-20 episodes, 512 pairs each.
+fn encode(c: &mut Criterion) {
+    use creditflow::engine::chunks::{self, ChunkLimits, Request};
+    use creditflow::engine::{Estimator, GameBatch, Job, JobGame, JobShape, encode};
+    use creditflow::model::{Game, GameForm};
+    let mut g = c.benchmark_group("encode");
+    let mobius: Vec<Game> = (0..2000u64)
+        .map(|k| Game {
+            id: k.to_string(),
+            line: k + 1,
+            key: k,
+            players: 64,
+            form: GameForm::Mobius(random_mobius(64, 200, 3, k)),
+        })
+        .collect();
+    let games = GameBatch::new(&mobius.iter().collect::<Vec<_>>()).unwrap();
+    let chats = generated_episodes(&GenOptions {
+        episodes: 1024,
+        agents: 3,
+        messages: 20,
+        topology: Topology::Prefix,
+        ..GenOptions::default()
+    });
+    let csr = CsrBatch::from_episodes(&chats).unwrap();
+    let job = |record: usize, game: JobGame| Job {
+        estimator: Estimator::Permutation,
+        record: record as u32,
+        key: record as u64,
+        tag: 0,
+        game,
+        control: None,
+        pairs: None,
+    };
+    let cases = [
+        (
+            "mobius64",
+            CsrBatch::default(),
+            &games,
+            (0..2000)
+                .map(|k| job(0, JobGame::Mobius(k)))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "chat20",
+            csr,
+            &GameBatch::default(),
+            (0..1024).map(|r| job(r, JobGame::SurrogateOwen)).collect(),
+        ),
+    ];
+    let model = ModelParams::default();
+    let sampling = SampleOptions::default();
+    for (name, batch, games, jobs) in &cases {
+        let shapes: Vec<JobShape> = jobs
+            .iter()
+            .map(|j| JobShape::new(batch, games, j))
+            .collect();
+        let requests: Vec<Request> = (0..jobs.len())
+            .map(|job| Request {
+                job,
+                k0: 0,
+                k1: 512,
+            })
+            .collect();
+        let plans = chunks::plan(&requests, &shapes, &ChunkLimits::CPU).unwrap();
+        let words: u64 = plans.iter().map(|p| p.sizes.words).sum();
+        g.throughput(Throughput::Bytes(4 * words));
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                for p in &plans {
+                    black_box(encode::encode(
+                        p, batch, games, jobs, &shapes, &model, &sampling,
+                    ));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
 fn reduce(c: &mut Criterion) {
     let mut g = c.benchmark_group("reduce");
     for players in [32usize, 256] {
@@ -240,6 +321,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = stages;
     config = config();
-    targets = read_validate, flatten, sample_evaluate, reduce, end_to_end, chats
+    targets = read_validate, flatten, sample_evaluate, encode, reduce, end_to_end, chats
 }
 criterion_main!(stages);
