@@ -162,6 +162,28 @@ fn game_batch(games: &[Game]) -> GameBatch {
     GameBatch::new(&games.iter().collect::<Vec<_>>()).unwrap()
 }
 
+/// Small DAG episodes (a surrogate job each) and the general games: the adaptive and
+/// double-buffering fixtures.
+fn dag_fixture() -> (CsrBatch, GameBatch, Vec<Job>) {
+    let eps = generated(Topology::Dag, 3, 6, 0.2, 7, 3);
+    let b = batch(&eps);
+    let gs = general_games();
+    let games = game_batch(&gs);
+    let mut jobs = surrogate_jobs(&b);
+    jobs.extend(game_jobs(&gs));
+    (b, games, jobs)
+}
+
+/// Adaptive sampling to standard error `target`, at most `max_samples` permutations.
+fn adaptive(target: f64, max_samples: u64) -> SampleOptions {
+    SampleOptions {
+        target_se: Some(target),
+        max_samples,
+        seed: 3,
+        ..SampleOptions::default()
+    }
+}
+
 /// The CPU estimator the job stands for, called directly.
 fn reference(
     b: &CsrBatch,
@@ -260,20 +282,10 @@ fn cpu_twin_equals_the_cpu_estimators_exactly_for_every_game_and_chunking() {
 
 #[test]
 fn cpu_twin_equals_the_cpu_estimators_in_adaptive_mode() {
-    let eps = generated(Topology::Dag, 3, 6, 0.2, 7, 3);
-    let b = batch(&eps);
-    let gs = general_games();
-    let games = game_batch(&gs);
-    let mut jobs = surrogate_jobs(&b);
-    jobs.extend(game_jobs(&gs));
+    let (b, games, jobs) = dag_fixture();
     let model = ModelParams::default();
     for target in [0.05, 0.01] {
-        let s = SampleOptions {
-            target_se: Some(target),
-            max_samples: 300,
-            seed: 3,
-            ..SampleOptions::default()
-        };
+        let s = adaptive(target, 300);
         let got =
             engine::twins::run_jobs_with_limits(&b, &games, &jobs, &model, &s, &TINY).unwrap();
         let mut stops = std::collections::BTreeSet::new();
@@ -782,24 +794,11 @@ mod on_a_device {
         else {
             return;
         };
-        let eps = generated(Topology::Dag, 3, 6, 0.2, 7, 3);
-        let b = batch(&eps);
-        let gs = general_games();
-        let games = game_batch(&gs);
-        let mut jobs = surrogate_jobs(&b);
-        jobs.extend(game_jobs(&gs));
+        let (b, games, jobs) = dag_fixture();
         let model = ModelParams::default();
         gpu.set_chunk_limits(TINY);
         // A fixed budget (one round of many chunks) and adaptive rounds.
-        for s in [
-            samples(40),
-            SampleOptions {
-                target_se: Some(0.02),
-                max_samples: 400,
-                seed: 3,
-                ..SampleOptions::default()
-            },
-        ] {
+        for s in [samples(40), adaptive(0.02, 400)] {
             gpu.overlap_chunks(false);
             gpu.take_times();
             let serial = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
@@ -837,19 +836,9 @@ mod on_a_device {
         let Some(mut gpu) = device("gpu_adaptive_sampling_stops_where_the_cpu_stops") else {
             return;
         };
-        let eps = generated(Topology::Dag, 3, 6, 0.2, 7, 3);
-        let b = batch(&eps);
-        let gs = general_games();
-        let games = game_batch(&gs);
-        let mut jobs = surrogate_jobs(&b);
-        jobs.extend(game_jobs(&gs));
+        let (b, games, jobs) = dag_fixture();
         let model = ModelParams::default();
-        let s = SampleOptions {
-            target_se: Some(0.02),
-            max_samples: 400,
-            seed: 3,
-            ..SampleOptions::default()
-        };
+        let s = adaptive(0.02, 400);
         gpu.set_chunk_limits(TINY);
         let want = engine::twins::run_jobs(&b, &games, &jobs, &model, &s).unwrap();
         let got = gpu.run_jobs(&b, &games, &jobs, &model, &s).unwrap();
