@@ -12,7 +12,9 @@
 # per walk); then
 # `creditflow verify` (CPU and GPU field by field, DESIGN §4's tolerance) on generated
 # chat-20, chat-130 and dag-32 batches and Möbius games (n = 64) with every record
-# sampled, at pipeline depths 1 and 4; then `creditflow bench --end-to-end` at
+# sampled, at pipeline depths 1 and 4; then `score --backend gpu` on OVERLAP_CHATS chat-20
+# episodes (default 10^5) one stage at a time, in four stages, and without double
+# buffering; then `creditflow bench --end-to-end` at
 # E2E_SIZES episodes (default 10^5, 10^6, 10^7). It exits non-zero when a verify fails. The adapter is chosen as `score` chooses it (WGPU_BACKEND,
 # WGPU_ADAPTER_NAME).
 set -euo pipefail
@@ -72,6 +74,20 @@ for batch in chat-20 chat-130 dag-32 mobius-64; do
         "$bin" verify "$tmp/$batch.jsonl" --method permutation --samples 256 --pipeline "$depth" || status=1
     done
 done
+
+# The overlap on the GPU: the same file scored one stage at a time (--pipeline 1), in four
+# stages (the default), and in four stages with the device chunks not double-buffered.
+"$bin" gen --episodes "${OVERLAP_CHATS:-100000}" --agents 3 --messages 20 --topology prefix -o "$tmp/overlap.jsonl"
+for run in "--pipeline 1" "--pipeline 2" "--pipeline 2 (CREDITFLOW_GPU_OVERLAP=0)"; do
+    echo "-- score --backend gpu $run"
+    depth=${run#--pipeline }
+    depth=${depth%% *}
+    overlap=1
+    case "$run" in *OVERLAP=0*) overlap=0 ;; esac
+    CREDITFLOW_GPU_OVERLAP=$overlap "$bin" score "$tmp/overlap.jsonl" -o "$tmp/overlap.out.jsonl" \
+        --backend gpu --pipeline "$depth" 2>&1 | grep -E "records in|stages:" || status=1
+done
+rm -f "$tmp/overlap.jsonl" "$tmp/overlap.out.jsonl"
 
 # End to end: score file to file with default options on the GPU, every core and 2
 # threads. 10^7 chat-20 episodes take about 23 GB as JSON Lines (plus the output): set
