@@ -1,5 +1,6 @@
 //! Stopping a run from another thread (`score_cancellable`, Python's Ctrl-C): nothing
-//! is written after the stop, at every pipeline depth, and an unstopped run is `score`'s.
+//! is written after the stop, at every pipeline depth, and an unstopped run is `score`'s;
+//! a failed write ends the run with its error.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,5 +68,68 @@ fn a_cancelled_run_writes_nothing_more_and_says_so() {
         let stop = Arc::new(AtomicBool::new(false));
         score_cancellable(source(), &mut out, &opts, |_| {}, stop).unwrap();
         assert_eq!(format!("{out:?}"), format!("{all:?}"));
+    }
+}
+
+/// A source that counts the chunks read from it.
+struct Counted<S> {
+    inner: S,
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S: crate::pipeline::Source> crate::pipeline::Source for Counted<S> {
+    type Raw = S::Raw;
+
+    fn read(&mut self, opts: &RunOptions) -> Result<Option<(Self::Raw, u64)>, Error> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        self.inner.read(opts)
+    }
+
+    fn validate(raw: Self::Raw, opts: &RunOptions) -> crate::pipeline::Validated {
+        S::validate(raw, opts)
+    }
+}
+
+/// A sink whose every write fails (a full disk).
+struct Full(usize);
+
+impl crate::pipeline::Sink for Full {
+    fn write(&mut self, _: Vec<Scored>) -> Result<(), Error> {
+        self.0 += 1;
+        Err(Error::Io(std::io::Error::other(
+            "no space left on the device",
+        )))
+    }
+}
+
+#[test]
+fn a_failed_write_ends_the_run_with_its_error_at_every_depth() {
+    let text = chats(64);
+    for pipeline in [1, 2, 4] {
+        let opts = RunOptions {
+            chunk_records: 1,
+            pipeline,
+            ..RunOptions::default()
+        };
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let source = Counted {
+            inner: JsonlSource::new(text.as_bytes()),
+            reads: reads.clone(),
+        };
+        let mut sink = Full(0);
+        let r = score(source, &mut sink, &opts, |_| {});
+        // The sink's error, not an interruption of the stages that were still running.
+        assert!(
+            matches!(&r, Err(Error::Io(e)) if e.to_string().contains("no space")),
+            "depth {pipeline}: {r:?}"
+        );
+        assert_eq!(sink.0, 1, "depth {pipeline}: written after the failure");
+        // The stages upstream stop at their next hand-over: at most the chunks in flight
+        // (depth + 2) and the one being read past the first.
+        let read = reads.load(Ordering::Relaxed);
+        assert!(
+            read <= pipeline + 4,
+            "depth {pipeline}: {read} of 64 chunks read after the first write failed"
+        );
     }
 }
