@@ -242,8 +242,10 @@ impl Sink for Vec<Scored> {
     }
 }
 
-/// Where a run's time went, stage by stage (busy time: with a pipeline deeper than 1,
-/// reading overlaps the other stages, so the sum can exceed the wall time).
+/// Where a run's time went, stage by stage: elapsed seconds in each stage. With a
+/// pipeline deeper than 1 the stages run at once on threads that share the thread pool,
+/// so the sum can exceed the wall time, and a stage's seconds include its waits for the
+/// pool.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
     /// Reading and decoding the input (lines, Parquet row groups, grouping rows).

@@ -196,7 +196,7 @@ fn run_in(exe: &Path, n: u64, backend: BackendChoice, dir: &Path) -> Result<()> 
         }
     }
     println!(
-        "(stage columns: busy seconds from the run's summary; reading overlaps the other stages, so overlap = busy / wall can exceed 1; marginals = permutations x {PLAYERS} message players)"
+        "(stage columns: elapsed seconds per stage from the run's summary; the stages run at once on threads sharing the pool, so overlap = sum / wall exceeds 1 when they overlap or wait for each other; marginals = permutations x {PLAYERS} message players)"
     );
     // The host's share: everything but estimation, as CPU time of one thread.
     for (ext, input) in &inputs {
