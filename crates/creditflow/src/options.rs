@@ -446,8 +446,9 @@ pub struct RunOptions {
     /// Where Monte Carlo estimates are computed (the library default is the CPU; the
     /// command line defaults to `auto`).
     pub backend: BackendChoice,
-    /// Chunks in flight (default 2): reading chunk k+1, scoring chunk k and writing chunk
-    /// k−1 overlap; 1 runs them one after another. Outputs are identical at every depth.
+    /// Chunks read ahead (default 2): reading, planning, estimating and writing run at
+    /// once on consecutive chunks, up to this + 2 chunks in memory; 1 runs them one after
+    /// another. Outputs are identical at every depth.
     pub pipeline: usize,
 }
 
@@ -1055,7 +1056,7 @@ option_table! {
     chunk_bytes: usize = 64 << 20, Kind::Count { min: 1, max: u64::MAX },
         "Input bytes per chunk (a chunk holds at least one record).", [Score, Verify, PyScore];
     pipeline: usize = 2, Kind::Count { min: 1, max: 16 },
-        "Chunks in flight: reading the next, scoring this one and writing the last overlap (1: one after another; memory grows by a chunk per step; outputs are identical at every depth).", [Score, Verify, PyScore];
+        "Chunks read ahead: reading, planning, estimating and writing run at once on consecutive chunks (1: one after another; up to this + 2 chunks in memory; outputs are identical at every depth).", [Score, Verify, PyScore];
     assume_unique_ids: bool = false, Kind::Switch,
         "Skip the duplicate-id check (about 50 bytes of memory per record) for inputs known to have unique ids.", [Score, Verify, PyScore];
     backend: BackendChoice = BackendChoice::Auto, Kind::Choice(BackendChoice::NAMES),
