@@ -22,7 +22,7 @@ use crate::game::ModelParams;
 /// the order it started them. A chunk's pairs depend on its plan only, never on the rows
 /// of the chunks before it, so the numbers are the same whatever the overlap.
 pub trait ChunkRunner {
-    /// What a backend hands back when a chunk is started.
+    /// The backend's error (a chunk-planning error converts into it).
     type Error: From<PlanError>;
     /// A started chunk.
     type Started;
