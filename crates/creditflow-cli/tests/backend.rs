@@ -299,6 +299,16 @@ fn the_pipeline_depth_changes_no_gpu_output_byte() {
         );
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(stderr.contains("on the GPU"), "{stderr}");
+        // The device's split of the estimate stage: 40 episodes in chunks of 6 are at
+        // least 7 device chunks.
+        let chunks: u64 = stderr
+            .split_once("device: ")
+            .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no device line:\n{stderr}"));
+        assert!(chunks >= 7, "{chunks} device chunks:\n{stderr}");
+        for part in ["encode ", "upload ", "wait+readback "] {
+            assert!(stderr.contains(part), "{part}missing:\n{stderr}");
+        }
         out.stdout
     };
     let one = run("1");

@@ -21,6 +21,7 @@ use crate::engine::execute::run_cpu_until;
 use crate::engine::{Estimator, GameBatch, Job, JobResult};
 use crate::error::Error;
 use crate::options::{ModelParams, SampleOptions, ScoreOptions};
+use crate::pipeline::DeviceTimes;
 
 /// A run's backend, resolved on first use.
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub struct Backend {
     /// Sampled jobs the device could not run (too large for it, past its loop cap), run
     /// on the CPU instead, each alone, and the first reason.
     pub fallbacks: (u64, Option<String>),
+    /// Where the device's time went, over the run's GPU calls.
+    pub device: DeviceTimes,
     /// Why `auto` chose the CPU, once resolved.
     why_cpu: Option<&'static str>,
     /// Set from another thread to stop the run: CPU jobs not yet started are skipped and
@@ -48,6 +51,7 @@ impl Backend {
             gpu: (choice == BackendChoice::Cpu).then_some(false),
             gpu_jobs: 0,
             fallbacks: (0, None),
+            device: DeviceTimes::default(),
             why_cpu: (choice == BackendChoice::Cpu).then_some("--backend cpu"),
             cancel: None,
         }
@@ -143,8 +147,9 @@ impl Backend {
             Vec::new()
         } else {
             match gpu_run(batch, games, &gpu_jobs, opts)? {
-                Ok(r) => {
+                Ok((r, times)) => {
                     self.gpu_jobs += gpu_jobs.len() as u64;
+                    self.device.add(&times);
                     r
                 }
                 Err(why) => {
@@ -287,10 +292,22 @@ fn gpu_run(
     games: &GameBatch,
     jobs: &[Job],
     opts: &ScoreOptions,
-) -> Result<Result<Vec<JobResult>, String>, Error> {
+) -> Result<Result<(Vec<JobResult>, DeviceTimes), String>, Error> {
     use crate::gpu::GpuError;
     match crate::gpu::run_jobs(batch, games, jobs, &opts.model, &opts.sampling) {
-        Ok(r) => Ok(Ok(r)),
+        Ok((r, t)) => {
+            let secs = std::time::Duration::from_secs_f64;
+            Ok(Ok((
+                r,
+                DeviceTimes {
+                    chunks: t.chunks,
+                    encode: secs(t.encode),
+                    upload: secs(t.upload),
+                    readback: secs(t.wait),
+                    kernels: t.kernel_total().map(secs),
+                },
+            )))
+        }
         Err(
             e @ (GpuError::NoAdapter(_)
             | GpuError::Device(_)
@@ -307,7 +324,7 @@ fn gpu_run(
     _games: &GameBatch,
     _jobs: &[Job],
     _opts: &ScoreOptions,
-) -> Result<Result<Vec<JobResult>, String>, Error> {
+) -> Result<Result<(Vec<JobResult>, DeviceTimes), String>, Error> {
     Err(Error::NoGpuSupport)
 }
 

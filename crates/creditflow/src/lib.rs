@@ -130,8 +130,8 @@ pub use output::{
     AgentCredit, EpisodeOut, ErrorOut, FirstError, GameOut, MessageCredit, OutRecord,
 };
 pub use pipeline::{
-    KEPT_ERRORS, Progress, Scored, Sink, Source, StageTimes, Summary, Validated, score,
-    score_cancellable,
+    DeviceTimes, KEPT_ERRORS, Progress, Scored, Sink, Source, StageTimes, Summary, Validated,
+    score, score_cancellable,
 };
 pub use rng::record_key;
 pub use score::score_record;

@@ -62,6 +62,40 @@ pub struct Summary {
     pub gpu_fallbacks: (u64, Option<String>),
     /// Where the time went, stage by stage.
     pub stages: StageTimes,
+    /// Where the estimate stage's device time went (GPU runs).
+    pub device: DeviceTimes,
+}
+
+/// Where the estimate stage's time went on the device, summed over its chunks: host
+/// seconds laying chunks out, uploading and submitting them, and waiting for them and
+/// reading them back, and (where the adapter offers timestamp queries) the kernels' own
+/// device seconds, which the waiting overlaps.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DeviceTimes {
+    /// Device chunks run.
+    pub chunks: u64,
+    /// Laying chunks out as the kernels read them.
+    pub encode: Duration,
+    /// Buffer writes, bind groups, recording and submitting.
+    pub upload: Duration,
+    /// Waiting for the submitted work, and reading the results back.
+    pub readback: Duration,
+    /// The kernels on the device, when timed.
+    pub kernels: Option<Duration>,
+}
+
+impl DeviceTimes {
+    /// Adds another call's times.
+    pub fn add(&mut self, o: &DeviceTimes) {
+        self.chunks += o.chunks;
+        self.encode += o.encode;
+        self.upload += o.upload;
+        self.readback += o.readback;
+        self.kernels = match (self.kernels, o.kernels) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 impl std::fmt::Display for Summary {
@@ -143,6 +177,21 @@ impl std::fmt::Display for Summary {
                 s(st.total()),
                 secs,
                 s(st.total()) / secs.max(1e-9)
+            )?;
+        }
+        let d = &self.device;
+        if d.chunks > 0 {
+            writeln!(
+                f,
+                "  device: {} chunks: encode {:.2}s, upload {:.2}s, wait+readback {:.2}s{}",
+                d.chunks,
+                d.encode.as_secs_f64(),
+                d.upload.as_secs_f64(),
+                d.readback.as_secs_f64(),
+                match d.kernels {
+                    Some(k) => format!(" (kernels {:.2}s)", k.as_secs_f64()),
+                    None => String::new(),
+                }
             )?;
         }
         for e in &self.first_errors {
@@ -408,6 +457,7 @@ fn run_score<S: Source>(
     summary.backend_why = backend.why_cpu().map(str::to_string);
     summary.gpu_fallbacks = backend.fallbacks.clone();
     summary.gpu_jobs = backend.gpu_jobs;
+    summary.device = backend.device;
     Ok(summary)
 }
 

@@ -3,8 +3,10 @@
 //! rows, then `creditflow score FILE -o OUT` runs file to file with default options, as a
 //! child process of this binary (process start, reading, writing and the summary
 //! included), on the GPU, on the CPU with every core and on the CPU with 2 threads. Each
-//! row gives the wall time, episodes/s, marginals/s and the busy time of each stage from
-//! the run's summary (`stages:`), and the overlap: busy time over wall time. Last, the
+//! row gives the wall time, episodes/s, marginals/s and the elapsed time of each stage
+//! from the run's summary (`stages:`), and the overlap: their sum over wall time; a GPU
+//! row adds the device's split of the estimate stage (`device:` encode, upload, waiting
+//! and readback, kernels). Last, the
 //! host's share: `score --samples 2 --backend cpu -j 1` (everything but estimation, near
 //! enough), as CPU microseconds per episode.
 
@@ -174,6 +176,10 @@ fn run_in(exe: &Path, n: u64, backend: BackendChoice, dir: &Path) -> Result<()> 
                 st[5],
                 busy / wall
             );
+            // A GPU run: where its estimate stage went on the device.
+            if let Some(device) = field(&stderr, "device: ") {
+                println!("{:<8} {:<34} device: {device}", "", "");
+            }
             walls.push((c.name.clone(), ext, wall));
             for (_, p) in creditflow_outputs(&output) {
                 let _ = std::fs::remove_file(p);

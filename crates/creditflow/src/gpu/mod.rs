@@ -63,9 +63,11 @@ pub fn run_jobs(
     jobs: &[crate::engine::Job],
     model: &crate::game::ModelParams,
     sampling: &crate::estimate::SampleOptions,
-) -> Result<Vec<crate::engine::JobResult>, GpuError> {
+) -> Result<(Vec<crate::engine::JobResult>, GpuTimes), GpuError> {
     let mut gpu = Gpu::shared()?.lock().unwrap_or_else(|e| e.into_inner());
-    gpu.run_jobs(batch, games, jobs, model, sampling)
+    gpu.take_times();
+    let results = gpu.run_jobs(batch, games, jobs, model, sampling)?;
+    Ok((results, gpu.take_times()))
 }
 
 /// Whether the process-wide device can run `job` at all (players, loop cap, one pair
