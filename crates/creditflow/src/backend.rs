@@ -15,13 +15,13 @@ pub use crate::options::BackendChoice;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::csr::CsrBatch;
 use crate::engine::execute::run_cpu_until;
 use crate::engine::{Estimator, GameBatch, Job, JobResult};
 use crate::error::Error;
 use crate::options::{ModelParams, SampleOptions, ScoreOptions};
-use crate::pipeline::DeviceTimes;
 
 /// A run's backend, resolved on first use.
 #[derive(Debug)]
@@ -41,6 +41,38 @@ pub struct Backend {
     /// Set from another thread to stop the run: CPU jobs not yet started are skipped and
     /// the chunk is [`Error::Interrupted`].
     cancel: Option<Arc<AtomicBool>>,
+}
+
+/// Where the estimate stage's time went on the device, summed over its chunks: host
+/// seconds laying chunks out, uploading and submitting them, and waiting for them and
+/// reading them back, and (where the adapter offers timestamp queries) the kernels' own
+/// device seconds, which the waiting overlaps.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DeviceTimes {
+    /// Device chunks run.
+    pub chunks: u64,
+    /// Laying chunks out as the kernels read them.
+    pub encode: Duration,
+    /// Buffer writes, bind groups, recording and submitting.
+    pub upload: Duration,
+    /// Waiting for the submitted work, and reading the results back.
+    pub readback: Duration,
+    /// The kernels on the device, when timed.
+    pub kernels: Option<Duration>,
+}
+
+impl DeviceTimes {
+    /// Adds another call's times.
+    pub fn add(&mut self, o: &DeviceTimes) {
+        self.chunks += o.chunks;
+        self.encode += o.encode;
+        self.upload += o.upload;
+        self.readback += o.readback;
+        self.kernels = match (self.kernels, o.kernels) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 impl Backend {
@@ -296,7 +328,7 @@ fn gpu_run(
     use crate::gpu::GpuError;
     match crate::gpu::run_jobs(batch, games, jobs, &opts.model, &opts.sampling) {
         Ok((r, t)) => {
-            let secs = std::time::Duration::from_secs_f64;
+            let secs = Duration::from_secs_f64;
             Ok(Ok((
                 r,
                 DeviceTimes {

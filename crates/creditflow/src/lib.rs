@@ -116,7 +116,7 @@ pub mod workloads;
 mod tests;
 
 pub use arrays::{ArraysBuilder, BatchArrays, score_arrays};
-pub use backend::hardware_gpu_available;
+pub use backend::{DeviceTimes, hardware_gpu_available};
 #[cfg(feature = "gpu")]
 pub use backend::{GpuAdapter, gpu_adapter};
 pub use engine::{TOLERANCE, Tolerance};
@@ -130,8 +130,8 @@ pub use output::{
     AgentCredit, EpisodeOut, ErrorOut, FirstError, GameOut, MessageCredit, OutRecord,
 };
 pub use pipeline::{
-    DeviceTimes, KEPT_ERRORS, Progress, Scored, Sink, Source, StageTimes, Summary, Validated,
-    score, score_cancellable,
+    KEPT_ERRORS, Progress, Scored, Sink, Source, StageTimes, Summary, Validated, score,
+    score_cancellable,
 };
 pub use rng::record_key;
 pub use score::score_record;

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::csr::{CsrBatch, CsrBuilder};
 use crate::engine::JobResult;
-use crate::backend::Backend;
+use crate::backend::{Backend, DeviceTimes};
 use crate::error::{Error, ErrorKind, RecordError};
 use crate::finish::{finish_episode, finish_game};
 use crate::model::Record;
@@ -66,37 +66,6 @@ pub struct Summary {
     pub device: DeviceTimes,
 }
 
-/// Where the estimate stage's time went on the device, summed over its chunks: host
-/// seconds laying chunks out, uploading and submitting them, and waiting for them and
-/// reading them back, and (where the adapter offers timestamp queries) the kernels' own
-/// device seconds, which the waiting overlaps.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct DeviceTimes {
-    /// Device chunks run.
-    pub chunks: u64,
-    /// Laying chunks out as the kernels read them.
-    pub encode: Duration,
-    /// Buffer writes, bind groups, recording and submitting.
-    pub upload: Duration,
-    /// Waiting for the submitted work, and reading the results back.
-    pub readback: Duration,
-    /// The kernels on the device, when timed.
-    pub kernels: Option<Duration>,
-}
-
-impl DeviceTimes {
-    /// Adds another call's times.
-    pub fn add(&mut self, o: &DeviceTimes) {
-        self.chunks += o.chunks;
-        self.encode += o.encode;
-        self.upload += o.upload;
-        self.readback += o.readback;
-        self.kernels = match (self.kernels, o.kernels) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
-    }
-}
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
