@@ -150,6 +150,16 @@ const SURROGATE_WALK_SHARED: &[&str] = &[
     WALK_SURROGATE_WGSL,
 ];
 
+/// The shared sources of the two kernels that walk a chat cooperatively (the walk in
+/// shared/chat.wgsl; each kernel brings its scan and its sum over lanes).
+const CHAT_WALK_SHARED: &[&str] = &[
+    TYPES_WGSL,
+    JOBS_WGSL,
+    PAIRS_WGSL,
+    SURROGATE_WGSL,
+    CHAT_WGSL,
+];
+
 /// Surrogate marginals: config, slices, games, words, perms, scratch, marginals, status.
 pub const SAMPLE_SURROGATE: Kernel = Kernel {
     name: "sample_surrogate",
@@ -173,7 +183,7 @@ pub const SAMPLE_SURROGATE_LOCAL: Kernel = Kernel {
 /// of affine maps per added player); the same bindings as [`SAMPLE_SURROGATE`].
 pub const SAMPLE_CHAT: Kernel = Kernel {
     name: "sample_chat",
-    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL, CHAT_WGSL],
+    shared: CHAT_WALK_SHARED,
     source: include_str!("../../shaders/sample_chat.wgsl"),
     bindings: SAMPLING_BINDINGS,
     twin: Twin::Oracle(
@@ -182,10 +192,12 @@ pub const SAMPLE_CHAT: Kernel = Kernel {
     ),
 };
 
-/// Möbius marginals: config, slices, games, words, perms, scratch, marginals, status.
+/// Surrogate marginals on chats, one subgroup per pair walk where the adapter has
+/// subgroups of one size (the scan by shuffles, the sums by `subgroupAdd`); the same
+/// bindings as [`SAMPLE_SURROGATE`].
 pub const SAMPLE_CHAT_SUBGROUP: Kernel = Kernel {
     name: "sample_chat_subgroup",
-    shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL, SURROGATE_WGSL, CHAT_WGSL],
+    shared: CHAT_WALK_SHARED,
     source: include_str!("../../shaders/sample_chat_subgroup.wgsl"),
     bindings: SAMPLING_BINDINGS,
     twin: Twin::Oracle(
@@ -194,6 +206,7 @@ pub const SAMPLE_CHAT_SUBGROUP: Kernel = Kernel {
     ),
 };
 
+/// Möbius marginals: config, slices, games, words, perms, scratch, marginals, status.
 pub const SAMPLE_MOBIUS: Kernel = Kernel {
     name: "sample_mobius",
     shared: &[TYPES_WGSL, JOBS_WGSL, PAIRS_WGSL],
