@@ -179,16 +179,12 @@ impl Gpu {
             .filter(|_| stage == Stage::Estimate);
         let (use_local, use_chat) = (self.use_local, self.use_chat);
         let use_subgroups = self.use_subgroups;
-        let read_len = match stage {
-            Stage::Draw => s.perms as usize,
-            Stage::Estimate => s.moments as usize,
-            Stage::Exact => s.perms as usize,
+        // What is read back: the permutations or coalition values (u32 / f32 words), or
+        // the row moments.
+        let read_bytes = match stage {
+            Stage::Draw | Stage::Exact => s.perms * 4,
+            Stage::Estimate => s.moments * size_of::<Moments>() as u64,
         };
-        let element = match stage {
-            Stage::Estimate => size_of::<Moments>(),
-            Stage::Draw | Stage::Exact => 4,
-        };
-        let read_bytes = (read_len * element) as u64;
         let stamp_bytes = stamps.map_or(0, |_| 8 * TIMESTAMPS as u64);
         let submitted = scoped(device, "a chunk", || -> Result<_, GpuError> {
             let config_bytes = size_of_val(&chunk.config) as u64;
